@@ -1,0 +1,36 @@
+"""Where recon_carla_bridge finds its data: map folders, the bundled scene, the shared real data."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+BUNDLED_DATA_DIR = PACKAGE_DIR / "data"
+BUNDLED_MAPS_DIR = BUNDLED_DATA_DIR / "maps"
+BUNDLED_SCENE_DIR = BUNDLED_DATA_DIR / "kitti_scene"
+
+
+def shared_data_dir() -> Path:
+    """The real-data folder: $RECON_CARLA_SHARED_DATA, else ../shared/data beside the repository."""
+    override = os.environ.get("RECON_CARLA_SHARED_DATA")
+    if override:
+        return Path(override)
+    return REPO_ROOT.parent / "shared" / "data"
+
+
+def default_map_dirs() -> list[Path]:
+    """Folders searched for `<Town>.xodr`, first match wins.
+
+    $RECON_CARLA_MAP_DIRS (os.pathsep-separated) comes first, then the shared CARLA towns when
+    present, then the maps bundled with the package.
+    """
+    dirs: list[Path] = []
+    override = os.environ.get("RECON_CARLA_MAP_DIRS")
+    if override:
+        dirs.extend(Path(p) for p in override.split(os.pathsep) if p)
+    shared_maps = shared_data_dir() / "carla_maps"
+    if shared_maps.is_dir():
+        dirs.append(shared_maps)
+    dirs.append(BUNDLED_MAPS_DIR)
+    return dirs

@@ -1,0 +1,86 @@
+"""Camera sensors: rgb, depth and semantic segmentation, rendered in one batch per tick.
+
+The simulation gathers every camera due at a tick into `CameraRequest`s and hands them to the
+world's `CameraBackend` in one call (the Gaussian-splat scene when one is loaded, the schematic
+road renderer otherwise), then wraps each result in a `carla.Image` subclass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, Sequence
+
+import numpy as np
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.sensors.models import SensorContext, SensorModel, register_sensor_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.world.simulation import Simulation
+
+MAX_IMAGE_SIDE = 8192  # pixels; larger images are refused with a clear error
+CAMERA_KINDS = {
+    "sensor.camera.rgb": "rgb",
+    "sensor.camera.depth": "depth",
+    "sensor.camera.semantic_segmentation": "semantic",
+}
+
+
+@dataclass(frozen=True)
+class CameraRequest:
+    """One image to render."""
+
+    kind: str  # 'rgb' | 'depth' | 'semantic'
+    width: int  # pixels
+    height: int  # pixels
+    fov_deg: float  # horizontal field of view
+    world_from_camera: np.ndarray  # (4, 4) CARLA frame (as carla.Transform.get_matrix), camera looks along +x
+
+    def intrinsics(self) -> np.ndarray:
+        """(3, 3) pinhole K as CARLA builds it: f = w / (2 tan(fov/2)), principal point at the centre."""
+        focal = self.width / (2.0 * np.tan(np.radians(self.fov_deg) / 2.0))
+        return np.array([[focal, 0.0, self.width / 2.0], [0.0, focal, self.height / 2.0], [0.0, 0.0, 1.0]])
+
+
+class CameraBackend(Protocol):
+    """Renders many camera requests of one tick at once."""
+
+    name: str
+
+    def render(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> list[np.ndarray]:
+        """One (H, W, 4) uint8 BGRA image per request, in CARLA's encoding for its kind."""
+        ...
+
+
+class CameraModel(SensorModel):
+    """A camera's validated settings; rendering is batched by the simulation."""
+
+    is_camera = True
+
+    def __init__(self, type_id: str, attributes: dict[str, str]):
+        super().__init__(type_id, attributes)
+        self.kind = CAMERA_KINDS[type_id]
+        self.width = self._size("image_size_x")
+        self.height = self._size("image_size_y")
+        self.fov = self._float("fov", minimum=1e-3, maximum=179.0)
+
+    def _size(self, name: str) -> int:
+        raw = self.attributes.get(name, "")
+        try:
+            value = int(float(raw))
+        except ValueError:
+            raise InputError(f"{self.type_id}: attribute '{name}' = {raw!r} is not an integer") from None
+        if not 1 <= value <= MAX_IMAGE_SIDE:
+            raise InputError(f"{self.type_id}: attribute '{name}' = {value} must be within 1..{MAX_IMAGE_SIDE} pixels")
+        return value
+
+    def request(self, world_from_camera: np.ndarray) -> CameraRequest:
+        """The render request for the camera at this pose."""
+        return CameraRequest(self.kind, self.width, self.height, self.fov, world_from_camera)
+
+    def measure(self, ctx: SensorContext) -> None:
+        """Cameras are rendered in batches by the simulation, never one at a time."""
+        raise RuntimeError("camera measurements are produced by Simulation._render_cameras")
+
+
+for _type_id in CAMERA_KINDS:
+    register_sensor_model(_type_id, CameraModel)

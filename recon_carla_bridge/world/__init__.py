@@ -1,0 +1,1 @@
+"""The server-less CARLA world: state, kinematics, collisions, maps, actors and the CARLA API facade."""

@@ -1,0 +1,384 @@
+"""CARLA actor classes over our state: `carla.Actor`/`Vehicle`/`Walker`/`Sensor` subclasses.
+
+Each facade holds the world and its actor id and reads/writes the `ActorState` record. The base
+`carla` methods cannot run without a server, so every method real code calls is defined here.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Callable
+
+import carla
+import numpy as np
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.world.geometry import from_transform, pose_matrix, to_transform, vector3d
+from recon_carla_bridge.world.state import ActorState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.world.simulation import Simulation
+    from recon_carla_bridge.world.world import World
+
+DEFAULT_SPEED_LIMIT_KMH = 30.0  # CARLA towns' urban limit when the road states none
+
+
+def _finite_transform(transform: carla.Transform, what: str) -> tuple[np.ndarray, np.ndarray]:
+    location, rotation = from_transform(transform)
+    if not (np.all(np.isfinite(location)) and np.all(np.isfinite(rotation))):
+        raise InputError(f"{what}: transform has a non-finite value ({transform})")
+    return location, rotation
+
+
+class _ActorFacade:
+    """Behaviour shared by every actor facade; mixed in before the `carla` base class."""
+
+    _world: "World"
+    _actor_id: int
+
+    def _bind(self, world: "World", actor_id: int) -> None:
+        self._world = world
+        self._actor_id = actor_id
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def _sim(self) -> "Simulation":
+        return self._world._simulation
+
+    @property
+    def _state(self) -> ActorState:
+        return self._sim.state_of(self._actor_id)
+
+    @property
+    def id(self) -> int:
+        """Actor id, unique in the world."""
+        return self._actor_id
+
+    @property
+    def type_id(self) -> str:
+        """Blueprint id the actor was spawned from."""
+        return self._sim.state_of(self._actor_id, allow_dead=True).type_id
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        """Blueprint attributes at spawn time."""
+        return dict(self._sim.state_of(self._actor_id, allow_dead=True).attributes)
+
+    @property
+    def is_alive(self) -> bool:
+        """False once destroyed."""
+        return self._sim.is_alive(self._actor_id)
+
+    @property
+    def is_active(self) -> bool:
+        """Alive and simulated (there is no dormancy here)."""
+        return self.is_alive
+
+    @property
+    def is_dormant(self) -> bool:
+        """Never dormant: every actor is simulated each tick."""
+        return False
+
+    @property
+    def actor_state(self) -> carla.ActorState:
+        """carla.ActorState.Active or Invalid."""
+        return carla.ActorState.Active if self.is_alive else carla.ActorState.Invalid
+
+    @property
+    def parent(self) -> "carla.Actor | None":
+        """The actor this one is attached to, or None."""
+        parent_id = self._sim.state_of(self._actor_id, allow_dead=True).parent_id
+        return None if parent_id is None else self._world.get_actor(parent_id)
+
+    @property
+    def semantic_tags(self) -> list[int]:
+        """CARLA semantic tags of the actor (Car 14, Truck 15, Pedestrian 12, …)."""
+        return self._sim.semantic_tags(self._actor_id)
+
+    @property
+    def bounding_box(self) -> carla.BoundingBox:
+        """Bounding box in the actor frame."""
+        state = self._sim.state_of(self._actor_id, allow_dead=True)
+        return carla.BoundingBox(
+            carla.Location(*map(float, state.box_center)), carla.Vector3D(*map(float, state.half_extents))
+        )
+
+    def get_world(self) -> "World":
+        """The world the actor lives in."""
+        return self._world
+
+    # -- pose and motion --------------------------------------------------------------------
+    def get_transform(self) -> carla.Transform:
+        """World transform at the last tick (or as last set)."""
+        state = self._sim.state_of(self._actor_id, allow_dead=True)
+        return to_transform(state.location, state.rotation)
+
+    def get_location(self) -> carla.Location:
+        """World location."""
+        loc = self._sim.state_of(self._actor_id, allow_dead=True).location
+        return carla.Location(float(loc[0]), float(loc[1]), float(loc[2]))
+
+    def get_velocity(self) -> carla.Vector3D:
+        """World velocity in m/s."""
+        return vector3d(self._sim.state_of(self._actor_id, allow_dead=True).velocity)
+
+    def get_angular_velocity(self) -> carla.Vector3D:
+        """Angular velocity in deg/s."""
+        return vector3d(self._sim.state_of(self._actor_id, allow_dead=True).angular_velocity)
+
+    def get_acceleration(self) -> carla.Vector3D:
+        """World acceleration in m/s²."""
+        return vector3d(self._sim.state_of(self._actor_id, allow_dead=True).acceleration)
+
+    def set_transform(self, transform: carla.Transform) -> None:
+        """Teleport (applied immediately, as CARLA applies it at the next tick)."""
+        location, rotation = _finite_transform(transform, f"actor {self._actor_id} set_transform")
+        self._sim.teleport(self._actor_id, location, rotation)
+
+    def set_location(self, location: carla.Location) -> None:
+        """Teleport keeping the rotation."""
+        state = self._state
+        self.set_transform(to_transform(np.array([location.x, location.y, location.z]), state.rotation))
+
+    def set_simulate_physics(self, enabled: bool = True) -> None:
+        """With physics off the actor only moves by set_transform."""
+        state = self._state
+        state.simulate_physics = bool(enabled)
+        if not enabled:
+            state.velocity = np.zeros(3)
+            state.speed = 0.0
+
+    def set_enable_gravity(self, enabled: bool = True) -> None:
+        """Kept for API compatibility: actors always rest on the road surface."""
+        self._state.enable_gravity = bool(enabled)
+
+    def set_target_velocity(self, velocity: carla.Vector3D) -> None:
+        """Set the world velocity (m/s); used by the next tick."""
+        value = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"actor {self._actor_id} set_target_velocity: non-finite velocity {velocity}")
+        self._state.target_velocity = value
+
+    def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
+        """Set the angular velocity (deg/s); used by the next tick."""
+        value = np.array([angular_velocity.x, angular_velocity.y, angular_velocity.z], dtype=float)
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"actor {self._actor_id} set_target_angular_velocity: non-finite value")
+        self._state.target_angular_velocity = value
+
+    def enable_constant_velocity(self, velocity: carla.Vector3D) -> None:
+        """Hold this velocity (m/s, actor frame) until disabled."""
+        self._state.constant_velocity = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
+
+    def disable_constant_velocity(self) -> None:
+        """Stop holding a constant velocity."""
+        self._state.constant_velocity = None
+
+    def add_impulse(self, impulse: carla.Vector3D) -> None:
+        """Change velocity by impulse / mass (N·s)."""
+        state = self._state
+        if math.isfinite(state.mass):
+            state.velocity = state.velocity + np.array([impulse.x, impulse.y, impulse.z]) / state.mass
+            state.speed = float(np.dot(state.velocity[:2], [math.cos(state.yaw_rad), math.sin(state.yaw_rad)]))
+
+    def add_force(self, force: carla.Vector3D) -> None:
+        """Apply a force (N) for one tick."""
+        dt = self._sim.clock.delta_seconds
+        self.add_impulse(carla.Vector3D(force.x * dt, force.y * dt, force.z * dt))
+
+    def add_angular_impulse(self, angular_impulse: carla.Vector3D) -> None:
+        """Accepted; rotation responds only to steering in the kinematic model."""
+        del angular_impulse
+
+    def add_torque(self, torque: carla.Vector3D) -> None:
+        """Accepted; rotation responds only to steering in the kinematic model."""
+        del torque
+
+    def destroy(self) -> bool:
+        """Remove the actor (and stop its sensor); True if it was alive."""
+        return self._sim.destroy(self._actor_id)
+
+    def get_matrix(self) -> np.ndarray:
+        """4x4 world_from_actor (numpy), a convenience beyond CARLA's API."""
+        state = self._sim.state_of(self._actor_id, allow_dead=True)
+        return pose_matrix(state.location, state.rotation)
+
+    # -- identity semantics as CARLA: equal ids are equal actors -----------------------------
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ActorFacade) and other._actor_id == self._actor_id and other._world is self._world
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self._actor_id)
+
+    def __str__(self) -> str:
+        return f"Actor(id={self._actor_id}, type={self.type_id})"
+
+    __repr__ = __str__
+
+
+class Actor(_ActorFacade, carla.Actor):
+    """A generic actor: static props and the spectator."""
+
+
+class Vehicle(_ActorFacade, carla.Vehicle):
+    """A vehicle driven by `VehicleControl` through the kinematic bicycle model."""
+
+    def __str__(self) -> str:
+        return f"Vehicle(id={self._actor_id}, type={self.type_id})"
+
+    __repr__ = __str__
+
+    def apply_control(self, control: carla.VehicleControl) -> None:
+        """Set the control used from the next tick on; NaN/inf values are rejected."""
+        if isinstance(control, carla.VehicleAckermannControl):
+            self.apply_ackermann_control(control)
+            return
+        if not isinstance(control, carla.VehicleControl):
+            raise InputError(f"vehicle {self._actor_id} apply_control: expected carla.VehicleControl, got {type(control).__name__}")
+        for name in ("throttle", "steer", "brake"):
+            value = getattr(control, name)
+            if not math.isfinite(value):
+                raise InputError(f"vehicle {self._actor_id} apply_control: control.{name} is {value} (must be finite)")
+        self._state.vehicle_control = carla.VehicleControl(
+            throttle=min(max(control.throttle, 0.0), 1.0),
+            steer=min(max(control.steer, -1.0), 1.0),
+            brake=min(max(control.brake, 0.0), 1.0),
+            hand_brake=bool(control.hand_brake),
+            reverse=bool(control.reverse),
+            manual_gear_shift=bool(control.manual_gear_shift),
+            gear=int(control.gear),
+        )
+
+    def get_control(self) -> carla.VehicleControl:
+        """The control applied last."""
+        c = self._state.vehicle_control
+        return carla.VehicleControl(c.throttle, c.steer, c.brake, c.hand_brake, c.reverse, c.manual_gear_shift, c.gear)
+
+    def apply_ackermann_control(self, control: carla.VehicleAckermannControl) -> None:
+        """Track a target speed and steering angle with a simple controller (next tick on)."""
+        values = (control.steer, control.speed, control.acceleration)
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"vehicle {self._actor_id} apply_ackermann_control: non-finite value")
+        self._sim.set_ackermann_target(self._actor_id, control)
+
+    def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
+        """Hand the vehicle to (or take it back from) the traffic manager on `tm_port`."""
+        self._sim.traffic_manager(tm_port).register(self._actor_id, bool(enabled))
+
+    def get_speed_limit(self) -> float:
+        """Speed limit in km/h at the vehicle (the road's, else CARLA towns' 30 km/h)."""
+        return self._sim.speed_limit_at(self._actor_id)
+
+    def get_traffic_light_state(self) -> carla.TrafficLightState:
+        """Green: this world has no signal-controlled traffic lights yet (see README)."""
+        return carla.TrafficLightState.Green
+
+    def is_at_traffic_light(self) -> bool:
+        """False: no traffic lights are simulated."""
+        return False
+
+    def get_traffic_light(self) -> None:
+        """None: no traffic lights are simulated."""
+        return None
+
+    def get_wheel_steer_angle(self, wheel_location: carla.VehicleWheelLocation) -> float:
+        """Front wheel angle in degrees (front wheels), 0 for rear wheels."""
+        front = wheel_location in (carla.VehicleWheelLocation.FL_Wheel, carla.VehicleWheelLocation.FR_Wheel,
+                                   carla.VehicleWheelLocation.Front_Wheel)
+        return math.degrees(self._state.steer_angle) if front else 0.0
+
+    def set_light_state(self, light_state: carla.VehicleLightState) -> None:
+        """Store the light state (rendered nowhere yet)."""
+        self._state.light_state = light_state
+
+    def get_light_state(self) -> carla.VehicleLightState:
+        """The stored light state."""
+        return self._state.light_state
+
+    def get_failure_state(self) -> carla.VehicleFailureState:
+        """Vehicles do not fail here."""
+        return carla.VehicleFailureState.NONE
+
+    def open_door(self, door_idx: carla.VehicleDoor) -> None:
+        """Doors are not modelled."""
+        del door_idx
+
+    def close_door(self, door_idx: carla.VehicleDoor) -> None:
+        """Doors are not modelled."""
+        del door_idx
+
+    def show_debug_telemetry(self, enabled: bool = True) -> None:
+        """No on-screen telemetry without a renderer."""
+        del enabled
+
+    def get_physics_control(self) -> Any:
+        """The kinematic spec behind the vehicle (wheelbase, limits, mass)."""
+        return self._sim.vehicle_spec(self._actor_id)
+
+    def apply_physics_control(self, physics_control: Any) -> None:
+        """Accepted; the kinematic model keeps its per-blueprint limits."""
+        del physics_control
+
+
+class Walker(_ActorFacade, carla.Walker):
+    """A pedestrian moved by `WalkerControl`."""
+
+    def __str__(self) -> str:
+        return f"Walker(id={self._actor_id}, type={self.type_id})"
+
+    __repr__ = __str__
+
+    def apply_control(self, control: carla.WalkerControl) -> None:
+        """Walk along control.direction at control.speed (m/s) from the next tick on."""
+        if not isinstance(control, carla.WalkerControl):
+            raise InputError(f"walker {self._actor_id} apply_control: expected carla.WalkerControl, got {type(control).__name__}")
+        direction = control.direction
+        values = (direction.x, direction.y, direction.z, control.speed)
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"walker {self._actor_id} apply_control: non-finite direction or speed")
+        self._state.walker_control = carla.WalkerControl(
+            carla.Vector3D(direction.x, direction.y, direction.z), max(0.0, control.speed), bool(control.jump)
+        )
+
+    def get_control(self) -> carla.WalkerControl:
+        """The control applied last."""
+        c = self._state.walker_control
+        return carla.WalkerControl(carla.Vector3D(c.direction.x, c.direction.y, c.direction.z), c.speed, c.jump)
+
+
+class Sensor(_ActorFacade, carla.Sensor):
+    """A sensor attached to (or placed in) the world; data arrives inside `world.tick()`."""
+
+    def __str__(self) -> str:
+        return f"Sensor(id={self._actor_id}, type={self.type_id})"
+
+    __repr__ = __str__
+
+    def listen(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(data)` with each measurement, inside the tick that produced it."""
+        if not callable(callback):
+            raise InputError(f"sensor {self._actor_id} listen: callback is not callable")
+        self._sim.sensor_runtime(self._actor_id).callback = callback
+
+    def stop(self) -> None:
+        """Stop delivering data."""
+        runtime = self._sim.sensor_runtime(self._actor_id, allow_missing=True)
+        if runtime is not None:
+            runtime.callback = None
+
+    def is_listening(self) -> bool:
+        """Whether a callback is registered."""
+        runtime = self._sim.sensor_runtime(self._actor_id, allow_missing=True)
+        return runtime is not None and runtime.callback is not None
+
+    def enable_for_ros(self) -> None:
+        """ROS publishing is not available without a server."""
+
+    def disable_for_ros(self) -> None:
+        """ROS publishing is not available without a server."""
+
+    def is_enabled_for_ros(self) -> bool:
+        """Never: no ROS bridge."""
+        return False

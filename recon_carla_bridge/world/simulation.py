@@ -1,0 +1,579 @@
+"""The simulation engine behind the CARLA facade: actors' state, the tick, collisions, sensors.
+
+`Simulation.step()` is the one place where time advances:
+  1. traffic managers and Ackermann controllers turn goals into VehicleControls,
+  2. vehicles and walkers move (kinematics.py), vehicles rest on the road surface,
+  3. attached actors follow their parents,
+  4. boxes are tested for collisions (collisions.py) and pushed apart with an impulse,
+  5. sensors that are due measure, and their callbacks run — inside the tick of their frame,
+  6. the snapshot is taken and on_tick callbacks run.
+"""
+from __future__ import annotations
+
+import math
+import traceback
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import carla
+import numpy as np
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
+from recon_carla_bridge.sensors.data import Image
+from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
+from recon_carla_bridge.world import collisions, kinematics
+from recon_carla_bridge.world.actors import DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, Vehicle, Walker, _ActorFacade
+from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.blueprints import Blueprint
+from recon_carla_bridge.world.geometry import matrix_to_pose, pose_matrix, rotation_matrix, to_transform
+from recon_carla_bridge.world.maps import ReconMap
+from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.world.traffic_manager import TrafficManager
+    from recon_carla_bridge.world.world import World
+
+DEFAULT_DELTA_SECONDS = 0.05  # s, the step used when no fixed_delta_seconds is set
+ROAD_SNAP_RADIUS_M = 6.0  # vehicles within this distance of a lane centre rest on the road surface
+ROAD_SNAP_REFRESH_M = 2.0  # re-query the road height after moving this far
+SPAWN_CLEARANCE_M = 0.05  # boxes closer than this at spawn count as a collision
+
+
+@dataclass
+class TickContacts:
+    """Contacts of one tick: all of them, and those that began this tick."""
+
+    all: list[collisions.Contact] = field(default_factory=list)
+    started: list[collisions.Contact] = field(default_factory=list)
+
+
+class Simulation:
+    """All mutable simulation state and the step that advances it."""
+
+    def __init__(self, world: "World", wmap: ReconMap, seed: int = 0):
+        self.world = world
+        self.map = wmap
+        self.clock = ClockState()
+        self.settings = carla.WorldSettings()
+        self.settings.synchronous_mode = False
+        self.settings.fixed_delta_seconds = None
+        self.weather = carla.WeatherParameters.ClearNoon
+        self.rng = np.random.default_rng(seed)
+        self.camera_backend: CameraBackend | None = None
+        self.sensor_errors: list[str] = []  # exceptions raised by user callbacks, newest last
+        self._states: dict[int, ActorState] = {}
+        self._dead: dict[int, ActorState] = {}
+        self._facades: dict[int, _ActorFacade] = {}
+        self._sensors: dict[int, SensorRuntime] = {}
+        self._specs: dict[int, Any] = {}
+        self._ackermann: dict[int, carla.VehicleAckermannControl] = {}
+        self._traffic_managers: dict[int, "TrafficManager"] = {}
+        self._previous_contacts: set[tuple[int, int]] = set()
+        self.last_contacts = TickContacts()
+        self._tick_callbacks: dict[int, Callable[[Any], None]] = {}
+        self._next_callback_id = 1
+        self._next_actor_id = 1
+        self._speed_limits = _road_speed_limits(wmap.to_opendrive())
+        self._before_step_hooks: list[Callable[["Simulation", float], None]] = []
+        self.spectator_id = self._add_state(
+            ActorState(0, ActorKind.SPECTATOR, "spectator", {}, np.array([0.0, 0.0, 50.0]),
+                       np.array([-90.0, 0.0, 0.0]), np.zeros(3), np.zeros(3), mass=math.inf, simulate_physics=False)
+        )
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+    def _add_state(self, state: ActorState) -> int:
+        state.actor_id = self._next_actor_id
+        self._next_actor_id += 1
+        self._states[state.actor_id] = state
+        return state.actor_id
+
+    def state_of(self, actor_id: int, allow_dead: bool = False) -> ActorState:
+        """The state record of an actor; RuntimeError (as CARLA) when it was destroyed."""
+        state = self._states.get(actor_id)
+        if state is not None:
+            return state
+        if allow_dead and actor_id in self._dead:
+            return self._dead[actor_id]
+        raise RuntimeError(f"trying to operate on a destroyed actor; an actor's function was called, but the actor is already destroyed (id {actor_id})")
+
+    def is_alive(self, actor_id: int) -> bool:
+        """Whether the actor exists."""
+        return actor_id in self._states
+
+    def alive_states(self) -> list[ActorState]:
+        """States of every live actor, in id order."""
+        return list(self._states.values())
+
+    def facade(self, actor_id: int) -> _ActorFacade:
+        """The CARLA actor object for an id (one object per actor)."""
+        facade = self._facades.get(actor_id)
+        if facade is None:
+            state = self.state_of(actor_id, allow_dead=True)
+            cls = {ActorKind.VEHICLE: Vehicle, ActorKind.WALKER: Walker, ActorKind.SENSOR: Sensor}.get(state.kind, Actor)
+            facade = cls.__new__(cls)
+            facade._bind(self.world, actor_id)
+            self._facades[actor_id] = facade
+        return facade
+
+    def sensor_runtime(self, actor_id: int, allow_missing: bool = False) -> SensorRuntime | None:
+        """Runtime of a sensor actor."""
+        runtime = self._sensors.get(actor_id)
+        if runtime is None and not allow_missing:
+            raise RuntimeError(f"actor {actor_id} is not a live sensor")
+        return runtime
+
+    def vehicle_spec(self, actor_id: int) -> Any:
+        """The blueprint spec behind an actor."""
+        return self._specs.get(actor_id)
+
+    def semantic_tags(self, actor_id: int) -> list[int]:
+        """CARLA semantic tags of an actor."""
+        state = self.state_of(actor_id, allow_dead=True)
+        spec = self._specs.get(actor_id)
+        if state.kind == ActorKind.VEHICLE and isinstance(spec, VehicleSpec):
+            return [{"truck": 15, "van": 15, "bus": 16, "motorcycle": 18, "bicycle": 19}.get(spec.base_type, 14)]
+        if state.kind == ActorKind.WALKER:
+            return [12]
+        if state.kind == ActorKind.PROP:
+            return [20]
+        return []
+
+    def speed_limit_at(self, actor_id: int) -> float:
+        """km/h: the <speed> of the road under the actor, else the town default."""
+        loc = self.state_of(actor_id).location
+        wp = self.map.get_waypoint(carla.Location(float(loc[0]), float(loc[1]), float(loc[2])))
+        if wp is not None and wp.road_id in self._speed_limits:
+            return self._speed_limits[wp.road_id]
+        return DEFAULT_SPEED_LIMIT_KMH
+
+    def road_speed_limit(self, road_id: int) -> float:
+        """km/h limit of a road id (the town default when the road states none)."""
+        return self._speed_limits.get(road_id, DEFAULT_SPEED_LIMIT_KMH)
+
+    def traffic_manager(self, port: int = 8000) -> "TrafficManager":
+        """The traffic manager on a port (created on first use)."""
+        from recon_carla_bridge.world.traffic_manager import TrafficManager
+
+        if port not in self._traffic_managers:
+            self._traffic_managers[port] = TrafficManager(self, port)
+        return self._traffic_managers[port]
+
+    def set_ackermann_target(self, actor_id: int, control: carla.VehicleAckermannControl) -> None:
+        """Drive a vehicle towards an Ackermann target (speed, steering angle) from the next tick."""
+        self.state_of(actor_id)
+        self._ackermann[actor_id] = control
+
+    def add_before_step_hook(self, hook: Callable[["Simulation", float], None]) -> None:
+        """Run `hook(sim, dt)` at the start of every step (used by log replay of scene actors)."""
+        self._before_step_hooks.append(hook)
+
+    # ---- spawning --------------------------------------------------------------------------
+    def spawn(self, blueprint: Blueprint, transform: carla.Transform, parent_id: int | None = None) -> int:
+        """Create an actor; RuntimeError (CARLA's message) when it would overlap another."""
+        if not isinstance(blueprint, Blueprint):
+            raise InputError(f"spawn_actor: expected a blueprint from world.get_blueprint_library(), got {type(blueprint).__name__}")
+        location = np.array([transform.location.x, transform.location.y, transform.location.z], dtype=float)
+        rotation = np.array([transform.rotation.pitch, transform.rotation.yaw, transform.rotation.roll], dtype=float)
+        if not (np.all(np.isfinite(location)) and np.all(np.isfinite(rotation))):
+            raise InputError(f"spawn_actor({blueprint.id}): transform has a non-finite value ({transform})")
+        attributes = {attribute.id: attribute.as_str() for attribute in blueprint}
+        spec = blueprint.spec
+        if parent_id is not None:
+            self.state_of(parent_id)  # raises if the parent is gone
+        if blueprint.id.startswith("sensor."):
+            model = build_sensor_model(blueprint.id, attributes)
+            state = ActorState(0, ActorKind.SENSOR, blueprint.id, attributes, location, rotation,
+                               np.zeros(3), np.zeros(3), mass=math.inf, simulate_physics=False,
+                               parent_id=parent_id, relative_location=location.copy(), relative_rotation=rotation.copy())
+            actor_id = self._add_state(state)
+            self._sensors[actor_id] = SensorRuntime(model, next_time=self.clock.elapsed_seconds)
+            self._update_attached(state)
+            return actor_id
+        kind, half_extents, box_center, mass = _body_of(blueprint.id, spec)
+        if parent_id is not None:
+            world_location, world_rotation = self._attached_pose(parent_id, location, rotation)
+        else:
+            world_location, world_rotation = location, rotation
+        state = ActorState(0, kind, blueprint.id, attributes, world_location.copy(), world_rotation.copy(),
+                           half_extents, box_center, mass=mass, parent_id=parent_id,
+                           relative_location=location.copy(), relative_rotation=rotation.copy())
+        if kind in (ActorKind.VEHICLE, ActorKind.PROP):
+            state.rotation[0] = state.rotation[2] = 0.0
+            self._snap_to_road(state, force=True)
+        elif kind == ActorKind.WALKER:
+            self._snap_walker(state)
+        if parent_id is None and self._overlaps_any(state):
+            raise RuntimeError(f"Spawn failed because of collision at spawn position ({blueprint.id} at {transform.location})")
+        actor_id = self._add_state(state)
+        self._specs[actor_id] = spec
+        return actor_id
+
+    def teleport(self, actor_id: int, location: np.ndarray, rotation: np.ndarray) -> None:
+        """Move an actor (set_transform). Vehicles keep their speed along the new heading, as in CARLA."""
+        state = self.state_of(actor_id)
+        if state.parent_id is not None:
+            state.relative_location, state.relative_rotation = location.copy(), rotation.copy()
+            self._update_attached(state)
+            return
+        state.location = location.astype(float).copy()
+        state.rotation = rotation.astype(float).copy()
+        if state.kind in (ActorKind.VEHICLE, ActorKind.PROP):
+            state.rotation[0] = state.rotation[2] = 0.0
+            self._snap_to_road(state, force=True)
+        elif state.kind == ActorKind.WALKER:
+            self._snap_walker(state)
+        if state.kind == ActorKind.VEHICLE:
+            yaw = math.radians(state.rotation[1])
+            state.velocity = np.array([state.speed * math.cos(yaw), state.speed * math.sin(yaw), 0.0])
+        for child in self._states.values():
+            if child.parent_id == actor_id:
+                self._update_attached(child)
+
+    def destroy(self, actor_id: int) -> bool:
+        """Remove an actor; returns False when it was already gone."""
+        state = self._states.pop(actor_id, None)
+        if state is None:
+            return False
+        state.alive = False
+        self._dead[actor_id] = state
+        self._sensors.pop(actor_id, None)
+        self._ackermann.pop(actor_id, None)
+        for manager in self._traffic_managers.values():
+            manager.register(actor_id, False)
+        return True
+
+    # ---- geometry helpers ------------------------------------------------------------------
+    def _attached_pose(self, parent_id: int, rel_location: np.ndarray, rel_rotation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        parent = self.state_of(parent_id)
+        world = pose_matrix(parent.location, parent.rotation) @ pose_matrix(rel_location, rel_rotation)
+        return matrix_to_pose(world)
+
+    def _update_attached(self, state: ActorState) -> None:
+        if state.parent_id is None or state.parent_id not in self._states:
+            return
+        parent = self._states[state.parent_id]
+        state.location, state.rotation = self._attached_pose(state.parent_id, state.relative_location, state.relative_rotation)
+        state.velocity = parent.velocity.copy()
+        state.angular_velocity = parent.angular_velocity.copy()
+        state.acceleration = parent.acceleration.copy()
+
+    def _snap_to_road(self, state: ActorState, force: bool = False) -> None:
+        """Put a vehicle/prop on the road surface when it is on or near a road."""
+        if not force and state.road_snap_location is not None:
+            if np.linalg.norm(state.location[:2] - state.road_snap_location[:2]) < ROAD_SNAP_REFRESH_M:
+                state.location[2] = state.road_snap_location[2]
+                return
+        loc = carla.Location(float(state.location[0]), float(state.location[1]), float(state.location[2]))
+        waypoint = self.map.get_waypoint(loc, project_to_road=True, lane_type=carla.LaneType.Any)
+        if waypoint is None:
+            return
+        road = waypoint.transform.location
+        if math.hypot(road.x - loc.x, road.y - loc.y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width:
+            state.location[2] = road.z
+            state.road_snap_location = state.location.copy()
+
+    def _snap_walker(self, state: ActorState) -> None:
+        """Walkers stand on the ground: their origin is half their height above it."""
+        ground = state.location.copy()
+        ground[2] -= state.half_extents[2]
+        probe = ActorState(0, ActorKind.PROP, "", {}, ground, state.rotation.copy(), state.half_extents, state.box_center)
+        probe.location[2] = state.location[2]
+        self._snap_to_road(probe, force=True)
+        if probe.road_snap_location is not None:
+            state.location[2] = probe.location[2] + state.half_extents[2]
+
+    def _boxes(self, states: list[ActorState]) -> collisions.BoxSet:
+        centers = np.empty((len(states), 3))
+        yaws = np.empty(len(states))
+        for i, s in enumerate(states):
+            yaw = math.radians(s.rotation[1])
+            c, si = math.cos(yaw), math.sin(yaw)
+            bx, by, bz = s.box_center
+            centers[i] = (s.location[0] + c * bx - si * by, s.location[1] + si * bx + c * by, s.location[2] + bz)
+            yaws[i] = yaw
+        families = np.array([self._family(s) for s in states], dtype=np.int64)
+        return collisions.BoxSet(
+            np.array([s.actor_id for s in states], dtype=np.int64), centers,
+            np.array([s.half_extents for s in states]).reshape(-1, 3), yaws, families,
+        )
+
+    def _family(self, state: ActorState) -> int:
+        while state.parent_id is not None and state.parent_id in self._states:
+            state = self._states[state.parent_id]
+        return state.actor_id
+
+    def _bodies(self) -> list[ActorState]:
+        return [s for s in self._states.values() if s.kind in (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP)]
+
+    def _overlaps_any(self, candidate: ActorState) -> bool:
+        bodies = self._bodies()
+        if not bodies:
+            return False
+        padded = ActorState(-1, candidate.kind, "", {}, candidate.location, candidate.rotation,
+                            candidate.half_extents + SPAWN_CLEARANCE_M, candidate.box_center)
+        boxes = self._boxes(bodies + [padded])
+        boxes.families[-1] = -1
+        return any(b == len(bodies) or a == len(bodies) for a, b, _, _ in collisions.detect(boxes))
+
+    # ---- the step --------------------------------------------------------------------------
+    def delta_seconds(self) -> float:
+        """Step length: the fixed delta when set, else 1/20 s."""
+        fixed = self.settings.fixed_delta_seconds
+        return float(fixed) if fixed else DEFAULT_DELTA_SECONDS
+
+    def step(self) -> int:
+        """Advance the world by one tick; returns the new frame number."""
+        dt = self.delta_seconds()
+        self.clock.frame += 1
+        self.clock.elapsed_seconds += dt
+        self.clock.delta_seconds = dt
+        for hook in list(self._before_step_hooks):
+            hook(self, dt)
+        for manager in self._traffic_managers.values():
+            manager.compute_controls(dt)
+        self._apply_ackermann(dt)
+        previous_velocity = {aid: s.velocity.copy() for aid, s in self._states.items()}
+        previous_yaw = {aid: s.rotation[1] for aid, s in self._states.items()}
+        self._move_vehicles(dt)
+        self._move_walkers(dt)
+        self._resolve_collisions()
+        for state in self._states.values():
+            if state.parent_id is None:
+                state.acceleration = (state.velocity - previous_velocity.get(state.actor_id, state.velocity)) / dt
+                yaw_change = (state.rotation[1] - previous_yaw.get(state.actor_id, state.rotation[1]) + 180.0) % 360.0 - 180.0
+                state.angular_velocity = np.array([0.0, 0.0, yaw_change / dt])
+        for state in self._states.values():
+            if state.parent_id is not None:
+                self._update_attached(state)
+        self._run_sensors()
+        return self.clock.frame
+
+    def _apply_ackermann(self, dt: float) -> None:
+        for actor_id, target in list(self._ackermann.items()):
+            state = self._states.get(actor_id)
+            spec = self._specs.get(actor_id)
+            if state is None or not isinstance(spec, VehicleSpec):
+                continue
+            accel_needed = (target.speed - state.speed) / max(dt, 1e-3)
+            limit = target.acceleration if target.acceleration > 0 else spec.max_accel
+            accel = float(np.clip(accel_needed, -spec.max_decel, min(limit, spec.max_accel)))
+            steer = float(np.clip(target.steer / math.radians(spec.max_steer_deg), -1.0, 1.0))
+            # CARLA's Ackermann steer is positive to the left; VehicleControl's is positive to the right.
+            state.vehicle_control = carla.VehicleControl(
+                throttle=max(accel, 0.0) / spec.max_accel + (kinematics.ROLLING_RESISTANCE / spec.max_accel if accel >= 0 else 0.0),
+                steer=-steer, brake=max(-accel, 0.0) / spec.max_decel, reverse=target.speed < 0,
+            )
+
+    def _move_vehicles(self, dt: float) -> None:
+        driven: list[ActorState] = []
+        for state in self._states.values():
+            if state.kind != ActorKind.VEHICLE or state.parent_id is not None or not state.simulate_physics:
+                continue
+            yaw = math.radians(state.rotation[1])
+            if state.target_velocity is not None or state.constant_velocity is not None:
+                if state.constant_velocity is not None:
+                    velocity = rotation_matrix(0.0, state.rotation[1], 0.0) @ state.constant_velocity
+                else:
+                    velocity = state.target_velocity
+                state.target_velocity = None
+                state.velocity = np.array([velocity[0], velocity[1], 0.0])
+                state.speed = float(velocity[0] * math.cos(yaw) + velocity[1] * math.sin(yaw))
+                state.location = state.location + state.velocity * dt
+                if state.target_angular_velocity is not None:
+                    state.rotation[1] += state.target_angular_velocity[2] * dt
+                    state.target_angular_velocity = None
+                self._snap_to_road(state)
+                continue
+            driven.append(state)
+        if not driven:
+            return
+        specs = [self._specs[s.actor_id] for s in driven]
+        controls = [s.vehicle_control for s in driven]
+        batch = kinematics.VehicleBatch(
+            x=np.array([s.location[0] for s in driven]),
+            y=np.array([s.location[1] for s in driven]),
+            yaw=np.radians([s.rotation[1] for s in driven]),
+            speed=np.array([s.speed for s in driven]),
+            steer_angle=np.array([s.steer_angle for s in driven]),
+            throttle=np.array([c.throttle for c in controls]),
+            brake=np.array([c.brake for c in controls]),
+            steer=np.array([c.steer for c in controls]),
+            reverse=np.array([c.reverse for c in controls]),
+            hand_brake=np.array([c.hand_brake for c in controls]),
+            wheelbase=np.array([sp.wheelbase for sp in specs]),
+            max_steer=np.radians([sp.max_steer_deg for sp in specs]),
+            max_accel=np.array([sp.max_accel for sp in specs]),
+            max_decel=np.array([sp.max_decel for sp in specs]),
+            max_speed=np.array([sp.max_speed for sp in specs]),
+        )
+        result = kinematics.step_vehicles(batch, dt)
+        for i, state in enumerate(driven):
+            state.location[0], state.location[1] = result.x[i], result.y[i]
+            state.rotation[1] = math.degrees(result.yaw[i])
+            state.speed = float(result.speed[i])
+            state.steer_angle = float(result.steer_angle[i])
+            state.velocity = np.array([state.speed * math.cos(result.yaw[i]), state.speed * math.sin(result.yaw[i]), 0.0])
+            self._snap_to_road(state)
+
+    def _move_walkers(self, dt: float) -> None:
+        walkers = [s for s in self._states.values()
+                   if s.kind == ActorKind.WALKER and s.parent_id is None and s.simulate_physics]
+        if not walkers:
+            return
+        for state in walkers:
+            if state.target_velocity is not None:
+                velocity, state.target_velocity = state.target_velocity, None
+                state.walker_control = carla.WalkerControl(
+                    carla.Vector3D(float(velocity[0]), float(velocity[1]), 0.0), float(np.linalg.norm(velocity[:2])))
+        direction = np.array([[s.walker_control.direction.x, s.walker_control.direction.y] for s in walkers])
+        speed = np.array([s.walker_control.speed for s in walkers])
+        x, y, yaw, velocity = kinematics.step_walkers(
+            np.array([s.location[0] for s in walkers]), np.array([s.location[1] for s in walkers]),
+            np.radians([s.rotation[1] for s in walkers]), direction, speed, dt)
+        for i, state in enumerate(walkers):
+            state.location[0], state.location[1] = x[i], y[i]
+            state.rotation[1] = math.degrees(yaw[i])
+            state.velocity = np.array([velocity[i, 0], velocity[i, 1], 0.0])
+            state.speed = float(np.linalg.norm(velocity[i]))
+            self._snap_walker(state)
+
+    def _resolve_collisions(self) -> None:
+        bodies = self._bodies()
+        contacts = TickContacts()
+        current: set[tuple[int, int]] = set()
+        if len(bodies) >= 2:
+            boxes = self._boxes(bodies)
+            for ia, ib, normal, depth in collisions.detect(boxes):
+                a, b = bodies[ia], bodies[ib]
+                inv_a = self._inverse_mass(a)
+                inv_b = self._inverse_mass(b)
+                va, vb, impulse = collisions.resolve(a.velocity, b.velocity, inv_a, inv_b, normal)
+                total = inv_a + inv_b
+                if total > 0.0:
+                    a.location[:2] -= normal[:2] * depth * inv_a / total
+                    b.location[:2] += normal[:2] * depth * inv_b / total
+                for s, v in ((a, va), (b, vb)):
+                    if s.kind == ActorKind.VEHICLE and self._inverse_mass(s) > 0.0:
+                        s.velocity = v
+                        yaw = math.radians(s.rotation[1])
+                        s.speed = float(v[0] * math.cos(yaw) + v[1] * math.sin(yaw))
+                key = (min(a.actor_id, b.actor_id), max(a.actor_id, b.actor_id))
+                contact = collisions.Contact(a.actor_id, b.actor_id, normal, depth, impulse)
+                contacts.all.append(contact)
+                current.add(key)
+                if key not in self._previous_contacts:
+                    contacts.started.append(contact)
+        self._previous_contacts = current
+        self.last_contacts = contacts
+
+    @staticmethod
+    def _inverse_mass(state: ActorState) -> float:
+        if state.kind == ActorKind.PROP or not state.simulate_physics or not math.isfinite(state.mass):
+            return 0.0
+        return 1.0 / state.mass
+
+    # ---- sensors ---------------------------------------------------------------------------
+    def _run_sensors(self) -> None:
+        frame, elapsed = self.clock.frame, self.clock.elapsed_seconds
+        cameras: list[tuple[int, SensorRuntime]] = []
+        for actor_id, runtime in list(self._sensors.items()):
+            if not runtime.due(elapsed):
+                continue
+            runtime.advance(elapsed)
+            if runtime.model.is_camera:
+                if runtime.callback is not None:
+                    cameras.append((actor_id, runtime))
+                continue
+            state = self._states[actor_id]
+            parent = self._states.get(state.parent_id) if state.parent_id is not None else None
+            ctx = SensorContext(self, state, parent, frame, elapsed, self.last_contacts)
+            data = runtime.model.measure(ctx)
+            if data is None or runtime.callback is None:
+                continue
+            for item in data if isinstance(data, list) else [data]:
+                self._deliver(actor_id, runtime, item)
+        if cameras:
+            self._render_cameras(cameras, frame, elapsed)
+
+    def _render_cameras(self, cameras: list[tuple[int, SensorRuntime]], frame: int, elapsed: float) -> None:
+        if self.camera_backend is None:
+            raise RuntimeError("camera sensors need a camera backend: load a reconstructed scene or a map with the schematic renderer")
+        requests = []
+        for actor_id, runtime in cameras:
+            state = self._states[actor_id]
+            model = runtime.model
+            assert isinstance(model, CameraModel)
+            requests.append(model.request(pose_matrix(state.location, state.rotation)))
+        images = self.camera_backend.render(self, requests)
+        for (actor_id, runtime), bgra, request in zip(cameras, images, requests):
+            state = self._states[actor_id]
+            image = Image(frame, elapsed, to_transform(state.location, state.rotation), bgra, request.fov_deg)
+            self._deliver(actor_id, runtime, image)
+
+    def _deliver(self, actor_id: int, runtime: SensorRuntime, data: Any) -> None:
+        callback = runtime.callback
+        if callback is None:
+            return
+        try:
+            callback(data)
+        except Exception as error:  # a user's callback must not stop the world
+            message = f"sensor {actor_id} ({runtime.model.type_id}) callback raised {type(error).__name__}: {error}"
+            runtime.errors.append(message)
+            self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    # ---- tick callbacks --------------------------------------------------------------------
+    def add_tick_callback(self, callback: Callable[[Any], None]) -> int:
+        """Register an on_tick callback; returns its id."""
+        callback_id = self._next_callback_id
+        self._next_callback_id += 1
+        self._tick_callbacks[callback_id] = callback
+        return callback_id
+
+    def remove_tick_callback(self, callback_id: int) -> None:
+        """Unregister an on_tick callback."""
+        self._tick_callbacks.pop(callback_id, None)
+
+    def run_tick_callbacks(self, snapshot: Any) -> None:
+        """Call every on_tick callback with the snapshot."""
+        for callback in list(self._tick_callbacks.values()):
+            callback(snapshot)
+
+
+def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, float]:
+    """Kind, half extents, box centre (actor frame) and mass of a non-sensor blueprint."""
+    if isinstance(spec, VehicleSpec):
+        half = np.array([spec.length, spec.width, spec.height]) / 2.0
+        return ActorKind.VEHICLE, half, np.array([0.0, 0.0, half[2]]), spec.mass
+    if isinstance(spec, WalkerSpec):
+        half = np.array([spec.length, spec.width, spec.height]) / 2.0
+        return ActorKind.WALKER, half, np.zeros(3), spec.mass
+    if isinstance(spec, PropSpec):
+        half = np.array([spec.length, spec.width, spec.height]) / 2.0
+        return ActorKind.PROP, half, np.array([0.0, 0.0, half[2]]), math.inf
+    raise InputError(f"blueprint '{bp_id}' cannot be spawned: no physical description")
+
+
+def _road_speed_limits(xodr_text: str) -> dict[int, float]:
+    """road id -> km/h from the OpenDRIVE <road><type><speed max unit> records (first record per road)."""
+    limits: dict[int, float] = {}
+    factor = {"km/h": 1.0, "mph": 1.609344, "m/s": 3.6}
+    try:
+        root = ET.fromstring(xodr_text)
+    except ET.ParseError:
+        return limits
+    for road in root.iter("road"):
+        speed = road.find("type/speed")
+        if speed is None:
+            continue
+        try:
+            value = float(speed.get("max", "nan")) * factor.get(speed.get("unit", "m/s"), 3.6)
+            road_id = int(road.get("id", ""))
+        except ValueError:
+            continue
+        if math.isfinite(value) and value > 0:
+            limits[road_id] = value
+    return limits
