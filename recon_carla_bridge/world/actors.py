@@ -143,6 +143,7 @@ class _ActorFacade:
         """With physics off the actor only moves by set_transform."""
         state = self._state
         state.simulate_physics = bool(enabled)
+        state.road_snap_location = None  # settle onto the road again once physics runs
         if not enabled:
             state.velocity = np.zeros(3)
             state.speed = 0.0
@@ -272,16 +273,18 @@ class Vehicle(_ActorFacade, carla.Vehicle):
         return self._sim.speed_limit_at(self._actor_id)
 
     def get_traffic_light_state(self) -> carla.TrafficLightState:
-        """Green: this world has no signal-controlled traffic lights yet (see README)."""
-        return carla.TrafficLightState.Green
+        """State of the traffic light whose trigger volume the vehicle is in (Green when none)."""
+        record = self._sim.light_at(self._actor_id)
+        return record.state if record is not None else carla.TrafficLightState.Green
 
     def is_at_traffic_light(self) -> bool:
-        """False: no traffic lights are simulated."""
-        return False
+        """Whether the vehicle is inside a traffic light's trigger volume."""
+        return self._sim.light_at(self._actor_id) is not None
 
-    def get_traffic_light(self) -> None:
-        """None: no traffic lights are simulated."""
-        return None
+    def get_traffic_light(self) -> "carla.TrafficLight | None":
+        """The traffic light whose trigger volume the vehicle is in, or None."""
+        record = self._sim.light_at(self._actor_id)
+        return None if record is None else self._sim.facade(record.actor_id)
 
     def get_wheel_steer_angle(self, wheel_location: carla.VehicleWheelLocation) -> float:
         """Front wheel angle in degrees (front wheels), 0 for rear wheels."""
@@ -382,3 +385,115 @@ class Sensor(_ActorFacade, carla.Sensor):
     def is_enabled_for_ros(self) -> bool:
         """Never: no ROS bridge."""
         return False
+
+
+class TrafficSign(_ActorFacade, carla.TrafficSign):
+    """A traffic sign (stop sign) with its trigger volume."""
+
+    @property
+    def trigger_volume(self) -> carla.BoundingBox:
+        """Trigger box in the sign's own frame."""
+        return self._sim.trigger_volume(self._actor_id)
+
+    def __str__(self) -> str:
+        return f"TrafficSign(id={self._actor_id}, type={self.type_id})"
+
+    __repr__ = __str__
+
+
+class TrafficLight(_ActorFacade, carla.TrafficLight):
+    """A traffic light cycling with its junction group (CARLA's default timings)."""
+
+    @property
+    def _record(self) -> Any:
+        return self._sim.light_record(self._actor_id)
+
+    @property
+    def trigger_volume(self) -> carla.BoundingBox:
+        """Trigger box in the light's own frame."""
+        return self._sim.trigger_volume(self._actor_id)
+
+    @property
+    def state(self) -> carla.TrafficLightState:
+        """Current state."""
+        return self._record.state
+
+    def get_state(self) -> carla.TrafficLightState:
+        """Current state."""
+        return self._record.state
+
+    def set_state(self, state: carla.TrafficLightState) -> None:
+        """Force a state (the cycle continues from it unless frozen)."""
+        record = self._record
+        record.state, record.elapsed = state, 0.0
+
+    def get_green_time(self) -> float:
+        """Seconds green."""
+        return self._record.green_time
+
+    def set_green_time(self, green_time: float) -> None:
+        """Seconds green."""
+        self._record.green_time = float(green_time)
+
+    def get_yellow_time(self) -> float:
+        """Seconds yellow."""
+        return self._record.yellow_time
+
+    def set_yellow_time(self, yellow_time: float) -> None:
+        """Seconds yellow."""
+        self._record.yellow_time = float(yellow_time)
+
+    def get_red_time(self) -> float:
+        """Seconds of the all-red gap."""
+        return self._record.red_time
+
+    def set_red_time(self, red_time: float) -> None:
+        """Seconds of the all-red gap."""
+        self._record.red_time = float(red_time)
+
+    def get_elapsed_time(self) -> float:
+        """Seconds since the current state began."""
+        return self._record.elapsed
+
+    def freeze(self, freeze: bool) -> None:
+        """Stop (or resume) the cycle of this light's group."""
+        self._record.frozen = bool(freeze)
+
+    def is_frozen(self) -> bool:
+        """Whether the cycle is stopped."""
+        return self._record.frozen
+
+    def get_pole_index(self) -> int:
+        """Index of this light in its group."""
+        record = self._record
+        return record.group.index(self._actor_id) if self._actor_id in record.group else 0
+
+    def get_group_traffic_lights(self) -> list["TrafficLight"]:
+        """Every light cycling with this one (itself included)."""
+        return [self._sim.facade(i) for i in self._record.group]
+
+    def reset_group(self) -> None:
+        """Restart the group's cycle with its first light green."""
+        self._sim.reset_light_group(self._actor_id)
+
+    def get_opendrive_id(self) -> str:
+        """The OpenDRIVE signal id."""
+        return self._record.opendrive_id
+
+    def get_affected_lane_waypoints(self) -> list[carla.Waypoint]:
+        """Waypoints of the lanes this light controls, at its stop line."""
+        return list(self._record.lane_waypoints)
+
+    def get_stop_waypoints(self) -> list[carla.Waypoint]:
+        """Stop-line waypoints (the same as the affected lanes' here)."""
+        return list(self._record.lane_waypoints)
+
+    def get_light_boxes(self) -> list[carla.BoundingBox]:
+        """The light head's box at the pole (world frame)."""
+        loc = self._record.transform.location
+        return [carla.BoundingBox(carla.Location(loc.x, loc.y, loc.z + 5.0), carla.Vector3D(0.3, 0.3, 0.6))]
+
+    def __str__(self) -> str:
+        return f"TrafficLight(id={self._actor_id}, opendrive_id={self._record.opendrive_id}, state={self._record.state})"
+
+    __repr__ = __str__

@@ -25,7 +25,9 @@ from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
 from recon_carla_bridge.sensors.data import Image
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
 from recon_carla_bridge.world import collisions, kinematics
-from recon_carla_bridge.world.actors import DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, Vehicle, Walker, _ActorFacade
+from recon_carla_bridge.world import traffic_lights
+from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, TrafficLight, TrafficSign, Vehicle,
+                                             Walker, _ActorFacade)
 from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
 from recon_carla_bridge.world.geometry import matrix_to_pose, pose_matrix, rotation_matrix, to_transform
@@ -39,6 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_DELTA_SECONDS = 0.05  # s, the step used when no fixed_delta_seconds is set
 ROAD_SNAP_RADIUS_M = 6.0  # vehicles within this distance of a lane centre rest on the road surface
 ROAD_SNAP_REFRESH_M = 2.0  # re-query the road height after moving this far
+ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifted onto it
+TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
 SPAWN_CLEARANCE_M = 0.05  # boxes closer than this at spawn count as a collision
 
 
@@ -78,10 +82,72 @@ class Simulation:
         self._next_actor_id = 1
         self._speed_limits = _road_speed_limits(wmap.to_opendrive())
         self._before_step_hooks: list[Callable[["Simulation", float], None]] = []
+        self._lights: dict[int, traffic_lights.LightRecord] = {}
+        self._light_groups: list[traffic_lights.LightGroup] = []
+        self._light_of_vehicle: dict[int, int] = {}
         self.spectator_id = self._add_state(
             ActorState(0, ActorKind.SPECTATOR, "spectator", {}, np.array([0.0, 0.0, 50.0]),
                        np.array([-90.0, 0.0, 0.0]), np.zeros(3), np.zeros(3), mass=math.inf, simulate_physics=False)
         )
+        self._spawn_signals()
+
+    def _spawn_signals(self) -> None:
+        """Traffic lights and stop signs of the map, as actors (CARLA's server spawns them too)."""
+        for record in traffic_lights.build_light_records(self.map):
+            loc, rot = record.transform.location, record.transform.rotation
+            kind = ActorKind.TRAFFIC_LIGHT if record.kind == "traffic_light" else ActorKind.TRAFFIC_SIGN
+            type_id = "traffic.traffic_light" if record.kind == "traffic_light" else "traffic.stop"
+            state = ActorState(0, kind, type_id, {"role_name": "", "opendrive_id": record.opendrive_id},
+                               np.array([loc.x, loc.y, loc.z]), np.array([rot.pitch, rot.yaw, rot.roll]),
+                               np.array([0.3, 0.3, 2.5]), np.array([0.0, 0.0, 2.5]), mass=math.inf, simulate_physics=False)
+            record.actor_id = self._add_state(state)
+            self._lights[record.actor_id] = record
+        self._light_groups = traffic_lights.assign_groups(list(self._lights.values()))
+
+    def light_record(self, actor_id: int) -> traffic_lights.LightRecord:
+        """The signal record behind a traffic light / stop sign actor."""
+        return self._lights[actor_id]
+
+    def light_records(self) -> list[traffic_lights.LightRecord]:
+        """Every traffic light and stop sign."""
+        return list(self._lights.values())
+
+    def trigger_volume(self, actor_id: int) -> carla.BoundingBox:
+        """A signal's trigger volume in the signal actor's frame (as CARLA reports it)."""
+        record = self._lights[actor_id]
+        pole = self._states[actor_id]
+        yaw = math.radians(pole.rotation[1])
+        delta = record.trigger_center - pole.location
+        local = np.array([math.cos(yaw) * delta[0] + math.sin(yaw) * delta[1],
+                          -math.sin(yaw) * delta[0] + math.cos(yaw) * delta[1], delta[2]])
+        box = carla.BoundingBox(carla.Location(*map(float, local)), carla.Vector3D(*map(float, record.trigger_half_extents)))
+        box.rotation = carla.Rotation(yaw=float(record.trigger_yaw - pole.rotation[1]))
+        return box
+
+    def light_at(self, actor_id: int) -> traffic_lights.LightRecord | None:
+        """The traffic light whose trigger volume holds the vehicle (updated every tick)."""
+        light_id = self._light_of_vehicle.get(actor_id)
+        return self._lights.get(light_id) if light_id is not None else None
+
+    def reset_light_group(self, actor_id: int) -> None:
+        """Restart the cycle of a light's group."""
+        for group in self._light_groups:
+            if self._lights[actor_id] in group.members:
+                group.turn, group.phase, group.elapsed = 0, "green", 0.0
+                group.apply()
+
+    def _update_vehicle_lights(self) -> None:
+        self._light_of_vehicle = {}
+        lights = [r for r in self._lights.values() if r.kind == "traffic_light"]
+        if not lights:
+            return
+        for state in self._states.values():
+            if state.kind != ActorKind.VEHICLE:
+                continue
+            for record in lights:
+                if record.contains(state.location):
+                    self._light_of_vehicle[state.actor_id] = record.actor_id
+                    break
 
     # ---- bookkeeping -----------------------------------------------------------------------
     def _add_state(self, state: ActorState) -> int:
@@ -112,7 +178,8 @@ class Simulation:
         facade = self._facades.get(actor_id)
         if facade is None:
             state = self.state_of(actor_id, allow_dead=True)
-            cls = {ActorKind.VEHICLE: Vehicle, ActorKind.WALKER: Walker, ActorKind.SENSOR: Sensor}.get(state.kind, Actor)
+            cls = {ActorKind.VEHICLE: Vehicle, ActorKind.WALKER: Walker, ActorKind.SENSOR: Sensor,
+                   ActorKind.TRAFFIC_LIGHT: TrafficLight, ActorKind.TRAFFIC_SIGN: TrafficSign}.get(state.kind, Actor)
             facade = cls.__new__(cls)
             facade._bind(self.world, actor_id)
             self._facades[actor_id] = facade
@@ -220,11 +287,13 @@ class Simulation:
             return
         state.location = location.astype(float).copy()
         state.rotation = rotation.astype(float).copy()
-        if state.kind in (ActorKind.VEHICLE, ActorKind.PROP):
-            state.rotation[0] = state.rotation[2] = 0.0
-            self._snap_to_road(state, force=True)
-        elif state.kind == ActorKind.WALKER:
-            self._snap_walker(state)
+        state.road_snap_location = None
+        if state.simulate_physics:  # with physics off CARLA keeps the pose exactly as set
+            if state.kind in (ActorKind.VEHICLE, ActorKind.PROP):
+                state.rotation[0] = state.rotation[2] = 0.0
+                self._snap_to_road(state, force=True)
+            elif state.kind == ActorKind.WALKER:
+                self._snap_walker(state)
         if state.kind == ActorKind.VEHICLE:
             yaw = math.radians(state.rotation[1])
             state.velocity = np.array([state.speed * math.cos(yaw), state.speed * math.sin(yaw), 0.0])
@@ -233,7 +302,9 @@ class Simulation:
                 self._update_attached(child)
 
     def destroy(self, actor_id: int) -> bool:
-        """Remove an actor; returns False when it was already gone."""
+        """Remove an actor; returns False when it was already gone (map signals cannot be destroyed)."""
+        if actor_id in self._lights:
+            return False
         state = self._states.pop(actor_id, None)
         if state is None:
             return False
@@ -271,7 +342,10 @@ class Simulation:
         if waypoint is None:
             return
         road = waypoint.transform.location
-        if math.hypot(road.x - loc.x, road.y - loc.y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width:
+        near_road = math.hypot(road.x - loc.x, road.y - loc.y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width
+        # Only actors above the surface settle onto it (CARLA's gravity); one hidden below the map
+        # (a common ScenarioRunner trick, z - 500) stays there.
+        if near_road and loc.z >= road.z - ROAD_SNAP_BELOW_M:
             state.location[2] = road.z
             state.road_snap_location = state.location.copy()
 
@@ -306,7 +380,10 @@ class Simulation:
         return state.actor_id
 
     def _bodies(self) -> list[ActorState]:
-        return [s for s in self._states.values() if s.kind in (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP)]
+        """Actors that collide: vehicles, walkers, and props taller than a kerb (debris is driven over)."""
+        return [s for s in self._states.values()
+                if s.kind in (ActorKind.VEHICLE, ActorKind.WALKER)
+                or (s.kind == ActorKind.PROP and 2.0 * s.half_extents[2] > TRAVERSABLE_HEIGHT_M)]
 
     def _overlaps_any(self, candidate: ActorState) -> bool:
         bodies = self._bodies()
@@ -332,6 +409,8 @@ class Simulation:
         self.clock.delta_seconds = dt
         for hook in list(self._before_step_hooks):
             hook(self, dt)
+        for group in self._light_groups:
+            group.advance(dt)
         for manager in self._traffic_managers.values():
             manager.compute_controls(dt)
         self._apply_ackermann(dt)
@@ -348,6 +427,7 @@ class Simulation:
         for state in self._states.values():
             if state.parent_id is not None:
                 self._update_attached(state)
+        self._update_vehicle_lights()
         self._run_sensors()
         return self.clock.frame
 

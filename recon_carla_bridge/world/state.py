@@ -21,6 +21,9 @@ class ActorKind(enum.Enum):
     PROP = "prop"
     SENSOR = "sensor"
     SPECTATOR = "spectator"
+    TRAFFIC_LIGHT = "traffic_light"
+    TRAFFIC_SIGN = "traffic_sign"
+    TRIGGER = "trigger"
 
 
 @dataclass

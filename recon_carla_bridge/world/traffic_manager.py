@@ -44,6 +44,7 @@ class _Autopilot:
     leading_distance: float | None = None
     ignore_vehicles_pct: float = 0.0
     ignore_walkers_pct: float = 0.0
+    ignore_lights_pct: float = 0.0
     desired_speed_kmh: float | None = None
     route: deque = field(default_factory=deque)  # 'Left' | 'Right' | 'Straight' choices at junctions
     path: deque = field(default_factory=deque)  # carla.Location targets from set_path
@@ -137,7 +138,8 @@ class TrafficManager:
         self._entry(actor).ignore_walkers_pct = float(perc)
 
     def ignore_lights_percentage(self, actor: Any, perc: float) -> None:
-        """No traffic lights are simulated; accepted."""
+        """Chance (%) per tick to drive through red lights."""
+        self._entry(actor).ignore_lights_pct = float(perc)
 
     def ignore_signs_percentage(self, actor: Any, perc: float) -> None:
         """No stop signs are simulated; accepted."""
@@ -326,6 +328,7 @@ class TrafficManager:
         min_gap = np.empty(count)
         ignore_vehicles = np.zeros(count, bool)
         ignore_walkers = np.zeros(count, bool)
+        ignore_lights = np.zeros(count, bool)
         ids = np.empty(count, np.int64)
         for i, (entry, state, spec) in enumerate(driven):
             k = len(entry.points)
@@ -348,6 +351,7 @@ class TrafficManager:
             min_gap[i] = entry.leading_distance if entry.leading_distance is not None else self._global_leading_distance
             ignore_vehicles[i] = entry.ignore_vehicles_pct > 0 and self._rng.random() * 100.0 < entry.ignore_vehicles_pct
             ignore_walkers[i] = entry.ignore_walkers_pct > 0 and self._rng.random() * 100.0 < entry.ignore_walkers_pct
+            ignore_lights[i] = entry.ignore_lights_pct > 0 and self._rng.random() * 100.0 < entry.ignore_lights_pct
             ids[i] = state.actor_id
         heading = np.stack([np.cos(yaw), np.sin(yaw)], axis=1)  # (N, 2)
 
@@ -375,6 +379,10 @@ class TrafficManager:
         desired = np.minimum(desired, np.sqrt(CURVE_LATERAL_ACCEL / np.maximum(curvature, 1e-4)))
 
         gap, lead_speed = self._gaps(ids, position, heading, points, length, width, ignore_vehicles, ignore_walkers)
+        light_gap = self._red_light_gaps(position, points, length, ignore_lights)
+        closer_light = light_gap < gap
+        gap = np.where(closer_light, light_gap, gap)
+        lead_speed = np.where(closer_light, 0.0, lead_speed)
         accel = np.where(desired > 0.1, max_accel * 0.8 * (1.0 - (speed / np.maximum(desired, 0.1)) ** 4), -max_decel)
         has_lead = np.isfinite(gap)
         desired_gap = min_gap + speed * IDM_TIME_HEADWAY_S + speed * (speed - lead_speed) / (
@@ -393,6 +401,34 @@ class TrafficManager:
                     brake = 1.0
                 controls.append(carla.VehicleControl(throttle=0.0, steer=float(steer[i]), brake=brake))
         return controls
+
+    def _red_light_gaps(self, position: np.ndarray, points: np.ndarray, length: np.ndarray,
+                        ignore_lights: np.ndarray) -> np.ndarray:
+        """Distance (m) along each path to the first red/yellow light trigger volume on it (inf if none)."""
+        count = len(position)
+        gap = np.full(count, np.inf)
+        stopping = [r for r in self._sim.light_records() if r.kind == "traffic_light"
+                    and r.state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow)]
+        if not stopping:
+            return gap
+        centers = np.array([r.trigger_center[:2] for r in stopping])  # (L, 2)
+        half = np.array([r.trigger_half_extents[:2] for r in stopping])  # (L, 2)
+        yaw = np.radians([r.trigger_yaw for r in stopping])  # (L,)
+        path = np.concatenate([position[:, None, :], points], axis=1)  # (N, K+1, 2)
+        arc = np.concatenate([np.zeros((count, 1)), np.cumsum(np.linalg.norm(np.diff(path, axis=1), axis=2), axis=1)], axis=1)
+        delta = path[:, :, None, :] - centers[None, None, :, :]  # (N, K+1, L, 2)
+        local_x = delta[..., 0] * np.cos(yaw) + delta[..., 1] * np.sin(yaw)
+        local_y = -delta[..., 0] * np.sin(yaw) + delta[..., 1] * np.cos(yaw)
+        inside = (np.abs(local_x) <= half[:, 0]) & (np.abs(local_y) <= half[:, 1])  # (N, K+1, L)
+        # Only lights guarding the vehicle's own lane: its path must run along the light's lanes.
+        path_heading = np.arctan2(np.gradient(path[..., 1], axis=1), np.gradient(path[..., 0], axis=1))  # (N, K+1)
+        aligned = np.cos(path_heading[:, :, None] - yaw[None, None, :]) > 0.7
+        hit = (inside & aligned).any(axis=2)  # (N, K+1)
+        hit[ignore_lights] = False
+        first = np.argmax(hit, axis=1)
+        has = hit.any(axis=1) & (first > 0)  # already inside: the light changed as it arrived, drive on
+        gap[has] = arc[np.arange(count), first][has] - length[has] / 2.0
+        return gap
 
     def _gaps(self, ids: np.ndarray, position: np.ndarray, heading: np.ndarray, points: np.ndarray, length: np.ndarray,
               width: np.ndarray, ignore_vehicles: np.ndarray, ignore_walkers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

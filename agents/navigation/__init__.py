@@ -1,0 +1,1 @@
+"""Navigation: route planning (global), waypoint following (local), PID control and the agents."""

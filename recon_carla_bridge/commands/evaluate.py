@@ -1,0 +1,55 @@
+"""`recon-carla evaluate`: run a leaderboard agent file on routes and write leaderboard-style results."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `evaluate` sub-command."""
+    parser = subparsers.add_parser(
+        "evaluate", help="run a leaderboard agent on routes and score it (leaderboard 2.0, RAD, Bench2Drive, …)",
+        description="Run an unmodified CARLA leaderboard agent file on leaderboard 1.0/2.0 routes in the "
+                    "server-less world and write the leaderboard's results JSON.")
+    parser.add_argument("--routes", required=True, type=Path, help="route XML (leaderboard 1.0, 2.0 or ours)")
+    parser.add_argument("--agent", "-a", required=True, type=Path, help="agent .py file with get_entry_point()")
+    parser.add_argument("--agent-config", default="", help="path passed to the agent's setup()")
+    parser.add_argument("--checkpoint", default=Path("simulation_results.json"), type=Path,
+                        help="results JSON (default: ./simulation_results.json)")
+    parser.add_argument("--resume", action="store_true", help="continue a killed run without redoing finished routes")
+    parser.add_argument("--repetitions", type=int, default=1, help="runs per route")
+    parser.add_argument("--scenarios", type=Path, default=None,
+                        help="leaderboard 1.0 scenario-trigger JSON (for 1.0 route files)")
+    parser.add_argument("--routes-subset", default="", help="route ids to run, e.g. '0,2' or '0-3'")
+    parser.add_argument("--track", default="SENSORS", choices=["SENSORS", "MAP", "SENSORS_QUALIFIER", "MAP_QUALIFIER"])
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="wall seconds an agent call may take before its route fails")
+    parser.add_argument("--max-route-seconds", type=float, default=0.0,
+                        help="cap on simulated seconds per route (0: the leaderboard's route timeout only)")
+    parser.add_argument("--skip-missing-towns", action="store_true", help="run only routes whose map exists")
+    parser.add_argument("--no-video", action="store_true", help="do not record the front-camera videos")
+    parser.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run the evaluation; 0 on success, 2 on bad input (the message names the file or field)."""
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.leaderboard.config import EvaluatorConfig
+    from recon_carla_bridge.leaderboard.evaluator import evaluate
+
+    config = EvaluatorConfig(
+        routes=args.routes, agent=args.agent, checkpoint=args.checkpoint, agent_config=args.agent_config,
+        scenarios=args.scenarios, routes_subset=args.routes_subset, repetitions=args.repetitions,
+        resume=args.resume, track=args.track, step_timeout=args.timeout, max_route_seconds=args.max_route_seconds,
+        skip_missing_towns=args.skip_missing_towns, record_video=not args.no_video)
+    try:
+        summary = evaluate(config)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    values = dict(zip(summary.results["labels"], summary.results["values"]))
+    print(f"Results written to {summary.checkpoint} (entry status {summary.results['entry_status']})")
+    for label in ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty"):
+        print(f"  {label}: {values.get(label)}")
+    return 0

@@ -1,0 +1,291 @@
+"""The ingest pipeline: read a log, estimate what it lacks, build its road, write a SceneLog folder.
+
+    reader -> RawLog -> ego poses (log's, else LiDAR odometry + SE(3) interpolation)
+           -> SceneLog world frame -> tracks (log's, else LiDAR detection + tracking)
+           -> reprojection check -> road network (OpenDRIVE, checked in carla.Map)
+           -> SCENE_DIR written in a temporary folder and renamed into place
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.ingest.detection import DetectionConfig, detect_objects, looks_like_vehicle
+from recon_carla_bridge.ingest.odometry import OdometryConfig, fill_poses, lidar_odometry
+from recon_carla_bridge.ingest.rawlog import RawLog
+from recon_carla_bridge.ingest.readers import get_reader
+from recon_carla_bridge.ingest.reprojection import ReprojectionConfig, ReprojectionReport, reprojection_check
+from recon_carla_bridge.ingest.scenelog import (
+    ROAD_FILE_NAME,
+    ActorBox,
+    ActorTrack,
+    CameraFrame,
+    Frame,
+    GeoReference,
+    LidarScan,
+    SceneLog,
+    wrap_angle,
+    write_scene_json,
+)
+from recon_carla_bridge.ingest.se3 import yaw_of
+from recon_carla_bridge.ingest.staging import staged_directory
+from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
+from recon_carla_bridge.ingest.world_frame import normalise_poses
+from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road
+
+REPORT_FILE_NAME = "ingest_report.json"
+DEFAULT_GEO_REFERENCE = GeoReference(0.0, 0.0, 0.0, "unknown: the log carries no position on Earth")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    """Settings of one ingest.
+
+    Attributes:
+        voxel: LiDAR points stored in the SceneLog are thinned to one per voxel of this size [m]; None
+            keeps every point.
+        lidar_max_range: stored points farther than this from the ego are dropped [m].
+        jpeg_quality: JPEG quality of the stored images (1-95).
+        estimate_tracks: detect and track vehicles in the LiDAR when the log has no boxes.
+        overwrite: replace an existing output folder.
+        show_progress: draw progress bars on stderr.
+        odometry: LiDAR odometry settings.
+        detection: single-scan detector settings.
+        tracking: tracker settings.
+        reprojection: reprojection check settings.
+        roadnet: road network settings.
+    """
+
+    voxel: float | None = 0.12
+    lidar_max_range: float = 60.0
+    jpeg_quality: int = 95
+    estimate_tracks: bool = True
+    overwrite: bool = False
+    show_progress: bool = True
+    odometry: OdometryConfig = field(default_factory=OdometryConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    reprojection: ReprojectionConfig = field(default_factory=ReprojectionConfig)
+    roadnet: RoadNetConfig = field(default_factory=RoadNetConfig)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Numbers measured during an ingest (also written to SCENE_DIR/ingest_report.json).
+
+    Attributes:
+        source: reader name.
+        frames: frames in the SceneLog.
+        scans: LiDAR sweeps.
+        images: camera images.
+        poses_from: "log" or "lidar odometry".
+        trajectory_length_m: length of the ego path [m].
+        max_step_m: largest ego displacement between consecutive frames [m].
+        tracks: actor tracks.
+        moving_tracks: tracks flagged moving.
+        tracks_from: "log", "lidar" or "none".
+        reprojection: static-point reprojection check, when the log has a camera and LiDAR.
+        lane_width_m: lane width of the road network [m].
+        lanes: driving lanes of the road network.
+        ego_in_lane_fraction: share of frames whose ego position is in a driving lane of carla.Map.
+        seconds: wall time of the ingest [s].
+    """
+
+    source: str
+    frames: int
+    scans: int
+    images: int
+    poses_from: str
+    trajectory_length_m: float
+    max_step_m: float
+    tracks: int
+    moving_tracks: int
+    tracks_from: str
+    reprojection: ReprojectionReport | None
+    lane_width_m: float
+    lanes: int
+    ego_in_lane_fraction: float
+    seconds: float
+
+
+def _progress(items: list, description: str, config: IngestConfig) -> Iterator:
+    return iter(tqdm(items, desc=description, disable=not config.show_progress, leave=False, unit="frame"))
+
+
+def _scan_frames(raw: RawLog) -> list[int]:
+    return [i for i, frame in enumerate(raw.frames) if frame.scans]
+
+
+def _load_scans(raw: RawLog, config: IngestConfig) -> dict[int, np.ndarray]:
+    """First LiDAR's sweep per frame that has one (ego frame, float32 (N, 4))."""
+    if not raw.lidars:
+        return {}
+    lidar = next(iter(raw.lidars))
+    return {i: raw.frames[i].scans[lidar].load() for i in _progress(_scan_frames(raw), "read LiDAR", config) if lidar in raw.frames[i].scans}
+
+
+def estimate_poses(raw: RawLog, scans: dict[int, np.ndarray], config: IngestConfig) -> tuple[list[np.ndarray], str]:
+    """world_from_ego per frame from the log, else from LiDAR odometry; and where they came from."""
+    times = np.array([frame.timestamp for frame in raw.frames])
+    if raw.has_poses:
+        return [np.asarray(frame.world_from_ego, dtype=np.float64) for frame in raw.frames], "log"
+    if len(scans) == 0:
+        raise InputError(f"{raw.name}: the log has no ego poses and no LiDAR scans to estimate them from")
+    order = sorted(scans)
+    bar = tqdm(total=len(order), desc="LiDAR odometry", disable=not config.show_progress, leave=False, unit="scan")
+    odometry = lidar_odometry([scans[i] for i in order], config.odometry, progress=lambda _: bar.update(1))
+    bar.close()
+    return fill_poses(times, dict(zip(order, odometry))), "lidar odometry (KISS-ICP), SE(3)-interpolated between scans"
+
+
+def tracks_to_world(tracks: list[ActorTrack], poses: list[np.ndarray]) -> list[ActorTrack]:
+    """Tracks whose boxes are in their frame's ego frame, moved to the world; moving decided by motion."""
+    result = []
+    for track in tracks:
+        boxes = []
+        for box in track.boxes:
+            pose = poses[box.frame_index]
+            center = pose[:3, :3] @ box.center + pose[:3, 3]
+            boxes.append(ActorBox(box.frame_index, center, wrap_angle(box.yaw + yaw_of(pose))))
+        start, end = boxes[0].center[:2], boxes[-1].center[:2]
+        moving = track.moving or bool(np.linalg.norm(end - start) > 1.0)
+        result.append(ActorTrack(track.track_id, track.category, track.size.copy(), moving, boxes))
+    return result
+
+
+def estimate_tracks(scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig) -> list[ActorTrack]:
+    """Vehicle tracks from LiDAR detections in every scan."""
+    per_scan = []
+    for i in _progress(sorted(scans), "detect vehicles", config):
+        detections = [d for d in detect_objects(scans[i], config.detection) if looks_like_vehicle(d)]
+        per_scan.append(to_world(detections, poses[i], i, float(times[i])))
+    return track_vehicles(per_scan, times, sorted(scans), config.tracking)
+
+
+def _thin(points: np.ndarray, config: IngestConfig) -> np.ndarray:
+    keep = np.linalg.norm(points[:, :2], axis=1) < config.lidar_max_range
+    points = points[keep]
+    if config.voxel:
+        keys = np.floor(points[:, :3] / config.voxel).astype(np.int64)
+        _, first = np.unique(keys, axis=0, return_index=True)
+        points = points[np.sort(first)]
+    return np.ascontiguousarray(points, dtype=np.float32)
+
+
+def _path_stats(poses: list[np.ndarray]) -> tuple[float, float]:
+    positions = np.array([pose[:3, 3] for pose in poses])
+    steps = np.linalg.norm(np.diff(positions, axis=0), axis=1) if len(positions) > 1 else np.zeros(1)
+    return float(steps.sum()), float(steps.max())
+
+
+def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = IngestConfig()) -> tuple[SceneLog, IngestReport]:
+    """Turn the log at `src` (format `source_format`) into a SceneLog folder at `out`.
+
+    Everything is read and checked before anything is written; the folder is built in a temporary
+    sibling and renamed to `out` only when complete. Raises InputError for bad input.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    if out.exists() and not config.overwrite:
+        raise InputError(f"{out}: output folder already exists (pass --overwrite to replace it)")
+    raw = get_reader(source_format)(Path(src))
+    if not raw.frames:
+        raise InputError(f"{src}: the log has no frames")
+    scans = _load_scans(raw, config)
+    times = np.array([frame.timestamp for frame in raw.frames])
+    source_poses, poses_from = estimate_poses(raw, scans, config)
+    poses, _ = normalise_poses(source_poses)
+
+    if raw.tracks is not None:
+        tracks, tracks_from = tracks_to_world(raw.tracks, poses), "log"
+    elif config.estimate_tracks and scans:
+        tracks, tracks_from = estimate_tracks(scans, poses, times, config), "lidar"
+    else:
+        tracks, tracks_from = [], "none"
+
+    camera_name = next(iter(raw.cameras), None)
+    images: dict[int, np.ndarray] = {}
+    reprojection = None
+    if camera_name is not None and scans and raw.source == "kitti":
+        # Ring-ordered raw scans are needed for depth edges: KITTI's are.
+        wanted = {i + k for i in scans for k in config.reprojection.frame_offsets}
+        for i in _progress(sorted(wanted), "reprojection check", config):
+            if i < len(raw.frames) and camera_name in raw.frames[i].images:
+                images[i] = np.asarray(raw.frames[i].images[camera_name].load())
+        reprojection = reprojection_check(scans, images, poses, raw.cameras[camera_name], tracks, config.reprojection)
+
+    positions = np.array([pose[:3, 3] for pose in poses])
+    yaws = np.array([yaw_of(pose) for pose in poses])
+    geo = raw.geo_reference or DEFAULT_GEO_REFERENCE
+    road = build_scene_road(raw.name, positions, yaws, tracks, geo, config.roadnet)
+
+    length, max_step = _path_stats(poses)
+    provenance = dict(raw.provenance)
+    provenance["ego_poses"] = poses_from if poses_from != "log" else provenance.get("ego_poses", "log")
+    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes) + Hungarian tracking + RTS smoothing", "none": "none"}[tracks_from]
+    provenance["road_network"] = road.layout.evidence
+
+    with staged_directory(out, overwrite=config.overwrite) as staging:
+        frames: list[Frame] = []
+        image_count = scan_count = 0
+        for i in _progress(list(range(len(raw.frames))), "write scene", config):
+            source_frame = raw.frames[i]
+            frame = Frame(index=i, timestamp=float(times[i]), world_from_ego=poses[i])
+            for name, image_source in source_frame.images.items():
+                relative = f"images/{name}/{i:06d}.jpg"
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                image_source.load().save(staging / relative, quality=config.jpeg_quality)
+                frame.cameras[name] = CameraFrame(name, relative, float(times[i]))
+                image_count += 1
+            for name, scan_source in source_frame.scans.items():
+                points = scans[i] if (i in scans and name == next(iter(raw.lidars))) else scan_source.load()
+                points = _thin(points, config)
+                relative = f"lidar/{name}/{i:06d}.npy"
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                np.save(staging / relative, points)
+                frame.lidars[name] = LidarScan(name, relative, float(times[i]), len(points))
+                scan_count += 1
+            frames.append(frame)
+        (staging / ROAD_FILE_NAME).write_text(road.xodr, encoding="utf-8")
+        log = SceneLog(
+            name=raw.name,
+            source=raw.source,
+            ego_origin=raw.ego_origin,
+            ego_size=raw.ego_size,
+            cameras=raw.cameras,
+            lidars=raw.lidars,
+            frames=frames,
+            tracks=tracks,
+            geo_reference=geo,
+            road_network=ROAD_FILE_NAME,
+            provenance=provenance,
+            root=staging,
+        )
+        write_scene_json(log, staging)
+        report = IngestReport(
+            source=raw.source,
+            frames=len(frames),
+            scans=scan_count,
+            images=image_count,
+            poses_from=poses_from,
+            trajectory_length_m=length,
+            max_step_m=max_step,
+            tracks=len(tracks),
+            moving_tracks=sum(t.moving for t in tracks),
+            tracks_from=tracks_from,
+            reprojection=reprojection,
+            lane_width_m=road.layout.lane_width,
+            lanes=road.layout.same_left + 1 + road.layout.same_right + road.layout.opposite,
+            ego_in_lane_fraction=road.lane_check.fraction,
+            seconds=time.perf_counter() - started,
+        )
+        (staging / REPORT_FILE_NAME).write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
+    log.root = out
+    return log, report

@@ -1,0 +1,120 @@
+"""Loading an agent file, building the agent (1.0 or 2.0 constructor), and calling it under a deadline."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import math
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Iterator
+
+import carla
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.leaderboard.alias import install_leaderboard_alias
+from recon_carla_bridge.leaderboard.api.autoagents.agent_wrapper import AgentError
+from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import AutonomousAgent
+
+
+class AgentTimeout(AgentError):
+    """The agent did not return within its time budget."""
+
+
+def load_agent_module(path: Path | str) -> ModuleType:
+    """Import an agent file with `leaderboard.*` aliased; InputError when it is missing or cannot be imported."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: agent file not found")
+    if path.suffix != ".py":
+        raise InputError(f"{path}: an agent file must be a Python file (.py)")
+    install_leaderboard_alias()
+    from recon_carla_bridge.compat_imports import install_srunner_alias
+
+    install_srunner_alias()
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name = f"recon_agent_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception as error:
+        del sys.modules[module_name]
+        raise InputError(f"{path}: importing the agent failed: {type(error).__name__}: {error}") from error
+    if not callable(getattr(module, "get_entry_point", None)):
+        raise InputError(f"{path}: the agent file must define get_entry_point() returning the agent class name")
+    class_name = module.get_entry_point()
+    agent_class = getattr(module, str(class_name), None)
+    if not inspect.isclass(agent_class):
+        raise InputError(f"{path}: get_entry_point() returned {class_name!r}, which is not a class in the file")
+    if not issubclass(agent_class, AutonomousAgent):
+        raise InputError(f"{path}: {class_name} must derive from leaderboard.autoagents.autonomous_agent.AutonomousAgent")
+    return module
+
+
+def agent_class_of(module: ModuleType) -> type:
+    """The agent class `get_entry_point()` names."""
+    return getattr(module, module.get_entry_point())
+
+
+def uses_legacy_constructor(agent_class: type) -> bool:
+    """True when the class's own `__init__` takes one argument (leaderboard 1.0's `path_to_conf_file`)."""
+    init = agent_class.__init__
+    if init is AutonomousAgent.__init__:
+        return False
+    parameters = [p for p in inspect.signature(init).parameters.values()
+                  if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in parameters if p.default is p.empty]
+    return len(required) == 1
+
+
+def build_agent(agent_class: type, config_path: str, global_plan_gps: list, global_plan: list) -> AutonomousAgent:
+    """Construct and set up the agent the way its leaderboard generation does, and give it the route."""
+    if uses_legacy_constructor(agent_class):
+        agent = agent_class(config_path)  # 1.0: the constructor runs setup()
+        agent.set_global_plan(global_plan_gps, global_plan)
+    else:
+        agent = agent_class("localhost", 2000, False)  # 2.0: plan first, then setup()
+        agent.set_global_plan(global_plan_gps, global_plan)
+        agent.setup(config_path)
+    return agent
+
+
+@contextlib.contextmanager
+def deadline(seconds: float, what: str) -> Iterator[None]:
+    """Raise AgentTimeout inside the block after `seconds` of wall time (main thread only; elsewhere unbounded)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _expired(signum: int, frame: Any) -> None:
+        raise AgentTimeout(f"{what} did not return within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, _expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_control(control: Any) -> carla.VehicleControl:
+    """The control if it is a finite `carla.VehicleControl` (values clamped to CARLA's ranges), else AgentError."""
+    if not isinstance(control, carla.VehicleControl):
+        raise AgentError(f"run_step returned {type(control).__name__}, not carla.VehicleControl")
+    for name in ("throttle", "steer", "brake"):
+        value = getattr(control, name)
+        if not math.isfinite(value):
+            raise AgentError(f"run_step returned a control with {name}={value}")
+    control.throttle = min(max(control.throttle, 0.0), 1.0)
+    control.brake = min(max(control.brake, 0.0), 1.0)
+    control.steer = min(max(control.steer, -1.0), 1.0)
+    control.manual_gear_shift = False
+    return control

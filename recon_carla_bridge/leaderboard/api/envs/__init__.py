@@ -1,0 +1,1 @@
+"""Sensor plumbing between the world and the agent (`sensor_interface`)."""

@@ -1,0 +1,1 @@
+"""Route helpers agents use (`route_manipulation`)."""

@@ -1,0 +1,257 @@
+"""GaussianScene: background Gaussians in the world, one Gaussian set per actor in its box frame, a sky.
+
+Shapes use N for a set's Gaussian count and K = (sh_degree + 1)^2 spherical-harmonic coefficients
+(sh_degree is 0 or 1: degree-1 coefficients rotate as vectors, so an actor's colours stay right when
+the simulator turns it). The frames are the SceneLog's: world right-handed, z up, metres; a box frame
+has its origin at the box centre and x along the box length.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.recon.geometry import quat_multiply, rotmat_to_quat
+
+SH_C0 = 0.28209479177387814
+SH_C1 = 0.4886025119029199
+MAX_SH_DEGREE = 1
+
+
+@dataclass(frozen=True)
+class GaussianSet:
+    """N anisotropic 3D Gaussians in one frame of reference.
+
+    Attributes:
+        means: [N, 3] float32 centres [m].
+        quats: [N, 4] float32 orientations (w, x, y, z), not necessarily unit.
+        log_scales: [N, 3] float32 log of the standard deviations [log m].
+        opacity_logits: [N] float32 logit of the peak opacity.
+        sh: [N, K, 3] float32 spherical-harmonic colour coefficients (gsplat's convention:
+            colour = SH(dir) + 0.5, clamped at 0).
+        semantic: [N] int64 CARLA tags (`semantics.CarlaTag`).
+    """
+
+    means: torch.Tensor
+    quats: torch.Tensor
+    log_scales: torch.Tensor
+    opacity_logits: torch.Tensor
+    sh: torch.Tensor
+    semantic: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = self.means.shape[0]
+        expected = {
+            "means": (self.means, (n, 3)),
+            "quats": (self.quats, (n, 4)),
+            "log_scales": (self.log_scales, (n, 3)),
+            "opacity_logits": (self.opacity_logits, (n,)),
+            "semantic": (self.semantic, (n,)),
+        }
+        for name, (tensor, shape) in expected.items():
+            if tuple(tensor.shape) != shape:
+                raise InputError(f"GaussianSet.{name}: expected shape {shape}, got {tuple(tensor.shape)}")
+        if self.sh.ndim != 3 or self.sh.shape[0] != n or self.sh.shape[2] != 3:
+            raise InputError(f"GaussianSet.sh: expected [{n}, K, 3], got {tuple(self.sh.shape)}")
+        if self.sh.shape[1] not in (1, 4):
+            raise InputError(f"GaussianSet.sh: K must be 1 or 4 (SH degree 0 or 1), got {self.sh.shape[1]}")
+
+    @property
+    def count(self) -> int:
+        """N."""
+        return int(self.means.shape[0])
+
+    @property
+    def sh_degree(self) -> int:
+        """0 or 1."""
+        return int(math.isqrt(self.sh.shape[1])) - 1
+
+    @staticmethod
+    def empty(sh_degree: int = 1, device: str | torch.device = "cpu") -> "GaussianSet":
+        """A set with no Gaussians."""
+        k = (sh_degree + 1) ** 2
+        zeros = torch.zeros
+        return GaussianSet(
+            zeros(0, 3, device=device), zeros(0, 4, device=device), zeros(0, 3, device=device),
+            zeros(0, device=device), zeros(0, k, 3, device=device), zeros(0, dtype=torch.int64, device=device),
+        )
+
+    def to(self, device: str | torch.device) -> "GaussianSet":
+        """The same set on another device."""
+        return GaussianSet(*(getattr(self, f).to(device) for f in _FIELDS))
+
+    def with_sh_degree(self, degree: int) -> "GaussianSet":
+        """The set with SH coefficients truncated or zero-padded to `degree`."""
+        k = (degree + 1) ** 2
+        sh = self.sh[:, :k]
+        if sh.shape[1] < k:
+            sh = torch.cat([sh, sh.new_zeros(sh.shape[0], k - sh.shape[1], 3)], dim=1)
+        return GaussianSet(self.means, self.quats, self.log_scales, self.opacity_logits, sh, self.semantic)
+
+    def select(self, index: torch.Tensor) -> "GaussianSet":
+        """Subset by a boolean mask or integer index [M]."""
+        return GaussianSet(*(getattr(self, f)[index] for f in _FIELDS))
+
+    def transformed(self, pose: torch.Tensor) -> "GaussianSet":
+        """The set moved by the rigid transform `pose` [4, 4] (new frame <- this frame)."""
+        pose = pose.to(self.means)
+        rotation, translation = pose[:3, :3], pose[:3, 3]
+        means = self.means @ rotation.T + translation
+        quats = quat_multiply(rotmat_to_quat(rotation).expand_as(self.quats), self.quats)
+        sh = self.sh
+        if sh.shape[1] == 4:
+            sh = torch.cat([sh[:, :1], rotate_sh_band1(sh[:, 1:], rotation)], dim=1)
+        return GaussianSet(means, quats, self.log_scales, self.opacity_logits, sh, self.semantic)
+
+    @staticmethod
+    def concat(sets: list["GaussianSet"]) -> "GaussianSet":
+        """All Gaussians of `sets` (same SH degree) in one set."""
+        if not sets:
+            raise InputError("GaussianSet.concat: no sets given")
+        return GaussianSet(*(torch.cat([getattr(s, f) for s in sets]) for f in _FIELDS))
+
+
+_FIELDS = ("means", "quats", "log_scales", "opacity_logits", "sh", "semantic")
+
+
+def rotate_sh_band1(band1: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+    """Degree-1 SH coefficients [N, 3, 3] (coefficients x colour) expressed after rotating the frame by `rotation` [3, 3].
+
+    Band 1 evaluates to -C1 * (y*c1 - z*c2 + x*c3) = C1 * (a . d) with a = (-c3, -c1, c2): a rotates as a vector.
+    """
+    a = torch.stack([-band1[:, 2], -band1[:, 0], band1[:, 1]], dim=1)  # [N, 3 (xyz), 3 colour]
+    a = torch.einsum("ij,njc->nic", rotation.to(band1), a)
+    return torch.stack([-a[:, 1], a[:, 2], -a[:, 0]], dim=1)
+
+
+def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+    """Colours [..., N, 3] = clamp_min(SH(dirs) + 0.5, 0) of coefficients [N, K, 3] along unit-or-not dirs [..., N, 3]."""
+    colour = SH_C0 * sh[:, 0]
+    if sh.shape[1] == 4:
+        d = torch.nn.functional.normalize(dirs, dim=-1)
+        x, y, z = d[..., 0:1], d[..., 1:2], d[..., 2:3]
+        colour = colour + SH_C1 * (-y * sh[:, 1] + z * sh[:, 2] - x * sh[:, 3])
+    return torch.clamp_min(colour + 0.5, 0.0)
+
+
+def rgb_to_sh_dc(rgb: torch.Tensor) -> torch.Tensor:
+    """DC coefficient [..., 3] giving colour `rgb` [..., 3] (the inverse of eval_sh at degree 0)."""
+    return (rgb - 0.5) / SH_C0
+
+
+@dataclass(frozen=True)
+class SkyModel:
+    """Sky (and anything beyond the Gaussians) as an equirectangular texture over world directions.
+
+    Attributes:
+        texture: [Hs, Ws, 3] float32 colours in [0, 1]; column u spans azimuth atan2(y, x) from -pi to pi,
+            row v spans elevation from +90 deg (top) to -90 deg (bottom).
+    """
+
+    texture: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.texture.ndim != 3 or self.texture.shape[2] != 3 or min(self.texture.shape[:2]) < 1:
+            raise InputError(f"SkyModel.texture: expected [Hs, Ws, 3], got {tuple(self.texture.shape)}")
+
+    def sample(self, dirs: torch.Tensor) -> torch.Tensor:
+        """Sky colours [..., 3] along world directions [..., 3]."""
+        return sample_sky_texture(self.texture.to(dirs.device), dirs)
+
+    @staticmethod
+    def uniform(rgb: tuple[float, float, float], height: int = 64, width: int = 256) -> "SkyModel":
+        """A sky of one colour."""
+        return SkyModel(torch.tensor(rgb, dtype=torch.float32).expand(height, width, 3).clone())
+
+
+def sample_sky_texture(texture: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+    """Bilinear lookup [..., 3] of an equirectangular texture [Hs, Ws, 3] along directions [..., 3] (differentiable)."""
+    d = torch.nn.functional.normalize(dirs.reshape(-1, 3), dim=-1)
+    u = torch.atan2(d[:, 1], d[:, 0]) / math.pi
+    v = -torch.asin(d[:, 2].clamp(-1.0, 1.0)) / (math.pi / 2)
+    grid = torch.stack([u, v], dim=-1)[None, None]  # [1, 1, P, 2]
+    image = texture.permute(2, 0, 1)[None]  # [1, 3, Hs, Ws]
+    out = torch.nn.functional.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[0, :, 0].T.reshape(dirs.shape)
+
+
+@dataclass(frozen=True)
+class ActorAsset:
+    """One actor track's Gaussians, in its box frame, and its (refined) logged trajectory.
+
+    Attributes:
+        track_id: the SceneLog track id.
+        category: SceneLog category ("vehicle", "pedestrian", "cyclist", "unknown").
+        size: [3] float32 box length, width, height [m].
+        moving: whether the actor moved in the log.
+        gaussians: Gaussians in the box frame (origin at the box centre, x along the length, z up).
+        frame_indices: [F] int64 log frames the actor was seen in.
+        world_from_box: [F, 4, 4] float32 pose in each of those frames (the log's, refined by training).
+    """
+
+    track_id: str
+    category: str
+    size: torch.Tensor
+    moving: bool
+    gaussians: GaussianSet
+    frame_indices: torch.Tensor
+    world_from_box: torch.Tensor
+
+    def pose_at(self, frame_index: int) -> torch.Tensor | None:
+        """[4, 4] logged pose in `frame_index`, or None when the actor was not seen then."""
+        hits = (self.frame_indices == frame_index).nonzero()
+        return None if hits.numel() == 0 else self.world_from_box[int(hits[0, 0])]
+
+
+@dataclass(frozen=True)
+class GaussianScene:
+    """A reconstructed scene.
+
+    Attributes:
+        background: static Gaussians in the world frame.
+        actors: track id -> actor asset (Gaussians in the box frame).
+        sky: the sky model.
+        metadata: free-form strings (scene name, source, training command, metrics).
+    """
+
+    background: GaussianSet
+    actors: dict[str, ActorAsset]
+    sky: SkyModel
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sh_degree(self) -> int:
+        """SH degree of the background (actors share it)."""
+        return self.background.sh_degree
+
+    def gaussian_count(self) -> int:
+        """Total number of Gaussians (background and every actor)."""
+        return self.background.count + sum(a.gaussians.count for a in self.actors.values())
+
+    def logged_actor_poses(self, frame_index: int) -> dict[str, torch.Tensor]:
+        """track id -> [4, 4] world_from_box for every actor seen in log frame `frame_index`."""
+        poses = {}
+        for track_id, actor in self.actors.items():
+            pose = actor.pose_at(frame_index)
+            if pose is not None:
+                poses[track_id] = pose
+        return poses
+
+
+def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) -> GaussianSet:
+    """Background plus each actor named in `actor_poses` (track id -> [4, 4] world_from_box), in the world frame.
+
+    Actors not named are not drawn; an unknown track id is an InputError.
+    """
+    sets = [scene.background]
+    for track_id, pose in actor_poses.items():
+        actor = scene.actors.get(track_id)
+        if actor is None:
+            raise InputError(f"actor_poses: unknown track id {track_id!r}")
+        pose_t = torch.as_tensor(pose, dtype=torch.float32)
+        if tuple(pose_t.shape) != (4, 4) or not bool(torch.isfinite(pose_t).all()):
+            raise InputError(f"actor_poses[{track_id!r}]: expected a finite 4x4 matrix")
+        sets.append(actor.gaussians.transformed(pose_t.to(actor.gaussians.means.device)))
+    return GaussianSet.concat(sets)

@@ -1,0 +1,72 @@
+"""Training tensors from a SceneLog: images, cameras, sparse LiDAR depth and actor poses per view."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from recon_carla_bridge.ingest.scenelog import SceneLog
+from recon_carla_bridge.recon.log_views import View, list_views, load_image, project_points, world_points
+
+
+@dataclass(frozen=True)
+class ViewTensors:
+    """One camera image ready for training or evaluation.
+
+    Attributes:
+        view: where it comes from.
+        image: [H, W, 3] uint8.
+        world_from_camera: [4, 4] float32.
+        K: [3, 3] float32.
+        depth_pixels: [M] int64 flat pixel indices with a LiDAR return (nearest return per pixel).
+        depth_values: [M] float32 camera z-depth [m] of those returns.
+    """
+
+    view: View
+    image: torch.Tensor
+    world_from_camera: torch.Tensor
+    K: torch.Tensor
+    depth_pixels: torch.Tensor
+    depth_values: torch.Tensor
+
+    def to(self, device: torch.device | str) -> "ViewTensors":
+        """The same view on another device."""
+        return ViewTensors(
+            self.view, self.image.to(device), self.world_from_camera.to(device), self.K.to(device),
+            self.depth_pixels.to(device), self.depth_values.to(device),
+        )
+
+
+def sparse_depth(points: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray]:
+    """Flat pixel indices and depths of the nearest LiDAR return per pixel for world points (N, 3)."""
+    uv, depth, inside = project_points(points, view.world_from_camera, view.K, view.width, view.height)
+    pixels = (uv[inside, 1].astype(np.int64) * view.width + uv[inside, 0].astype(np.int64))
+    depth = depth[inside]
+    order = np.lexsort((depth, pixels))
+    pixels, depth = pixels[order], depth[order]
+    first = np.ones(len(pixels), dtype=bool)
+    first[1:] = pixels[1:] != pixels[:-1]
+    return pixels[first], depth[first].astype(np.float32)
+
+
+def load_view_tensors(log: SceneLog, views: list[View] | None = None) -> list[ViewTensors]:
+    """Tensors (on the CPU) of every view of the log; views of frames without a scan get no depth."""
+    out = []
+    for view in views or list_views(log):
+        image = load_image(view.image_path, view.width, view.height)
+        if log.frames[view.frame_index].lidars:
+            pixels, depths = sparse_depth(world_points(log, view.frame_index)[:, :3], view)
+        else:
+            pixels, depths = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        out.append(
+            ViewTensors(
+                view=view,
+                image=torch.from_numpy(np.round(image * 255).astype(np.uint8)),
+                world_from_camera=torch.as_tensor(view.world_from_camera, dtype=torch.float32),
+                K=torch.as_tensor(view.K, dtype=torch.float32),
+                depth_pixels=torch.from_numpy(pixels),
+                depth_values=torch.from_numpy(depths),
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""ScenarioRunner on the server-less world: the `recon-carla scenario` command's engine."""

@@ -1,0 +1,85 @@
+"""Built-in ego drivers for ScenarioRunner runs, written against srunner's AutonomousAgent contract."""
+from __future__ import annotations
+
+from typing import Any
+
+import carla
+
+from recon_carla_bridge.compat_imports import install_srunner_alias
+
+install_srunner_alias()
+
+from srunner.autoagents.autonomous_agent import AutonomousAgent  # noqa: E402
+from srunner.scenariomanager.carla_data_provider import CarlaDataProvider  # noqa: E402
+
+EGO_ROLE_NAMES = ("hero", "ego_vehicle")
+DEFAULT_DRIVE_DISTANCE_M = 1000.0  # destination down the lane when no route is given
+
+
+def find_ego_vehicle(world: carla.World) -> carla.Vehicle:
+    """The vehicle whose role_name is 'hero' (or 'ego_vehicle'); RuntimeError when there is none."""
+    for role in EGO_ROLE_NAMES:
+        for actor in world.get_actors().filter("vehicle.*"):
+            if actor.attributes.get("role_name") == role:
+                return actor
+    raise RuntimeError("no ego vehicle (role_name 'hero' or 'ego_vehicle') in the world")
+
+
+def lane_destination(wmap: carla.Map, start: carla.Location, distance: float) -> carla.Location:
+    """A point `distance` metres down the lane from `start`, going straight through junctions."""
+    waypoint = wmap.get_waypoint(start)
+    travelled = 0.0
+    step = 5.0
+    while travelled < distance:
+        options = waypoint.next(step)
+        if not options:
+            break
+        heading = waypoint.transform.rotation.yaw
+        waypoint = min(options, key=lambda w: abs((w.transform.rotation.yaw - heading + 180.0) % 360.0 - 180.0))
+        travelled += step
+    return waypoint.transform.location
+
+
+class BasicAgentEgo(AutonomousAgent):
+    """Drives the ego with CARLA's BasicAgent: along the global plan when one is set, else down its lane.
+
+    No sensors: BasicAgent reads the world directly (as it does in CARLA).
+    """
+
+    def setup(self, path_to_conf_file: str) -> None:
+        """Nothing to configure; the BasicAgent is built on the first step, when the ego exists."""
+        self._basic_agent: Any = None
+        self.target_speed_kmh = 30.0
+
+    def sensors(self) -> list:
+        """BasicAgent needs no sensors."""
+        return []
+
+    def _build(self) -> None:
+        from agents.navigation.basic_agent import BasicAgent
+
+        world = CarlaDataProvider.get_world()
+        vehicle = find_ego_vehicle(world)
+        self._basic_agent = BasicAgent(vehicle, target_speed=self.target_speed_kmh)
+        plan = getattr(self, "_global_plan_world_coord", None)
+        if plan:
+            wmap = world.get_map()
+            route = [(wmap.get_waypoint(transform.location), option) for transform, option in plan]
+            self._basic_agent.set_global_plan(route, stop_waypoint_creation=True, clean_queue=True)
+        else:
+            destination = lane_destination(world.get_map(), vehicle.get_location(), DEFAULT_DRIVE_DISTANCE_M)
+            self._basic_agent.set_destination(destination)
+
+    def run_step(self, input_data: dict, timestamp: float) -> carla.VehicleControl:
+        """One BasicAgent step."""
+        if self._basic_agent is None:
+            self._build()
+        return self._basic_agent.run_step()
+
+    def __call__(self) -> carla.VehicleControl:
+        """Like srunner's, without printing the wall-clock line every tick."""
+        from srunner.scenariomanager.timer import GameTime
+
+        control = self.run_step(self.sensor_interface.get_data(), GameTime.get_time())
+        control.manual_gear_shift = False
+        return control

@@ -1,0 +1,178 @@
+"""Traffic lights and stop signs from the OpenDRIVE signals, with CARLA's light cycle.
+
+Each distinct signal of type 1000001 becomes one `traffic.traffic_light` actor placed at the
+signal, with a trigger volume over the lanes it controls (where CARLA puts its trigger box: on the
+incoming lanes at the signal's s). Lights that guard the same junction form a group that cycles
+as CARLA's does: one light green (then yellow) at a time, all others red. Signals of type 206
+become `traffic.stop` actors with a trigger volume.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import carla
+import numpy as np
+
+TRAFFIC_LIGHT_TYPE = "1000001"
+STOP_SIGN_TYPE = "206"
+GREEN_TIME_S = 10.0  # CARLA's default durations
+YELLOW_TIME_S = 3.0
+RED_TIME_S = 2.0  # all-red gap between two lights of a group
+TRIGGER_DEPTH_M = 2.0  # length of the trigger volume along the lane
+
+
+@dataclass
+class LightRecord:
+    """A traffic light or stop sign and what it controls (CARLA frame)."""
+
+    opendrive_id: str
+    kind: str  # 'traffic_light' | 'stop'
+    transform: carla.Transform  # pole position and heading
+    lane_waypoints: list[carla.Waypoint]  # one per controlled lane, at the stop line
+    trigger_center: np.ndarray  # (3,) world, centre of the trigger volume
+    trigger_half_extents: np.ndarray  # (3,) m, in the trigger's own frame
+    trigger_yaw: float  # deg, heading of the controlled lanes
+    junction_id: int = -1  # junction the lanes lead into (-1 if none)
+    actor_id: int = 0
+    state: carla.TrafficLightState = carla.TrafficLightState.Red
+    frozen: bool = False
+    elapsed: float = 0.0  # s in the current state
+    green_time: float = GREEN_TIME_S
+    yellow_time: float = YELLOW_TIME_S
+    red_time: float = RED_TIME_S
+    group: list[int] = field(default_factory=list)  # actor ids of the lights cycling together
+
+    def contains(self, point: np.ndarray) -> bool:
+        """Whether a world point lies inside the trigger volume (ground plane, with 2 m of height)."""
+        yaw = math.radians(self.trigger_yaw)
+        dx, dy = point[0] - self.trigger_center[0], point[1] - self.trigger_center[1]
+        local_x = math.cos(yaw) * dx + math.sin(yaw) * dy
+        local_y = -math.sin(yaw) * dx + math.cos(yaw) * dy
+        return (abs(local_x) <= self.trigger_half_extents[0] and abs(local_y) <= self.trigger_half_extents[1]
+                and abs(point[2] - self.trigger_center[2]) <= 2.0 + self.trigger_half_extents[2])
+
+
+def build_light_records(wmap: carla.Map) -> list[LightRecord]:
+    """One record per distinct traffic-light / stop signal of the map."""
+    records: dict[str, LightRecord] = {}
+    for landmark in wmap.get_all_landmarks():
+        if landmark.type not in (TRAFFIC_LIGHT_TYPE, STOP_SIGN_TYPE):
+            continue
+        waypoints = _controlled_lanes(wmap, landmark)
+        kind = "traffic_light" if landmark.type == TRAFFIC_LIGHT_TYPE else "stop"
+        record = records.get(landmark.id)
+        if record is None:
+            if not waypoints:
+                continue
+            record = LightRecord(landmark.id, kind, landmark.transform, [], np.zeros(3), np.zeros(3), 0.0)
+            records[landmark.id] = record
+        known = {(w.road_id, w.lane_id) for w in record.lane_waypoints}
+        record.lane_waypoints += [w for w in waypoints if (w.road_id, w.lane_id) not in known]
+    for record in records.values():
+        _fit_trigger(record)
+        record.junction_id = _junction_ahead(record.lane_waypoints)
+    return list(records.values())
+
+
+def _controlled_lanes(wmap: carla.Map, landmark: carla.Landmark) -> list[carla.Waypoint]:
+    """Driving-lane waypoints at the landmark's s on the lanes its validity records name."""
+    waypoints = []
+    for from_lane, to_lane in landmark.get_lane_validities():
+        for lane_id in range(min(from_lane, to_lane), max(from_lane, to_lane) + 1):
+            if lane_id == 0:
+                continue
+            try:
+                waypoint = wmap.get_waypoint_xodr(landmark.road_id, lane_id, landmark.s)
+            except RuntimeError:
+                waypoint = None
+            if waypoint is not None and waypoint.lane_type == carla.LaneType.Driving:
+                waypoints.append(waypoint)
+    return waypoints
+
+
+def _fit_trigger(record: LightRecord) -> None:
+    points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z] for w in record.lane_waypoints])
+    yaw = record.lane_waypoints[0].transform.rotation.yaw
+    c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+    centre = points.mean(axis=0)
+    lateral = np.abs(-(points[:, 0] - centre[0]) * s + (points[:, 1] - centre[1]) * c)
+    width = max(w.lane_width for w in record.lane_waypoints)
+    record.trigger_center = centre
+    record.trigger_half_extents = np.array([TRIGGER_DEPTH_M / 2.0, float(lateral.max()) + width / 2.0, 1.0])
+    record.trigger_yaw = yaw
+
+
+def _junction_ahead(waypoints: list[carla.Waypoint]) -> int:
+    for waypoint in waypoints:
+        if waypoint.is_junction:
+            return waypoint.junction_id
+        for step in (2.0, 5.0, 10.0, 20.0):
+            for ahead in waypoint.next(step):
+                if ahead.is_junction:
+                    return ahead.junction_id
+    return -1
+
+
+@dataclass
+class LightGroup:
+    """Lights that take turns at one junction: whose turn it is, in which phase, for how long."""
+
+    members: list[LightRecord]
+    turn: int = 0  # index of the light whose turn it is
+    phase: str = "green"  # 'green' | 'yellow' | 'all_red'
+    elapsed: float = 0.0  # s in the phase
+
+    def apply(self) -> None:
+        """Write the phase into every member's state."""
+        for index, record in enumerate(self.members):
+            if index == self.turn and self.phase == "green":
+                record.state = carla.TrafficLightState.Green
+            elif index == self.turn and self.phase == "yellow":
+                record.state = carla.TrafficLightState.Yellow
+            else:
+                record.state = carla.TrafficLightState.Red
+            record.elapsed = self.elapsed if index == self.turn else 0.0
+
+    def advance(self, dt: float) -> None:
+        """Advance the cycle by dt seconds (nothing happens while any member is frozen)."""
+        if any(r.frozen for r in self.members):
+            return
+        self.elapsed += dt
+        current = self.members[self.turn]
+        limits = {"green": current.green_time, "yellow": current.yellow_time, "all_red": current.red_time}
+        changed = False
+        while self.elapsed >= limits[self.phase]:
+            self.elapsed -= limits[self.phase]
+            if self.phase == "green":
+                self.phase = "yellow"
+            elif self.phase == "yellow":
+                self.phase = "all_red"
+            else:
+                self.phase, self.turn = "green", (self.turn + 1) % len(self.members)
+                current = self.members[self.turn]
+                limits = {"green": current.green_time, "yellow": current.yellow_time, "all_red": current.red_time}
+            changed = True
+        if changed:
+            self.apply()
+        else:
+            current.elapsed = self.elapsed
+
+
+def assign_groups(records: list[LightRecord]) -> list[LightGroup]:
+    """Group lights by the junction they guard; each group starts with its first light green."""
+    by_junction: dict[int, list[LightRecord]] = {}
+    for record in records:
+        if record.kind != "traffic_light":
+            continue
+        key = record.junction_id if record.junction_id >= 0 else -record.actor_id - 1
+        by_junction.setdefault(key, []).append(record)
+    groups = []
+    for members in by_junction.values():
+        ids = [r.actor_id for r in members]
+        for record in members:
+            record.group = ids
+        group = LightGroup(members)
+        group.apply()
+        groups.append(group)
+    return groups
