@@ -11,6 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("report", help="HTML report of an evaluation's results JSON")
     parser.add_argument("results", type=Path, help="results JSON written by `recon-carla evaluate`")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <results>_report/)")
+    parser.add_argument("--no-video", action="store_true", help="skip the per-route MP4s (faster)")
     parser.set_defaults(func=handler)
 
 
@@ -20,7 +21,7 @@ def handler(args: argparse.Namespace) -> int:
     from recon_carla_bridge.report.html import build_report
 
     try:
-        index = build_report(args.results, args.out)
+        index = build_report(args.results, args.out, videos=not args.no_video)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

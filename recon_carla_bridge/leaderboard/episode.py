@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 ACTOR_COLUMNS = ("id", "x", "y", "yaw", "half_length", "half_width", "vx", "vy")  # yaw in degrees
+STOP_LINE_COLUMNS = ("signal", "x", "y", "yaw", "half_width")  # signal: column in signal_states; yaw in degrees
+SIGNAL_GREEN, SIGNAL_YELLOW, SIGNAL_RED, SIGNAL_OFF = 0, 1, 2, 3
 
 
 @dataclass
@@ -33,6 +35,9 @@ class Episode:
         actor_types: {actor id: type_id}.
         collisions: [(tick index, other id, other type id)] from the ego's collision sensor.
         events: leaderboard traffic events as dicts (type, frame, message, data).
+        signal_ids: (K,) int64 traffic-light actor ids.
+        stop_lines: (S, 5) float64 rows in STOP_LINE_COLUMNS order, one per lane a light controls.
+        signal_states: (T, K) int8 light state per tick (SIGNAL_GREEN, _YELLOW, _RED or _OFF).
     """
 
     town: str
@@ -53,6 +58,9 @@ class Episode:
     actor_types: dict[int, str] = field(default_factory=dict)
     collisions: list[tuple[int, int, str]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    signal_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    stop_lines: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    signal_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int8))
 
     @property
     def length(self) -> int:
@@ -70,7 +78,8 @@ class Episode:
             ego_acceleration=self.ego_acceleration, ego_angular_velocity=self.ego_angular_velocity,
             ego_control=self.ego_control, ego_extent=self.ego_extent, route=self.route,
             route_cumulative=self.route_cumulative, expert=self.expert, route_completion=self.route_completion,
-            actor_counts=counts, actor_rows=stacked, meta=np.array(json.dumps(meta)))
+            actor_counts=counts, actor_rows=stacked, signal_ids=self.signal_ids, stop_lines=self.stop_lines,
+            signal_states=self.signal_states, meta=np.array(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path) -> "Episode":
@@ -81,6 +90,8 @@ class Episode:
             rows = data["actor_rows"]
             splits = np.cumsum(counts)[:-1] if len(counts) else []
             actors = list(np.split(rows, splits)) if len(counts) else []
+            signals: dict[str, np.ndarray] = {key: data[key] for key in ("signal_ids", "stop_lines", "signal_states")
+                                              if key in data.files}
             return cls(
                 town=meta["town"], dt=float(meta["dt"]), time=data["time"], frame=data["frame"],
                 ego_pose=data["ego_pose"], ego_velocity=data["ego_velocity"],
@@ -89,7 +100,7 @@ class Episode:
                 route_cumulative=data["route_cumulative"], expert=data["expert"],
                 route_completion=data["route_completion"], actors=actors,
                 actor_types={int(k): v for k, v in meta["actor_types"].items()},
-                collisions=[tuple(c) for c in meta["collisions"]], events=meta["events"])
+                collisions=[tuple(c) for c in meta["collisions"]], events=meta["events"], **signals)
 
 
 class EpisodeRecorder:
@@ -106,6 +117,18 @@ class EpisodeRecorder:
         self.actors: list[np.ndarray] = []
         self.actor_types: dict[int, str] = {}
         self.collisions: list[tuple[int, int, str]] = []
+        self.signal_ids = np.zeros(0, dtype=np.int64)
+        self.stop_lines = np.zeros((0, 5))
+        self._signal_rows: list[np.ndarray] = []
+
+    def set_signals(self, signal_ids: np.ndarray, stop_lines: np.ndarray) -> None:
+        """The traffic lights of the route's world (see `Episode` for the layouts); call before the first tick."""
+        self.signal_ids = np.asarray(signal_ids, dtype=np.int64).reshape(-1)
+        self.stop_lines = np.asarray(stop_lines, dtype=np.float64).reshape(-1, 5)
+
+    def add_signal_states(self, states: np.ndarray) -> None:
+        """Light states of this tick, (K,) int8 in `signal_ids` order."""
+        self._signal_rows.append(np.asarray(states, dtype=np.int8).reshape(len(self.signal_ids)))
 
     def add(self, time: float, frame: int, pose: tuple, velocity: tuple, acceleration: tuple,
             angular_velocity: tuple, control: tuple, route_completion: float, actors: np.ndarray) -> None:
@@ -128,5 +151,8 @@ class EpisodeRecorder:
         for key, width in widths.items():
             arrays[key] = arrays[key].reshape(-1, width)
         arrays["frame"] = arrays["frame"].astype(np.int64)
+        states = (np.stack(self._signal_rows) if self._signal_rows and len(self.signal_ids)
+                  else np.zeros((len(arrays["time"]), len(self.signal_ids)), dtype=np.int8))
         return Episode(**self._static, **arrays, actors=self.actors, actor_types=dict(self.actor_types),
-                       collisions=list(self.collisions), events=events)
+                       collisions=list(self.collisions), events=events, signal_ids=self.signal_ids,
+                       stop_lines=self.stop_lines, signal_states=states)

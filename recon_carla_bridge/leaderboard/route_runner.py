@@ -24,14 +24,17 @@ from recon_carla_bridge.leaderboard.api.envs.sensor_interface import (CallBack, 
 from recon_carla_bridge.leaderboard.clock import GameClock
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.criteria import CollisionHit, LightState, TickSnapshot, build_route_criteria
-from recon_carla_bridge.leaderboard.criteria.signals import TrafficLightGeometry, light_geometry
-from recon_carla_bridge.leaderboard.episode import Episode, EpisodeRecorder
+from recon_carla_bridge.leaderboard.criteria.signals import StopSignGeometry, TrafficLightGeometry, light_geometry
+from recon_carla_bridge.leaderboard.episode import (SIGNAL_GREEN, SIGNAL_OFF, SIGNAL_RED, SIGNAL_YELLOW, Episode,
+                                                    EpisodeRecorder)
 from recon_carla_bridge.leaderboard.planning import PlannedRoute, expert_trajectory
 from recon_carla_bridge.leaderboard.scenario_host import ScenarioHost
 from recon_carla_bridge.leaderboard.video import FrontVideo
 
 EGO_BLUEPRINT = "vehicle.lincoln.mkz_2020"
 RECORD_RADIUS = 50.0  # m: other actors within this distance of the ego are recorded
+LIGHT_CODES = {carla.TrafficLightState.Green: SIGNAL_GREEN, carla.TrafficLightState.Yellow: SIGNAL_YELLOW,
+               carla.TrafficLightState.Red: SIGNAL_RED}
 
 
 @dataclass
@@ -106,6 +109,8 @@ class RouteRunner:
                       CarlaDataProvider._actor_location_map, CarlaDataProvider._actor_transform_map):
             cache.clear()  # actors of the previous route's world
         CarlaDataProvider.set_world(self.world)
+        # As the leaderboard's RouteScenario: scenarios such as VehicleTurningRoute read the ego's route.
+        CarlaDataProvider.set_ego_vehicle_route([(t.location, option) for t, option in self.planned.route])
         CarlaDataProvider.register_actor(ego)
         CarlaDataProvider._carla_actor_pool[ego.id] = ego  # what get_hero_actor() searches
         return ego
@@ -144,11 +149,23 @@ class RouteRunner:
             lights.append(light_geometry(actor.id, actor.get_transform(), actor.trigger_volume, self.map))
         return lights
 
+    def _stop_signs(self) -> list[StopSignGeometry]:
+        stops = []
+        for actor in self.world.get_actors().filter("traffic.stop*"):
+            transform, volume = actor.get_transform(), actor.trigger_volume
+            center = transform.transform(carla.Location(volume.location))  # transform() works in place
+            location = transform.location
+            stops.append(StopSignGeometry(actor.id, (location.x, location.y, location.z),
+                                          (center.x, center.y, center.z), (volume.extent.x, volume.extent.y)))
+        return stops
+
     # ---- per tick ----------------------------------------------------------------------------
-    def _light_states(self) -> list[LightState]:
-        states = []
-        for actor in self.world.get_actors().filter("traffic.traffic_light*"):
-            states.append(LightState(actor.id, actor.get_state() == carla.TrafficLightState.Red))
+    def _light_states(self, lights: list[TrafficLightGeometry]) -> np.ndarray:
+        """(K,) int8 states of `lights` this tick (the episode's SIGNAL_* codes)."""
+        states = np.full(len(lights), SIGNAL_OFF, dtype=np.int8)
+        for k, light in enumerate(lights):
+            state = self.world.get_actor(light.light_id).get_state()
+            states[k] = LIGHT_CODES.get(state, SIGNAL_OFF)
         return states
 
     def _nearby(self, ego: Any, location: carla.Location, recorder: EpisodeRecorder) -> tuple[np.ndarray, list[float]]:
@@ -208,18 +225,21 @@ class RouteRunner:
             self._spawn_sensors(ego, specs)
             self._spawn_collision_sensor(ego)
             lights = self._traffic_lights()
-            criteria = build_route_criteria(self.planned, self.map, lights=lights)
+            criteria = build_route_criteria(self.planned, self.map, lights=lights, stops=self._stop_signs())
             scenarios = ScenarioHost(self.world, ego, self.planned)
             extent = ego.bounding_box.extent
             recorder = EpisodeRecorder(self.planned.config.town, 1.0 / self.config.frame_rate,
                                        np.array([extent.x, extent.y, extent.z]),
                                        np.column_stack([self.planned.points[:, :2], self.planned.yaws]),
                                        self.planned.cumulative, expert_trajectory(self.planned))
+            recorder.set_signals(np.array([light.light_id for light in lights]), _stop_lines(lights))
             rgb = next((spec for spec in specs if spec["type"] == "sensor.camera.rgb"), None)
             if self.config.record_video:
                 video = FrontVideo(self.artifacts / "front.mp4", self.map, rgb["id"] if rgb else None,
                                    every=max(int(round(self.config.frame_rate / self.config.video_fps)), 1),
                                    fps=self.config.video_fps)
+                record["meta"]["front_video"] = (f"agent camera '{rgb['id']}'" if rgb else
+                                                 "schematic camera (the agent has none)")
             self.world.tick()
             start_time = self.world.get_snapshot().timestamp.elapsed_seconds
             while True:
@@ -241,9 +261,12 @@ class RouteRunner:
                 scenarios.tick(snapshot)
                 hits, self._hits = self._hits, []
                 actors, background = self._nearby(ego, transform.location, recorder)
+                light_states = self._light_states(lights)
                 tick_snapshot = TickSnapshot(
                     frame=snapshot.frame, time=elapsed, transform=transform, velocity=velocity, extent=extent,
-                    collisions=tuple(hits), lights=tuple(self._light_states()) if lights else (),
+                    collisions=tuple(hits),
+                    lights=tuple(LightState(light.light_id, bool(state == SIGNAL_RED))
+                                 for light, state in zip(lights, light_states)),
                     background_speeds=tuple(background), speed_limit=float(ego.get_speed_limit() or 30.0))
                 ends = criteria.update(tick_snapshot)
                 acceleration, angular = ego.get_acceleration(), ego.get_angular_velocity()
@@ -253,6 +276,7 @@ class RouteRunner:
                               rot.yaw), (velocity.x, velocity.y, velocity.z),
                              (acceleration.x, acceleration.y, acceleration.z), (angular.x, angular.y, angular.z),
                              (control.throttle, control.steer, control.brake), criteria.completion.value, actors)
+                recorder.add_signal_states(light_states)
                 for hit in hits:
                     recorder.add_collision(hit.other_id, hit.other_type_id)
                 if video is not None:
@@ -306,6 +330,13 @@ class RouteRunner:
             except RuntimeError:
                 pass
         self.actors.clear()
+
+
+def _stop_lines(lights: list[TrafficLightGeometry]) -> np.ndarray:
+    """(S, 5) stop lines of `lights` in the episode's STOP_LINE_COLUMNS layout."""
+    rows = [[k, w.transform.location.x, w.transform.location.y, w.transform.rotation.yaw, w.lane_width / 2.0]
+            for k, light in enumerate(lights) for w in light.stop_waypoints]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
 
 
 def _jsonable(value: Any) -> bool:

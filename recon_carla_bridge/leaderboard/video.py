@@ -10,6 +10,7 @@ import numpy as np
 import carla
 
 from recon_carla_bridge.schematic import ActorBox, CameraView, SchematicScene, render_schematic
+from recon_carla_bridge.schematic.backend import signal_boxes_at
 
 MAX_WIDTH = 480  # pixels; larger camera images are subsampled
 SCHEMATIC_SIZE = (384, 192)  # pixels (width, height) when the agent has no rgb camera
@@ -64,14 +65,20 @@ class FrontVideo:
 
     def _schematic(self, ego: Any, world: Any) -> np.ndarray:
         transform = ego.get_transform()
-        location = transform.transform(SCHEMATIC_MOUNT.location)
+        location = transform.transform(carla.Location(SCHEMATIC_MOUNT.location))  # transform() works in place
         camera = carla.Transform(location, carla.Rotation(yaw=transform.rotation.yaw))
         boxes = []
         for actor in world.get_actors():
+            if actor.type_id.startswith("traffic."):
+                location, yaw = actor.get_location(), actor.get_transform().rotation.yaw
+                is_light = actor.type_id.startswith("traffic.traffic_light")
+                boxes.extend(signal_boxes_at(np.array([location.x, location.y, location.z]), yaw, is_light,
+                                             actor.get_state().name if is_light else ""))
+                continue
             if actor.id == ego.id or not actor.type_id.startswith(("vehicle", "walker", "static")):
                 continue
             t, bb = actor.get_transform(), actor.bounding_box
-            center = t.transform(bb.location)
+            center = t.transform(carla.Location(bb.location))  # transform() works in place
             boxes.append(ActorBox(np.array([center.x, center.y, center.z]),
                                   np.array([t.rotation.pitch, t.rotation.yaw, t.rotation.roll]),
                                   np.array([bb.extent.x, bb.extent.y, bb.extent.z]), ActorBox.category_of(actor.type_id)))

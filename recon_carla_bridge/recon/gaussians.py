@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -117,12 +118,12 @@ _FIELDS = ("means", "quats", "log_scales", "opacity_logits", "sh", "semantic")
 
 
 def rotate_sh_band1(band1: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
-    """Degree-1 SH coefficients [N, 3, 3] (coefficients x colour) expressed after rotating the frame by `rotation` [3, 3].
+    """Degree-1 SH coefficients [N, 3, 3] (coefficients x colour) after rotating the frame by `rotation` ([3, 3] or [N, 3, 3]).
 
     Band 1 evaluates to -C1 * (y*c1 - z*c2 + x*c3) = C1 * (a . d) with a = (-c3, -c1, c2): a rotates as a vector.
     """
     a = torch.stack([-band1[:, 2], -band1[:, 0], band1[:, 1]], dim=1)  # [N, 3 (xyz), 3 colour]
-    a = torch.einsum("ij,njc->nic", rotation.to(band1), a)
+    a = torch.matmul(rotation.to(band1), a)  # rotation [3, 3] or one per Gaussian [N, 3, 3]
     return torch.stack([-a[:, 1], a[:, 2], -a[:, 0]], dim=1)
 
 
@@ -226,6 +227,16 @@ class GaussianScene:
         """SH degree of the background (actors share it)."""
         return self.background.sh_degree
 
+    @cached_property
+    def actor_pack(self) -> tuple[GaussianSet, torch.Tensor, tuple[str, ...]]:
+        """Every actor's Gaussians in one set (box frames), the owning actor's index [M], and the track ids."""
+        ids = tuple(self.actors)
+        if not ids:
+            return GaussianSet.empty(self.sh_degree, self.background.means.device), torch.zeros(0, dtype=torch.int64), ids
+        sets = [self.actors[i].gaussians for i in ids]
+        owner = torch.cat([torch.full((s.count,), k, dtype=torch.int64) for k, s in enumerate(sets)])
+        return GaussianSet.concat(sets), owner.to(self.background.means.device), ids
+
     def gaussian_count(self) -> int:
         """Total number of Gaussians (background and every actor)."""
         return self.background.count + sum(a.gaussians.count for a in self.actors.values())
@@ -243,15 +254,33 @@ class GaussianScene:
 def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) -> GaussianSet:
     """Background plus each actor named in `actor_poses` (track id -> [4, 4] world_from_box), in the world frame.
 
-    Actors not named are not drawn; an unknown track id is an InputError.
+    Actors not named are not drawn; an unknown track id is an InputError. All actors move in one batch.
     """
-    sets = [scene.background]
+    device = scene.background.means.device
+    poses = []
     for track_id, pose in actor_poses.items():
-        actor = scene.actors.get(track_id)
-        if actor is None:
+        if track_id not in scene.actors:
             raise InputError(f"actor_poses: unknown track id {track_id!r}")
         pose_t = torch.as_tensor(pose, dtype=torch.float32)
         if tuple(pose_t.shape) != (4, 4) or not bool(torch.isfinite(pose_t).all()):
             raise InputError(f"actor_poses[{track_id!r}]: expected a finite 4x4 matrix")
-        sets.append(actor.gaussians.transformed(pose_t.to(actor.gaussians.means.device)))
-    return GaussianSet.concat(sets)
+        poses.append(pose_t.to(device))
+    if not poses:
+        return scene.background
+    pack, owner, ids = scene.actor_pack
+    slot_of_actor = torch.full((len(ids),), -1, dtype=torch.int64)
+    index_of = {track_id: k for k, track_id in enumerate(ids)}
+    slot_of_actor[[index_of[t] for t in actor_poses]] = torch.arange(len(poses))
+    slot = slot_of_actor.to(device)[owner]  # [M] pose slot of each actor Gaussian, -1 = not drawn
+    keep = slot >= 0
+    drawn = pack if bool(keep.all()) else pack.select(keep)
+    slot = slot[keep]
+    stacked = torch.stack(poses)  # [S, 4, 4]
+    rotation = stacked[slot, :3, :3]  # [M', 3, 3]
+    means = torch.matmul(rotation, drawn.means[:, :, None])[:, :, 0] + stacked[slot, :3, 3]
+    quats = quat_multiply(rotmat_to_quat(stacked[:, :3, :3])[slot], drawn.quats)
+    sh = drawn.sh
+    if sh.shape[1] == 4:
+        sh = torch.cat([sh[:, :1], rotate_sh_band1(sh[:, 1:], rotation)], dim=1)
+    moved = GaussianSet(means, quats, drawn.log_scales, drawn.opacity_logits, sh, drawn.semantic)
+    return GaussianSet.concat([scene.background, moved])

@@ -42,7 +42,9 @@ class InitConfig:
         column_fill_stride: pixel stride of the column fill (0 disables it).
         sky_size: (rows, columns) of the sky texture.
         sh_degree: 0 or 1.
-        initial_opacity: opacity of every new Gaussian.
+        initial_opacity: opacity of every new background Gaussian.
+        actor_opacity: opacity of every new actor Gaussian (higher, so actors occlude what is behind them
+            from the start and the background does not learn their colours).
         road_half_width: ground within this lateral distance [m] of the ego path is road.
         road_line_intensity: road points with at least this LiDAR intensity are RoadLine.
         seed: random seed (subsampling, box-surface samples).
@@ -59,6 +61,7 @@ class InitConfig:
     sky_size: tuple[int, int] = (64, 512)
     sh_degree: int = 1
     initial_opacity: float = 0.1
+    actor_opacity: float = 0.5
     road_half_width: float = 5.5
     road_line_intensity: float = 0.55
     seed: int = 0
@@ -158,8 +161,14 @@ def _is_sky_like(rgb: np.ndarray) -> np.ndarray:
     return ((brightness > 0.75) & (saturation < 0.15)) | ((rgb[..., 2] > rgb[..., 0] * 1.15) & (brightness > 0.45))
 
 
-def classify_background(xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray, ego_path: np.ndarray, config: InitConfig) -> np.ndarray:
-    """CARLA tags (M,) of background points by the heuristics in the module docstring."""
+def classify_background(
+    xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray | None, ego_path: np.ndarray, config: InitConfig
+) -> np.ndarray:
+    """CARLA tags (M,) of background points by the heuristics in the module docstring.
+
+    Without LiDAR `intensity` (trained Gaussians), road markings are the bright, unsaturated road
+    points, and sky-coloured points more than 8 m above the ground are Sky.
+    """
     tags = np.full(len(xyz), int(CarlaTag.BUILDING), dtype=np.int64)
     if len(xyz) == 0:
         return tags
@@ -169,7 +178,12 @@ def classify_background(xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray,
     tags[~ground & green] = int(CarlaTag.VEGETATION)
     road = ground & (lateral <= config.road_half_width)
     tags[road] = int(CarlaTag.ROADS)
-    tags[road & (intensity >= config.road_line_intensity)] = int(CarlaTag.ROAD_LINE)
+    if intensity is not None:
+        tags[road & (intensity >= config.road_line_intensity)] = int(CarlaTag.ROAD_LINE)
+    else:
+        bright = (rgb.mean(axis=1) > 0.6) & (rgb.max(axis=1) - rgb.min(axis=1) < 0.12)
+        tags[road & bright] = int(CarlaTag.ROAD_LINE)
+        tags[(xyz[:, 2] > float(np.median(ego_path[:, 2])) + 8.0) & _is_sky_like(rgb)] = int(CarlaTag.SKY)
     sidewalk = ground & ~road & (lateral <= config.road_half_width + 4.0)
     tags[sidewalk] = int(CarlaTag.SIDEWALKS)
     tags[ground & ~road & (~sidewalk | green)] = int(CarlaTag.TERRAIN)
@@ -209,12 +223,12 @@ def _column_fill(view: View, image: np.ndarray, points: np.ndarray, stride: int)
     return np.concatenate(out_xyz), np.concatenate(out_rgb)
 
 
-def _gaussians(xyz: np.ndarray, rgb: np.ndarray, tags: np.ndarray, scale: np.ndarray, config: InitConfig) -> GaussianSet:
+def _gaussians(xyz: np.ndarray, rgb: np.ndarray, tags: np.ndarray, scale: np.ndarray, config: InitConfig, opacity: float) -> GaussianSet:
     n = len(xyz)
     k = (config.sh_degree + 1) ** 2
     sh = torch.zeros(n, k, 3)
     sh[:, 0] = rgb_to_sh_dc(torch.as_tensor(rgb, dtype=torch.float32).clamp(0.02, 0.98))
-    logit = math.log(config.initial_opacity / (1 - config.initial_opacity))
+    logit = math.log(opacity / (1 - opacity))
     return GaussianSet(
         means=torch.as_tensor(xyz, dtype=torch.float32),
         quats=torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1),
@@ -290,7 +304,7 @@ def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[
         xyz, rgb, tags = xyz[keep], rgb[keep], tags[keep]
     distance = np.min(np.linalg.norm(xyz[:, None, :] - ego_path[None, :: max(1, len(ego_path) // 8)], axis=-1), axis=1) if len(xyz) else np.zeros(0)
     scale = np.clip(np.maximum(config.voxel_size * 0.5, distance * 0.004), 0.02, 2.0)
-    background_set = _gaussians(xyz, rgb, tags, scale, config)
+    background_set = _gaussians(xyz, rgb, tags, scale, config, config.initial_opacity)
 
     actors = {}
     for track in log.tracks:
@@ -307,7 +321,9 @@ def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[
                 s_seen |= seen
             a_xyz, a_rgb = np.concatenate([a_xyz, samples]), np.concatenate([a_rgb, s_rgb])
         tag = int(actor_tag(track.category, float(track.size[0])))
-        gaussians = _gaussians(a_xyz, a_rgb, np.full(len(a_xyz), tag), np.full(len(a_xyz), config.actor_voxel_size * 0.6), config)
+        gaussians = _gaussians(
+            a_xyz, a_rgb, np.full(len(a_xyz), tag), np.full(len(a_xyz), config.actor_voxel_size * 0.6), config, config.actor_opacity
+        )
         actors[track.track_id] = ActorAsset(
             track_id=track.track_id,
             category=track.category,

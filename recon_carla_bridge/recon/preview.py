@@ -48,15 +48,21 @@ def _camera(log, frame: int, camera: str, scale: float = 1.0):
     return batch.scaled(round(calib.width * scale), round(calib.height * scale)) if scale != 1.0 else batch
 
 
-def nearest_actor(scene, poses: dict[str, torch.Tensor], camera_position: torch.Tensor, min_gaussians: int = 500) -> str | None:
-    """Track id of the closest drawn actor with at least `min_gaussians` Gaussians (None if none)."""
-    best, best_distance = None, float("inf")
+def nearest_actor(scene, poses: dict[str, torch.Tensor], camera, min_gaussians: int = 500) -> str | None:
+    """Track id of the closest actor (with at least `min_gaussians` Gaussians) whose centre is in view of `camera`."""
+    view = camera.camera_from_world()[0]
+    K = camera.K[0]
+    best, best_depth = None, float("inf")
     for track_id, pose in poses.items():
         if scene.actors[track_id].gaussians.count < min_gaussians:
             continue
-        distance = float(torch.linalg.norm(pose[:3, 3] - camera_position))
-        if distance < best_distance:
-            best, best_distance = track_id, distance
+        centre = view[:3, :3] @ pose[:3, 3].to(view) + view[:3, 3]
+        if centre[2] < 2.0:
+            continue
+        u = float(K[0, 0] * centre[0] / centre[2] + K[0, 2])
+        v = float(K[1, 1] * centre[1] / centre[2] + K[1, 2])
+        if 0 <= u < camera.width and 0 <= v < camera.height and float(centre[2]) < best_depth:
+            best, best_depth = track_id, float(centre[2])
     return best
 
 
@@ -85,7 +91,7 @@ def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: fl
     view = held[len(held) // 2] if held else list_views(log)[0]
     camera = _camera(log, view.frame_index, view.camera)
     poses = scene.logged_actor_poses(view.frame_index)
-    chosen = nearest_actor(scene, poses, camera.world_from_camera[0, :3, 3])
+    chosen = nearest_actor(scene, poses, camera)
     if chosen is not None:
         shift = torch.eye(4)
         shift[1, 3] = sideways

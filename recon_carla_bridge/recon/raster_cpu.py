@@ -154,6 +154,8 @@ def _build_kernels() -> dict[str, object]:
     def raster_kernel(packed, slots, offsets, flat, order, tiles_x, width, height, tile, num_slots, sky_slot,
                       alpha_threshold, max_alpha, t_cutoff, out_rgb, out_depth, out_alpha, out_slot):  # pragma: no cover
         # packed columns: x, y, conic a, b, c, opacity, r, g, b, depth, ln(255 · opacity), radius x, radius y
+        half, zero, one, two = np.float32(0.5), np.float32(0.0), np.float32(1.0), np.float32(2.0)
+        max_alpha, alpha_threshold, t_cutoff = np.float32(max_alpha), np.float32(alpha_threshold), np.float32(t_cutoff)
         for k in numba.prange(order.shape[0]):
             t = order[k]
             tx0 = (t % tiles_x) * tile
@@ -171,30 +173,40 @@ def _build_kernels() -> dict[str, object]:
                 mx, my = packed[g, 0], packed[g, 1]
                 rx, ry = packed[g, 11], packed[g, 12]
                 # the pixels whose centre lies in the Gaussian's box (alpha < 1/255 everywhere else)
-                x0 = max(0, int(math.ceil(mx - rx - 0.5)) - tx0)
-                x1 = min(tw - 1, int(math.floor(mx + rx - 0.5)) - tx0)
-                y0 = max(0, int(math.ceil(my - ry - 0.5)) - ty0)
-                y1 = min(th - 1, int(math.floor(my + ry - 0.5)) - ty0)
+                x0 = max(0, int(math.ceil(mx - rx - half)) - tx0)
+                x1 = min(tw - 1, int(math.floor(mx + rx - half)) - tx0)
+                y0 = max(0, int(math.ceil(my - ry - half)) - ty0)
+                y1 = min(th - 1, int(math.floor(my + ry - half)) - ty0)
                 if x0 > x1 or y0 > y1:
                     continue
                 ca, cb, cc, opacity = packed[g, 2], packed[g, 3], packed[g, 4], packed[g, 5]
                 cr, cg, cbl, depth, log_limit = packed[g, 6], packed[g, 7], packed[g, 8], packed[g, 9], packed[g, 10]
                 slot = slots[g]
                 for yy in range(y0, y1 + 1):
-                    dy = my - (ty0 + yy + 0.5)
+                    dy = my - (ty0 + yy + half)
+                    # columns of this row inside the ellipse sigma <= ln(255 o), widened by one pixel each side
+                    # (the per-pixel test below stays the exact rule)
+                    qb = cb * dy
+                    disc = qb * qb - ca * (cc * dy * dy - two * log_limit)
+                    if disc < zero:
+                        continue
+                    root = math.sqrt(disc)
+                    base = mx - tx0 - half
+                    xa = max(x0, int(math.floor(base - (root - qb) / ca)) - 1)
+                    xb = min(x1, int(math.ceil(base + (root + qb) / ca)) + 1)
                     row = yy * tile
-                    for xx in range(x0, x1 + 1):
+                    for xx in range(xa, xb + 1):
                         p = row + xx
                         if done[p]:
                             continue
-                        dx = mx - (tx0 + xx + 0.5)
-                        sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                        if sigma < 0.0 or sigma > log_limit:
+                        dx = mx - (tx0 + xx + half)
+                        sigma = half * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                        if sigma < zero or sigma > log_limit:
                             continue
                         alpha = min(max_alpha, opacity * math.exp(-sigma))
                         if alpha < alpha_threshold:
                             continue
-                        next_t = trans[p] * (1.0 - alpha)
+                        next_t = trans[p] * (one - alpha)
                         if next_t <= t_cutoff:
                             done[p] = True
                             active -= 1
@@ -216,7 +228,7 @@ def _build_kernels() -> dict[str, object]:
                     out_rgb[py_, px_, 1] = acc[p, 1]
                     out_rgb[py_, px_, 2] = acc[p, 2]
                     out_depth[py_, px_] = acc[p, 3]
-                    out_alpha[py_, px_] = 1.0 - trans[p]
+                    out_alpha[py_, px_] = one - trans[p]
                     weights[p, sky_slot] += trans[p]
                     best = 0
                     for s in range(1, num_slots):
@@ -283,7 +295,7 @@ def rasterize_cpu(
         float(width), float(height), float(eps2d), float(NEAR_PLANE), packed, visible,
     )
     index = np.flatnonzero(visible)
-    index = index[np.argsort(packed[index, 9], kind="stable")]  # front to back
+    index = index[np.argsort(packed[index, 9], kind="stable")]  # front to back; ties keep index order
     packed = packed[index]  # [M, 13] in depth order
     slot_array = slots.detach().cpu().numpy().astype(np.int64)[index]
     tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE

@@ -58,6 +58,9 @@ class TrainConfig:
         pose_refine_start: step from which actor corrections are optimised.
         refine_start, refine_every, refine_stop_fraction: MCMC schedule (stop as a fraction of iterations).
         noise_lr: MCMC position-noise scale.
+        clear_boxes_every: every this many steps, background Gaussians inside an actor's box (at any frame
+            the actor was seen) are made transparent, so MCMC moves them elsewhere: the background must not
+            learn an actor, or moving the actor would leave a ghost (0 disables).
         seed: random seed.
         init: the LiDAR initialisation settings.
     """
@@ -65,9 +68,9 @@ class TrainConfig:
     iterations: int = 30_000
     device: str = "cuda"
     max_minutes: float | None = None
-    cap_max: int = 280_000
+    cap_max: int = 220_000
     ssim_weight: float = 0.2
-    depth_weight: float = 0.05
+    depth_weight: float = 0.1
     opacity_reg: float = 0.01
     scale_reg: float = 0.01
     pose_reg: float = 0.1
@@ -86,6 +89,7 @@ class TrainConfig:
     refine_every: int = 100
     refine_stop_fraction: float = 0.8
     noise_lr: float = 5e5
+    clear_boxes_every: int = 100
     seed: int = 0
     init: InitConfig = field(default_factory=InitConfig)
 
@@ -153,6 +157,36 @@ def _build_model(scene: GaussianScene, num_frames: int, device: torch.device) ->
     )
 
 
+def _actor_boxes(scene: GaussianScene, ground_slice: float, device: torch.device, max_poses: int = 24) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per actor: box_from_world poses [P, 4, 4] (at most `max_poses`, spread over the track) and the
+    half-size [3] of the box above its ground slice, with the box centre shifted up by half the slice."""
+    boxes = []
+    for actor in scene.actors.values():
+        poses = actor.world_from_box
+        if poses.shape[0] == 0:
+            continue
+        poses = poses[torch.linspace(0, poses.shape[0] - 1, min(max_poses, poses.shape[0])).round().long()]
+        lift = torch.eye(4).repeat(poses.shape[0], 1, 1)
+        lift[:, 2, 3] = ground_slice / 2
+        half = actor.size / 2 - torch.tensor([0.0, 0.0, ground_slice / 2])
+        boxes.append((torch.linalg.inv(poses @ lift).to(device), half.to(device)))
+    return boxes
+
+
+@torch.no_grad()
+def _clear_actor_boxes(model: _Model, boxes: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+    """Make background Gaussians inside any actor box transparent; returns how many."""
+    p = model.params
+    background = (p["owner"] == len(model.actor_ids)).nonzero().squeeze(1)
+    means = p["means"][background]
+    inside = torch.zeros(len(background), dtype=torch.bool, device=means.device)
+    for box_from_world, half in boxes:
+        local = torch.einsum("pij,nj->pni", box_from_world[:, :3, :3], means) + box_from_world[:, None, :3, 3]
+        inside |= (local.abs() <= half).all(dim=-1).any(dim=0)
+    p["opacities"].data[background[inside]] = -12.0
+    return int(inside.sum())
+
+
 def _frame_corrections(model: _Model, frame: int, train_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrections ([A, 3], [A]) at `frame`: the learned ones on training frames, else interpolated."""
     if bool(train_frames[frame]):
@@ -188,20 +222,27 @@ def _owner_transforms(model: _Model, frame: int, dt: torch.Tensor, dyaw: torch.T
 
 
 def _render_view(
-    model: _Model, view: ViewTensors, dt: torch.Tensor, dyaw: torch.Tensor, backend: str
+    model: _Model, view: ViewTensors, dt: torch.Tensor, dyaw: torch.Tensor, backend: str,
+    dirs: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Render one view: rgb with sky [H, W, 3], expected depth [H, W], alpha [H, W], gsplat info."""
     p = model.params
     frame = view.view.frame_index
     rotation, translation, visible = _owner_transforms(model, frame, dt, dyaw)
     owner = p["owner"]
-    rot = rotation[owner]  # [N, 3, 3]
-    means = torch.einsum("nij,nj->ni", rot, p["means"]) + translation[owner]
-    quats = quat_multiply(rotmat_to_quat(rotation)[owner], p["quats"])
-    opacities = torch.sigmoid(p["opacities"]) * visible[owner]
     camera_position = view.world_from_camera[:3, 3]
-    dirs_local = torch.einsum("nji,nj->ni", rot, means - camera_position)  # view direction in each owner's frame
-    colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), dirs_local)  # [N, 3]
+    means, quats = p["means"], p["quats"]
+    view_dirs = means - camera_position  # view directions in each Gaussian's own frame (world for the background)
+    actor_index = (owner < len(model.actor_ids)).nonzero().squeeze(1)
+    if actor_index.numel():  # move only the actor Gaussians: no gradient traffic through the background
+        actor_owner = owner[actor_index]
+        rot = rotation[actor_owner]  # [Na, 3, 3]
+        moved = torch.einsum("nij,nj->ni", rot, means[actor_index]) + translation[actor_owner]
+        means = torch.index_put(means, (actor_index,), moved)
+        quats = torch.index_put(quats, (actor_index,), quat_multiply(rotmat_to_quat(rotation)[actor_owner], quats[actor_index]))
+        view_dirs = torch.index_put(view_dirs, (actor_index,), torch.einsum("nji,nj->ni", rot, moved - camera_position))
+    opacities = torch.sigmoid(p["opacities"]) * visible[owner]
+    colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
     width, height = view.view.width, view.view.height
     viewmat = torch.linalg.inv(view.world_from_camera)
     if backend == "gsplat":
@@ -221,9 +262,17 @@ def _render_view(
         features = torch.cat([colors, projected.depths[:, None]], dim=1)
         image, alpha = composite_reference(projected, features, width, height)
         rgb, depth, info = image[..., :3], image[..., 3] / alpha.clamp_min(1e-10), {}
-    dirs = _pixel_dirs(view)
+    dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     return rgb + (1.0 - alpha)[..., None] * sky, depth, alpha, info
+
+
+def _progress(step: int, config: TrainConfig, started: float) -> float:
+    """Fraction of the run done, by steps or by the time budget, whichever is further (drives the schedules)."""
+    fraction = step / max(config.iterations, 1)
+    if config.max_minutes is not None:
+        fraction = max(fraction, (time.time() - started) / (60.0 * config.max_minutes))
+    return min(fraction, 1.0)
 
 
 def _pixel_dirs(view: ViewTensors) -> torch.Tensor:
@@ -276,8 +325,6 @@ def train(
     pose_optimizer = torch.optim.Adam(
         [{"params": [model.delta_t], "lr": config.lr_pose_translation}, {"params": [model.delta_yaw], "lr": config.lr_pose_yaw}]
     )
-    gamma = 0.01 ** (1.0 / max(config.iterations, 1))
-    means_scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizers["means"], gamma=gamma)
     strategy, strategy_state = None, None
     if backend == "gsplat":
         from gsplat import MCMCStrategy
@@ -288,22 +335,32 @@ def train(
         )
         strategy_state = strategy.initialize_state()
 
+    boxes = _actor_boxes(initial, config.init.ground_slice, device) if config.clear_boxes_every > 0 else []
+    dirs_cache: dict[int, torch.Tensor] = {}
     bar = tqdm(range(config.iterations), desc="reconstruct", disable=not progress, mininterval=2.0)
     step = 0
     for step in bar:
-        view = train_views[int(generator.integers(len(train_views)))]
+        pick = int(generator.integers(len(train_views)))
+        view = train_views[pick]
+        if pick not in dirs_cache:
+            dirs_cache[pick] = _pixel_dirs(view)
         frame = view.view.frame_index
-        rgb, depth, alpha, info = _render_view(model, view, model.delta_t[:, frame], model.delta_yaw[:, frame], backend)
+        progress_fraction = _progress(step, config, started)
+        for group in optimizers["means"].param_groups:
+            group["lr"] = config.lr_means * config.scene_scale * 0.01**progress_fraction
+        if strategy is not None and progress_fraction >= config.refine_stop_fraction:
+            strategy.refine_stop_iter = min(strategy.refine_stop_iter, step)
+        rgb, depth, alpha, info = _render_view(
+            model, view, model.delta_t[:, frame], model.delta_yaw[:, frame], backend, dirs_cache[pick]
+        )
         target = view.image.float() / 255.0
         l1 = torch.abs(rgb - target).mean()
         loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
         if config.depth_weight > 0 and view.depth_pixels.numel():
             rendered = depth.reshape(-1)[view.depth_pixels]
-            hit = alpha.reshape(-1)[view.depth_pixels] > 0.5
-            if bool(hit.any()):
-                loss = loss + config.depth_weight * torch.abs(
-                    torch.log(rendered[hit].clamp_min(0.1)) - torch.log(view.depth_values[hit])
-                ).mean()
+            hit = (alpha.reshape(-1)[view.depth_pixels] > 0.5).float()
+            error = torch.abs(torch.log(rendered.clamp_min(0.1)) - torch.log(view.depth_values))
+            loss = loss + config.depth_weight * (error * hit).sum() / hit.sum().clamp_min(1.0)
         loss = loss + config.opacity_reg * torch.sigmoid(model.params["opacities"]).mean()
         loss = loss + config.scale_reg * torch.exp(model.params["scales"]).mean()
         loss = loss + config.pose_reg * (model.delta_t[:, frame].pow(2).sum() + model.delta_yaw[:, frame].pow(2).sum())
@@ -316,13 +373,14 @@ def train(
         if step >= config.pose_refine_start:
             pose_optimizer.step()
         pose_optimizer.zero_grad(set_to_none=True)
-        means_scheduler.step()
+        if boxes and step % config.clear_boxes_every == 0 and progress_fraction < config.refine_stop_fraction:
+            _clear_actor_boxes(model, boxes)
         if strategy is not None:
             strategy.step_post_backward(
-                model.params, optimizers, strategy_state, step, info, lr=means_scheduler.get_last_lr()[0]
+                model.params, optimizers, strategy_state, step, info, lr=optimizers["means"].param_groups[0]["lr"]
             )
-        if step % 100 == 0:
-            bar.set_postfix(loss=f"{float(loss):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
+        if step % 200 == 0:
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
         if config.max_minutes is not None and time.time() - started > 60 * config.max_minutes:
             on_eval(f"stopping at step {step + 1}: the {config.max_minutes} min budget is spent")
             break
@@ -334,6 +392,7 @@ def train(
     metrics = evaluate(model, test_views, train_frames, backend)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
     trained = _export(model, initial, train_frames)
+    trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()
     on_eval(f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f} over {len(test_views)} views")
     return TrainResult(trained, metrics)
@@ -356,6 +415,21 @@ def evaluate(model: _Model, views: list[ViewTensors], train_frames: torch.Tensor
         "psnr_per_view": [round(v, 3) for v in psnrs],
         "held_out_frames": [v.view.frame_index for v in views],
     }
+
+
+def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitConfig) -> GaussianScene:
+    """Re-derive background semantic tags from the trained Gaussians' positions and colours.
+
+    MCMC relocation copies a Gaussian's tag along with it, so after training tags no longer follow
+    geometry; the LiDAR-time heuristics (`init_scene.classify_background`) are applied again.
+    """
+    from recon_carla_bridge.recon.init_scene import classify_background
+
+    bg = scene.background
+    rgb = eval_sh(bg.sh[:, :1], torch.zeros_like(bg.means)).numpy()
+    tags = classify_background(bg.means.numpy().astype(np.float64), rgb, None, ego_path, init)
+    background = GaussianSet(bg.means, bg.quats, bg.log_scales, bg.opacity_logits, bg.sh, torch.from_numpy(tags))
+    return GaussianScene(background, scene.actors, scene.sky, scene.metadata)
 
 
 @torch.no_grad()

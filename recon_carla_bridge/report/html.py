@@ -1,8 +1,14 @@
-"""Build the report folder: index.html, one MP4 per route (front camera | BEV) and the plots."""
+"""Build the report folder: index.html, one MP4 per route (front camera | BEV), route maps and plots.
+
+Everything is read from the results JSON and, per route, the artefacts folder its record names
+(`meta.artifacts`: episode.npz and front.mp4). A route without artefacts (the agent could not be built,
+the sensors were rejected) gets its row and infractions, no video.
+"""
 from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,39 +18,90 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
-from recon_carla_bridge.errors import InputError  # noqa: E402
+from recon_carla_bridge.errors import InputError, MapNotFoundError  # noqa: E402
 from recon_carla_bridge.leaderboard.checkpoint import read_results  # noqa: E402
 from recon_carla_bridge.leaderboard.episode import Episode  # noqa: E402
-from recon_carla_bridge.report.bev import bev_frame  # noqa: E402
+from recon_carla_bridge.report.bev import BevRenderer, BevView, overview_image  # noqa: E402
+from recon_carla_bridge.report.style import PAGE_STYLE  # noqa: E402
+from recon_carla_bridge.schematic.scene import SchematicScene  # noqa: E402
 
-STYLE = """body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}th{background:#eef}
-.fail{color:#b00}.ok{color:#070}video{max-width:100%}img{max-width:48%}"""
+VIDEO_FPS = 10.0
+SCORE_LABELS = ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty")
+METRIC_FAMILIES = (("rad", "RAD"), ("b2d", "Bench2Drive"), ("alpasim", "AlpaSim"), ("hugsim", "HUGSIM"))
 
 
-def compose_video(episode: Episode, front: Path | None, out: Path, fps: float = 10.0) -> Path:
-    """MP4 with the front camera (when recorded) left and the BEV right, at the front video's rate."""
+@dataclass
+class RouteArtifacts:
+    """What the report made for one route: file names relative to the report folder ('' when absent)."""
+
+    video: str = ""
+    poster: str = ""
+    overview: str = ""
+    episode: Episode | None = None
+
+
+def _scene_of(town: str, cache: dict[str, SchematicScene | None]) -> SchematicScene | None:
+    """Road geometry of `town` for the BEV (None when its map is not on this machine)."""
+    if town not in cache:
+        from recon_carla_bridge.leaderboard.planning import load_map
+
+        try:
+            cache[town] = SchematicScene.from_map(load_map(town))
+        except MapNotFoundError:
+            cache[town] = None
+    return cache[town]
+
+
+def _label(frame: np.ndarray, text: str) -> np.ndarray:
+    """Frame with `text` on a dark strip at its bottom-left corner."""
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    width = int(draw.textlength(text)) + 12
+    draw.rectangle((0, image.height - 20, width, image.height), fill=(20, 22, 26))
+    draw.text((6, image.height - 17), text, fill=(235, 235, 235))
+    return np.asarray(image)
+
+
+def _fit_height(frame: np.ndarray, height: int) -> np.ndarray:
+    """Frame resized (bilinear) to `height` rows, keeping its aspect ratio."""
+    width = max(int(round(frame.shape[1] * height / frame.shape[0])), 1)
+    return np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR))
+
+
+def compose_video(episode: Episode, front: Path | None, out: Path, scene: SchematicScene | None = None,
+                  front_label: str = "front camera", fps: float = VIDEO_FPS,
+                  poster: Path | None = None) -> Path:
+    """MP4 with the front camera (when recorded) left and the BEV right, one frame every 1/fps s of the run.
+
+    The front video was written with one frame every `round(1 / (dt·fps))` ticks from the first, so frame k of
+    it shows tick k·stride. `poster`, when given, receives the frame at the first infraction (else the middle).
+    """
     stride = max(int(round(1.0 / (episode.dt * fps))), 1)
     ticks = list(range(0, episode.length, stride))
+    renderer = BevRenderer(episode, scene, BevView())
     reader = imageio.get_reader(str(front), format="FFMPEG") if front is not None and front.exists() else None
     frames = iter(reader) if reader is not None else iter(())
-    cam = None
+    event_ticks = [int(np.searchsorted(episode.frame, e["frame"])) for e in episode.events
+                   if e["type"] != "ROUTE_COMPLETION"]
+    poster_tick = min(event_ticks) if event_ticks else episode.length // 2
+    camera = None
     writer = imageio.get_writer(str(out), fps=fps, codec="libx264", quality=6, macro_block_size=16,
                                 ffmpeg_log_level="error")
     try:
-        for tick in ticks:
-            bev = bev_frame(episode, tick)
-            cam = next(frames, cam)
-            if cam is not None:
-                height = bev.shape[0]
-                scale = height / cam.shape[0]
-                rows = (np.arange(height) / scale).astype(int).clip(0, cam.shape[0] - 1)
-                cols = (np.arange(int(cam.shape[1] * scale)) / scale).astype(int).clip(0, cam.shape[1] - 1)
-                frame = np.concatenate([cam[rows][:, cols], bev], axis=1)
+        for position, tick in enumerate(ticks):
+            bev = renderer.frame(tick)
+            camera = next(frames, camera)
+            if camera is not None:
+                frame = np.concatenate([_label(_fit_height(camera, bev.shape[0]), front_label), bev], axis=1)
             else:
                 frame = bev
-            writer.append_data(frame[: frame.shape[0] // 16 * 16, : frame.shape[1] // 16 * 16])
+            frame = frame[: frame.shape[0] // 16 * 16, : frame.shape[1] // 16 * 16]
+            writer.append_data(frame)
+            is_poster_frame = tick <= poster_tick < tick + stride or (position == len(ticks) - 1 and poster_tick >= tick)
+            if poster is not None and is_poster_frame:
+                Image.fromarray(frame).save(poster)
     finally:
         writer.close()
         if reader is not None:
@@ -52,31 +109,154 @@ def compose_video(episode: Episode, front: Path | None, out: Path, fps: float = 
     return out
 
 
-def _plots(records: list[dict[str, Any]], out_dir: Path) -> list[str]:
-    names = []
+def _score_plot(records: list[dict[str, Any]], path: Path) -> None:
     ids = [r["route_id"] for r in records]
-    fig, ax = plt.subplots(figsize=(7, 3))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(records) + 2.0), 3.0))
     x = np.arange(len(records))
-    ax.bar(x - 0.2, [r["scores"]["score_composed"] for r in records], 0.4, label="driving score")
-    ax.bar(x + 0.2, [r["scores"]["score_route"] for r in records], 0.4, label="route completion")
-    ax.set_xticks(x, ids, rotation=20, fontsize=7)
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=8)
+    ax.bar(x - 0.2, [r["scores"]["score_composed"] for r in records], 0.4, label="driving score", color="#3b6fd6")
+    ax.bar(x + 0.2, [r["scores"]["score_route"] for r in records], 0.4, label="route completion", color="#9bb7ea")
+    ax.set_xticks(x, ids, rotation=15, fontsize=7)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("%")
+    ax.set_title("Scores per route", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out_dir / "scores.png", dpi=100)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
-    names.append("scores.png")
-    return names
 
 
-def _metric_rows(results: dict[str, Any]) -> str:
+def _speed_plot(episodes: dict[str, Episode], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    for route_id, episode in episodes.items():
+        speed = np.hypot(episode.ego_velocity[:, 0], episode.ego_velocity[:, 1]) * 3.6
+        ax.plot(episode.time, speed, linewidth=1.0, label=route_id)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("speed (km/h)")
+    ax.set_title("Ego speed", fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _route_artifacts(record: dict[str, Any], results_dir: Path, out_dir: Path,
+                     scenes: dict[str, SchematicScene | None], videos: bool) -> RouteArtifacts:
+    artifacts = RouteArtifacts()
+    folder_name = record.get("meta", {}).get("artifacts")
+    if not folder_name:
+        return artifacts
+    folder = results_dir / folder_name
+    if not (folder / "episode.npz").exists():
+        return artifacts
+    episode = Episode.load(folder / "episode.npz")
+    artifacts.episode = episode
+    if episode.length == 0:
+        return artifacts
+    scene = _scene_of(episode.town, scenes)
+    stem = record["route_id"]
+    overview_image(episode, scene).save(out_dir / f"{stem}_map.png")
+    artifacts.overview = f"{stem}_map.png"
+    if videos:
+        front = folder / "front.mp4"
+        compose_video(episode, front if front.exists() else None, out_dir / f"{stem}.mp4", scene,
+                      record["meta"].get("front_video", "front camera"), poster=out_dir / f"{stem}_poster.png")
+        artifacts.video, artifacts.poster = f"{stem}.mp4", f"{stem}_poster.png"
+    return artifacts
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _score_cards(values: dict[str, str]) -> str:
+    cards = []
+    for label in SCORE_LABELS:
+        value = values.get(label)
+        shown = "–" if value is None else f"{float(value):.3f}" if "penalty" in label else f"{float(value):.2f}"
+        cards.append(f"<div class='card'><div class='value'>{shown}</div><div class='label'>{_esc(label)}</div></div>")
+    return f"<div class='cards'>{''.join(cards)}</div>"
+
+
+def _leaderboard_table(results: dict[str, Any]) -> str:
+    rows = []
+    for label, value in zip(results.get("labels", []), results.get("values", [])):
+        unit = "" if label in SCORE_LABELS else " per km" if label != "Off-road infractions" else " km"
+        rows.append(f"<tr><td>{_esc(label)}</td><td class='num'>{_esc(value)}</td><td>{unit.strip()}</td></tr>")
+    return ("<table id='leaderboard-scores'><tr><th>leaderboard 2.0</th><th>value</th><th>unit</th></tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _routes_table(records: list[dict[str, Any]]) -> str:
+    rows = []
+    for r in records:
+        meta = r.get("meta", {})
+        css = "fail" if "Failed" in r["status"] else "ok"
+        rows.append(
+            f"<tr><td><a href='#{_esc(r['route_id'])}'>{_esc(r['route_id'])}</a></td><td>{_esc(meta.get('town', ''))}</td>"
+            f"<td class='{css}'>{_esc(r['status'])}</td><td class='num'>{r['scores']['score_composed']:.2f}</td>"
+            f"<td class='num'>{r['scores']['score_route']:.2f}</td><td class='num'>{r['scores']['score_penalty']:.3f}</td>"
+            f"<td class='num'>{float(meta.get('route_length', 0)):.0f}</td>"
+            f"<td class='num'>{float(meta.get('duration_game', 0)):.1f}</td><td class='num'>{r['num_infractions']}</td>"
+            f"<td>{_esc(meta.get('failure_reason', ''))}</td></tr>")
+    return ("<table id='routes'><tr><th>route</th><th>town</th><th>status</th><th>driving score</th>"
+            "<th>route completion</th><th>penalty</th><th>length (m)</th><th>sim time (s)</th><th>infractions</th>"
+            f"<th>reason</th></tr>{''.join(rows)}</table>")
+
+
+def _metrics_table(results: dict[str, Any]) -> str:
+    from recon_carla_bridge.leaderboard.metrics import default_registry
+
+    registry = default_registry()
     metrics = results.get("metrics") or results["_checkpoint"].get("global_record", {}).get("metrics", {})
-    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{'' if v['value'] is None else round(v['value'], 4)}</td>"
-                   f"<td>{v['routes']}</td></tr>" for name, v in metrics.items())
-    return f"<table><tr><th>metric</th><th>value</th><th>routes</th></tr>{rows}</table>"
+    if not metrics:
+        return "<p>No extra metrics (no route produced an episode).</p>"
+    rows = []
+    for prefix, family in METRIC_FAMILIES:
+        for name, entry in metrics.items():
+            if not name.startswith(prefix + "."):
+                continue
+            description = registry[name].description if name in registry.names else ""
+            value = "n/a" if entry.get("value") is None else f"{entry['value']:.4g}"
+            rows.append(f"<tr><td>{_esc(family)}</td><td>{_esc(name)}</td><td>{_esc(description)}</td>"
+                        f"<td class='num'>{value}</td><td class='num'>{entry.get('routes', 0)}</td></tr>")
+    return ("<table id='metrics'><tr><th>family</th><th>metric</th><th>meaning</th><th>mean</th>"
+            f"<th>routes counted</th></tr>{''.join(rows)}</table>")
 
 
-def build_report(results_path: Path, out_dir: Path | None = None) -> Path:
+def _route_section(record: dict[str, Any], artifacts: RouteArtifacts) -> str:
+    meta = record.get("meta", {})
+    css = "fail" if "Failed" in record["status"] else "ok"
+    infractions = "".join(f"<li><b>{_esc(name)}</b>: {_esc(message)}</li>"
+                          for name, messages in record["infractions"].items() for message in messages)
+    scenarios = meta.get("scenarios") or {}
+    scenario_lines = []
+    if scenarios.get("built"):
+        scenario_lines.append("scenarios run: " + ", ".join(scenarios["built"]))
+    for name, why in (scenarios.get("skipped") or {}).items():
+        scenario_lines.append(f"scenario {name} skipped: {why}")
+    if scenarios.get("stopped"):
+        scenario_lines.append(f"scenarios stopped: {scenarios['stopped']}")
+    media = ""
+    if artifacts.video:
+        poster = f" poster='{_esc(artifacts.poster)}'" if artifacts.poster else ""
+        media += f"<video controls muted preload='metadata'{poster} src='{_esc(artifacts.video)}'></video>"
+    if artifacts.overview:
+        media += f"<img class='map' src='{_esc(artifacts.overview)}' alt='route map of {_esc(record['route_id'])}'>"
+    reason = meta.get("failure_reason", "")
+    return (f"<section id='{_esc(record['route_id'])}'><h3>{_esc(record['route_id'])} "
+            f"<span class='{css}'>{_esc(record['status'])}</span></h3>"
+            f"<p>driving score <b>{record['scores']['score_composed']:.2f}</b> = route completion "
+            f"{record['scores']['score_route']:.2f} × penalty {record['scores']['score_penalty']:.3f}; "
+            f"{_esc(meta.get('town', ''))}, {float(meta.get('route_length', 0)):.0f} m, "
+            f"{float(meta.get('duration_game', 0)):.1f} s simulated in {float(meta.get('duration_system', 0)):.1f} s"
+            f"{'; ' + _esc(reason) if reason else ''}</p>"
+            f"<ul>{infractions or '<li>no infraction</li>'}</ul>"
+            + "".join(f"<p class='note'>{_esc(line)}</p>" for line in scenario_lines)
+            + f"<div class='media'>{media}</div></section>")
+
+
+def build_report(results_path: Path, out_dir: Path | None = None, videos: bool = True) -> Path:
     """Write `<out_dir>/index.html` (default: `<results stem>_report/` beside the results); return its path."""
     results_path = Path(results_path)
     if not results_path.exists():
@@ -87,41 +267,35 @@ def build_report(results_path: Path, out_dir: Path | None = None) -> Path:
         raise InputError(f"{results_path}: field '_checkpoint.records' is empty; nothing to report")
     out_dir = Path(out_dir) if out_dir else results_path.with_name(results_path.stem + "_report")
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = "".join(f"<tr><td>{html.escape(label)}</td><td>{html.escape(value)}</td></tr>"
-                    for label, value in zip(results.get("labels", []), results.get("values", [])))
-    sections = []
-    for record in records:
-        infractions = "".join(f"<li>{html.escape(name)}: {html.escape(message)}</li>"
-                              for name, messages in record["infractions"].items() for message in messages)
-        video_html = ""
-        artifacts = record.get("meta", {}).get("artifacts")
-        if artifacts:
-            folder = results_path.parent / artifacts
-            episode_path = folder / "episode.npz"
-            if episode_path.exists():
-                name = f"{record['route_id']}.mp4"
-                compose_video(Episode.load(episode_path), folder / "front.mp4", out_dir / name)
-                video_html = f'<video controls muted src="{html.escape(name)}"></video>'
-        css = "fail" if "Failed" in record["status"] else "ok"
-        reason = record.get("meta", {}).get("failure_reason", "")
-        sections.append(
-            f"<h3>{html.escape(record['route_id'])} <span class='{css}'>{html.escape(record['status'])}</span></h3>"
-            f"<p>driving score {record['scores']['score_composed']:.2f} = RC {record['scores']['score_route']:.2f}"
-            f" × penalty {record['scores']['score_penalty']:.3f}; length {record['meta']['route_length']:.0f} m; "
-            f"{html.escape(reason)}</p><ul>{infractions or '<li>no infraction</li>'}</ul>{video_html}")
-    plots = "".join(f'<img src="{name}" alt="{name}">' for name in _plots(records, out_dir))
-    route_rows = "".join(
-        f"<tr><td>{html.escape(r['route_id'])}</td><td>{html.escape(r['status'])}</td>"
-        f"<td>{r['scores']['score_composed']:.2f}</td><td>{r['scores']['score_route']:.2f}</td>"
-        f"<td>{r['scores']['score_penalty']:.3f}</td><td>{r['num_infractions']}</td></tr>" for r in records)
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>"
-            f"<style>{STYLE}</style></head><body><h1>Evaluation report</h1>"
-            f"<p>{html.escape(str(results_path))} — entry status {html.escape(results.get('entry_status', ''))}</p>"
-            f"<h2>Leaderboard scores</h2><table>{table}</table>"
-            f"<h2>Routes</h2><table><tr><th>route</th><th>status</th><th>driving score</th><th>route completion</th>"
-            f"<th>penalty</th><th>infractions</th></tr>{route_rows}</table>"
-            f"<h2>Other metrics (RAD, Bench2Drive, AlpaSim, HUGSIM)</h2>{_metric_rows(results)}"
-            f"<h2>Plots</h2>{plots}<h2>Per route</h2>{''.join(sections)}</body></html>")
+
+    scenes: dict[str, SchematicScene | None] = {}
+    artifacts = {r["route_id"]: _route_artifacts(r, results_path.parent, out_dir, scenes, videos) for r in records}
+    _score_plot(records, out_dir / "scores.png")
+    plots = ["scores.png"]
+    episodes = {route_id: a.episode for route_id, a in artifacts.items() if a.episode is not None and a.episode.length}
+    if episodes:
+        _speed_plot(episodes, out_dir / "speed.png")
+        plots.append("speed.png")
+
+    values = dict(zip(results.get("labels", []), results.get("values", [])))
+    run = results.get("run", {})
+    run_line = ", ".join(f"{key} {_esc(run[key])}" for key in ("agent", "routes", "track", "repetitions") if key in run)
+    skipped = run.get("skipped_routes") or []
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>"
+        f"<style>{PAGE_STYLE}</style></head><body><h1>Evaluation report</h1>"
+        f"<p class='note'>{_esc(results_path)} — entry status <b>{_esc(results.get('entry_status', ''))}</b>; "
+        f"{len(records)} route run(s){'; ' + run_line if run_line else ''}"
+        f"{'; not run (no map here): ' + _esc(', '.join(skipped)) if skipped else ''}</p>"
+        f"{_score_cards(values)}"
+        f"<h2>Leaderboard scores</h2>{_leaderboard_table(results)}"
+        f"<h2>Routes</h2>{_routes_table(records)}"
+        f"<h2>Other metrics (RAD, Bench2Drive, AlpaSim, HUGSIM)</h2>{_metrics_table(results)}"
+        "<h2>Plots</h2><div class='plots'>"
+        + "".join(f"<img src='{name}' alt='{name}'>" for name in plots)
+        + "</div><h2>Per route</h2>"
+        + "".join(_route_section(record, artifacts[record["route_id"]]) for record in records)
+        + "</body></html>")
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")
     (out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -18,7 +18,7 @@ from typing import Any
 import carla
 
 from recon_carla_bridge.compat_imports import install_srunner_alias
-from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.errors import InputError, ReconCarlaError
 
 install_srunner_alias()
 
@@ -270,8 +270,9 @@ class ScenarioRunner:
         except (InputError, KeyboardInterrupt):
             self._cleanup()
             raise
-        except Exception as error:
-            traceback.print_exc()
+        except Exception as error:  # this scenario cannot run; the others still do
+            if not isinstance(error, ReconCarlaError):
+                traceback.print_exc()
             self._cleanup()
             return ScenarioOutcome(name, False, error=f"{type(error).__name__}: {error}")
         try:
@@ -285,6 +286,9 @@ class ScenarioRunner:
         except Exception as error:
             traceback.print_exc()
             outcome = ScenarioOutcome(name, False, error=f"{type(error).__name__}: {error}")
+            # run_scenario did not reach its end: stop srunner's watchdog thread or the process hangs
+            self.manager._watchdog.stop()
+            self.manager._running = False
         finally:
             self._cleanup()
         return outcome

@@ -1,7 +1,8 @@
 """The schematic renderer as the world's camera backend (for maps without a reconstructed scene).
 
 The world calls `SchematicBackend().render(sim, requests)` once per tick with every camera due; actors are
-read from `sim.alive_states()` (vehicles, walkers, props) and the road from `sim.map`.
+read from `sim.alive_states()` (vehicles, walkers, props, traffic lights and stop signs, a light's state from
+`sim.light_record(actor_id).state` when the simulation has it) and the road from `sim.map`.
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from recon_carla_bridge.schematic.render import ActorBox, CameraView, render_sch
 from recon_carla_bridge.schematic.scene import SchematicScene
 
 DRAWN_KINDS = ("vehicle", "walker", "prop")
+POLE_HALF = np.array([0.12, 0.12, 2.5])  # m: traffic-light and sign poles, 5 m high
+HEAD_HALF = np.array([0.25, 0.25, 0.55])  # m: the light's head at the top of its pole
+SIGN_HALF = np.array([0.05, 0.45, 0.45])  # m: the stop-sign plate, facing the lane it controls
+LIGHT_CATEGORIES = {"Red": "light_red", "Yellow": "light_yellow", "Green": "light_green"}
 
 
 class SchematicBackend:
@@ -50,10 +55,29 @@ class SchematicBackend:
                                   ActorBox.category_of(state.type_id)))
         return boxes
 
+    @staticmethod
+    def signal_boxes(states: Sequence[Any], light_state: Any = None) -> list[ActorBox]:
+        """Boxes of the traffic lights and stop signs among simulation actor `states` (see `signal_boxes_at`).
+
+        `light_state(actor_id)` returns a light's `carla.TrafficLightState` (None: lights are drawn unlit).
+        """
+        boxes = []
+        for state in states:
+            kind = getattr(getattr(state, "kind", None), "value", "")
+            if kind not in ("traffic_light", "traffic_sign"):
+                continue
+            name = getattr(light_state(state.actor_id), "name", "") if light_state and kind == "traffic_light" else ""
+            boxes.extend(signal_boxes_at(np.asarray(state.location, dtype=np.float64), float(state.rotation[1]),
+                                         kind == "traffic_light", name))
+        return boxes
+
     def render(self, sim: Any, requests: Sequence[Any]) -> list[np.ndarray]:
         """One (H, W, 4) BGRA image per request (kinds 'rgb', 'semantic', 'depth')."""
         scene = self.scene_for(sim.map)
-        boxes = self.boxes_from_states(sim.alive_states())
+        states = sim.alive_states()
+        light_record = getattr(sim, "light_record", None)
+        boxes = self.boxes_from_states(states) + self.signal_boxes(
+            states, (lambda actor_id: light_record(actor_id).state) if light_record is not None else None)
         images = []
         for request in requests:
             camera = CameraView(np.asarray(request.world_from_camera, dtype=np.float64), int(request.width),
@@ -62,6 +86,17 @@ class SchematicBackend:
             visible = [box for box in boxes if not _contains(box, position)]
             images.append(render_schematic(scene, camera, visible, request.kind))
         return images
+
+
+def signal_boxes_at(base: np.ndarray, yaw: float, is_light: bool, light_state: str = "") -> list[ActorBox]:
+    """A 5 m pole at `base` (3,) m with, on top, a light head coloured by `light_state` ('Red', 'Yellow',
+    'Green'; anything else unlit) when `is_light`, else a stop-sign plate facing along `yaw` (degrees)."""
+    rotation = np.array([0.0, yaw, 0.0])
+    pole = ActorBox(base + np.array([0.0, 0.0, POLE_HALF[2]]), rotation, POLE_HALF, "pole")
+    top = base + np.array([0.0, 0.0, 2.0 * POLE_HALF[2]])
+    if is_light:
+        return [pole, ActorBox(top, rotation, HEAD_HALF, LIGHT_CATEGORIES.get(light_state, "light_off"))]
+    return [pole, ActorBox(top - np.array([0.0, 0.0, 0.6]), rotation, SIGN_HALF, "sign")]
 
 
 def _contains(box: ActorBox, point: np.ndarray, margin: float = 0.5) -> bool:

@@ -24,8 +24,11 @@ SKY_DEPTH = 1000.0  # m
 RGB_PALETTE = {ROAD: (72, 72, 76), SIDEWALK: (150, 146, 140), MARKING_WHITE: (235, 235, 235),
                MARKING_YELLOW: (235, 200, 40)}
 SEMANTIC_PALETTE = {ROAD: 1, SIDEWALK: 2, MARKING_WHITE: 24, MARKING_YELLOW: 24}
-BOX_RGB = {"vehicle": (40, 90, 200), "walker": (210, 60, 50), "static": (230, 140, 30), "other": (120, 120, 120)}
-BOX_SEMANTIC = {"vehicle": 14, "walker": 12, "static": 20, "other": 20}
+BOX_RGB = {"vehicle": (40, 90, 200), "walker": (210, 60, 50), "static": (230, 140, 30), "other": (120, 120, 120),
+           "pole": (70, 70, 74), "light_red": (235, 35, 35), "light_yellow": (245, 200, 30),
+           "light_green": (40, 210, 80), "light_off": (30, 30, 30), "sign": (200, 30, 30)}
+BOX_SEMANTIC = {"vehicle": 14, "walker": 12, "static": 20, "other": 20, "pole": 5, "light_red": 18,
+                "light_yellow": 18, "light_green": 18, "light_off": 18, "sign": 8}
 SKY_TOP, SKY_HORIZON, GROUND = (110, 160, 220), (200, 220, 240), (96, 112, 80)
 
 
@@ -47,7 +50,7 @@ class CameraView:
 @dataclass(frozen=True)
 class ActorBox:
     """An oriented 3D box: centre (3,) m, rotation (pitch, yaw, roll) degrees, half-extents (3,) m, and category
-    ('vehicle', 'walker', 'static' or 'other')."""
+    ('vehicle', 'walker', 'static', 'other', 'pole', 'sign' or 'light_red' / '_yellow' / '_green' / '_off')."""
 
     center: np.ndarray
     rotation: np.ndarray

@@ -132,6 +132,7 @@ class _ActorFacade:
     def set_transform(self, transform: carla.Transform) -> None:
         """Teleport (applied immediately, as CARLA applies it at the next tick)."""
         location, rotation = _finite_transform(transform, f"actor {self._actor_id} set_transform")
+        self._sim.take_over(self._actor_id)
         self._sim.teleport(self._actor_id, location, rotation)
 
     def set_location(self, location: carla.Location) -> None:
@@ -141,6 +142,8 @@ class _ActorFacade:
 
     def set_simulate_physics(self, enabled: bool = True) -> None:
         """With physics off the actor only moves by set_transform."""
+        if enabled:
+            self._sim.take_over(self._actor_id)
         state = self._state
         state.simulate_physics = bool(enabled)
         state.road_snap_location = None  # settle onto the road again once physics runs
@@ -157,6 +160,7 @@ class _ActorFacade:
         value = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
         if not np.all(np.isfinite(value)):
             raise InputError(f"actor {self._actor_id} set_target_velocity: non-finite velocity {velocity}")
+        self._sim.take_over(self._actor_id)
         self._state.target_velocity = value
 
     def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
@@ -168,6 +172,7 @@ class _ActorFacade:
 
     def enable_constant_velocity(self, velocity: carla.Vector3D) -> None:
         """Hold this velocity (m/s, actor frame) until disabled."""
+        self._sim.take_over(self._actor_id)
         self._state.constant_velocity = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
 
     def disable_constant_velocity(self) -> None:
@@ -242,6 +247,7 @@ class Vehicle(_ActorFacade, carla.Vehicle):
             value = getattr(control, name)
             if not math.isfinite(value):
                 raise InputError(f"vehicle {self._actor_id} apply_control: control.{name} is {value} (must be finite)")
+        self._sim.take_over(self._actor_id)
         self._state.vehicle_control = carla.VehicleControl(
             throttle=min(max(control.throttle, 0.0), 1.0),
             steer=min(max(control.steer, -1.0), 1.0),
@@ -262,10 +268,13 @@ class Vehicle(_ActorFacade, carla.Vehicle):
         values = (control.steer, control.speed, control.acceleration)
         if not all(math.isfinite(v) for v in values):
             raise InputError(f"vehicle {self._actor_id} apply_ackermann_control: non-finite value")
+        self._sim.take_over(self._actor_id)
         self._sim.set_ackermann_target(self._actor_id, control)
 
     def set_autopilot(self, enabled: bool = True, tm_port: int = 8000) -> None:
         """Hand the vehicle to (or take it back from) the traffic manager on `tm_port`."""
+        if enabled:
+            self._sim.take_over(self._actor_id)
         self._sim.traffic_manager(tm_port).register(self._actor_id, bool(enabled))
 
     def get_speed_limit(self) -> float:

@@ -226,3 +226,16 @@ SENSORS: dict[str, dict[str, tuple[str, str, tuple[str, ...], bool]]] = {
     "sensor.speedometer": {**_COMMON_SENSOR, "reading_frequency": ("float", "20.0", (), True)},
     "sensor.opendrive_map": {**_COMMON_SENSOR, "reading_frequency": ("float", "1.0", (), True)},
 }
+
+# Trigger volumes: `static.trigger.friction` changes tyre friction inside its box (ScenarioRunner's
+# ChangeRoadFriction spawns one). CARLA's default wheel friction is 3.5.
+DEFAULT_TYRE_FRICTION = 3.5
+TRIGGERS: dict[str, dict[str, tuple[str, str, tuple[str, ...], bool]]] = {
+    "static.trigger.friction": {
+        "friction": ("float", "3.5", (), True),
+        "extent_x": ("float", "1.0", (), True),
+        "extent_y": ("float", "1.0", (), True),
+        "extent_z": ("float", "1.0", (), True),
+        "role_name": ("string", "", (), True),
+    },
+}

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import carla
 
-from recon_carla_bridge.world.blueprint_catalog import PROPS, SENSORS, VEHICLES, WALKERS, PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.blueprint_catalog import PROPS, SENSORS, TRIGGERS, VEHICLES, WALKERS, PropSpec, VehicleSpec, WalkerSpec
 
 _ATTRIBUTE_TYPES = {
     "bool": carla.ActorAttributeType.Bool,
@@ -300,12 +300,12 @@ def _prop_blueprint(spec: PropSpec) -> Blueprint:
     return Blueprint(spec.blueprint_id, {a.id: a for a in attributes}, spec)
 
 
-def _sensor_blueprint(sensor_id: str) -> Blueprint:
+def _attribute_blueprint(bp_id: str, table: dict[str, tuple[str, str, tuple[str, ...], bool]]) -> Blueprint:
     attributes = {
         name: _attr(name, type_name, default, recommended, modifiable)
-        for name, (type_name, default, recommended, modifiable) in SENSORS[sensor_id].items()
+        for name, (type_name, default, recommended, modifiable) in table.items()
     }
-    return Blueprint(sensor_id, attributes, None)
+    return Blueprint(bp_id, attributes, None)
 
 
 def build_blueprint_library() -> BlueprintLibrary:
@@ -313,6 +313,7 @@ def build_blueprint_library() -> BlueprintLibrary:
     blueprints = [_vehicle_blueprint(s) for s in VEHICLES]
     blueprints += [_walker_blueprint(s) for s in WALKERS]
     blueprints += [_prop_blueprint(s) for s in PROPS]
-    blueprints += [_sensor_blueprint(s) for s in SENSORS]
+    blueprints += [_attribute_blueprint(s, table) for s, table in SENSORS.items()]
+    blueprints += [_attribute_blueprint(t, table) for t, table in TRIGGERS.items()]
     blueprints.sort(key=lambda bp: bp.id)
     return BlueprintLibrary(blueprints)

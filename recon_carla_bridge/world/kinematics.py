@@ -39,6 +39,7 @@ class VehicleBatch:
     max_accel: np.ndarray  # m/s²
     max_decel: np.ndarray  # m/s²
     max_speed: np.ndarray  # m/s
+    grip: np.ndarray | None = None  # tyre friction relative to CARLA's default (1 = dry road); scales accel/brake/cornering
 
 
 @dataclass
@@ -61,15 +62,18 @@ def step_vehicles(batch: VehicleBatch, dt: float) -> VehicleStep:
     steer = np.clip(np.nan_to_num(batch.steer), -1.0, 1.0)
     direction = np.where(batch.reverse, -1.0, 1.0)
     speed = batch.speed
+    grip = np.ones_like(speed) if batch.grip is None else np.clip(batch.grip, 0.0, 1.0)
+    max_accel = batch.max_accel * grip
+    max_decel = batch.max_decel * grip
 
     # Longitudinal: drive force fades towards the top speed in the chosen direction.
     top_speed = np.where(batch.reverse, REVERSE_MAX_SPEED, batch.max_speed)
     moving_with_gear = np.maximum(speed * direction, 0.0)
     fade = np.clip(1.0 - (moving_with_gear / np.maximum(top_speed, 1e-3)) ** 2, 0.0, 1.0)
-    drive = direction * throttle * batch.max_accel * fade
+    drive = direction * throttle * max_accel * fade
     opposing = (
-        brake * batch.max_decel
-        + np.where(batch.hand_brake, HAND_BRAKE_DECEL_FRACTION * batch.max_decel, 0.0)
+        brake * max_decel
+        + np.where(batch.hand_brake, HAND_BRAKE_DECEL_FRACTION * max_decel, 0.0)
         + ROLLING_RESISTANCE
         + DRAG_COEFFICIENT * speed**2
     )
@@ -86,7 +90,7 @@ def step_vehicles(batch: VehicleBatch, dt: float) -> VehicleStep:
     # Lateral: wheel angle follows the command with a lag, capped by tyre grip at speed.
     target_angle = steer * batch.max_steer
     v_abs = np.abs(0.5 * (speed + new_speed))
-    grip_cap = np.arctan(MAX_LATERAL_ACCEL * batch.wheelbase / np.maximum(v_abs**2, 1e-6))
+    grip_cap = np.arctan(MAX_LATERAL_ACCEL * grip * batch.wheelbase / np.maximum(v_abs**2, 1e-6))
     target_angle = np.clip(target_angle, -grip_cap, grip_cap)
     blend = min(1.0, dt / STEER_TIME_CONSTANT)
     steer_angle = batch.steer_angle + (target_angle - batch.steer_angle) * blend

@@ -28,7 +28,7 @@ from recon_carla_bridge.world import collisions, kinematics
 from recon_carla_bridge.world import traffic_lights
 from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, TrafficLight, TrafficSign, Vehicle,
                                              Walker, _ActorFacade)
-from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.blueprint_catalog import DEFAULT_TYRE_FRICTION, PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
 from recon_carla_bridge.world.geometry import matrix_to_pose, pose_matrix, rotation_matrix, to_transform
 from recon_carla_bridge.world.maps import ReconMap
@@ -43,7 +43,8 @@ ROAD_SNAP_RADIUS_M = 6.0  # vehicles within this distance of a lane centre rest 
 ROAD_SNAP_REFRESH_M = 2.0  # re-query the road height after moving this far
 ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifted onto it
 TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
-SPAWN_CLEARANCE_M = 0.05  # boxes closer than this at spawn count as a collision
+SPAWN_CLEARANCE_M = 0.05
+HIDDEN_Z = -500.0  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
 
 @dataclass
@@ -80,10 +81,12 @@ class Simulation:
         self._tick_callbacks: dict[int, Callable[[Any], None]] = {}
         self._next_callback_id = 1
         self._next_actor_id = 1
-        self._speed_limits = _road_speed_limits(wmap.to_opendrive())
+        self._speed_limits = _speed_limits(wmap)
         self._before_step_hooks: list[Callable[["Simulation", float], None]] = []
+        self._replays: dict[int, Callable[[float], tuple[np.ndarray, np.ndarray] | None]] = {}
         self._lights: dict[int, traffic_lights.LightRecord] = {}
         self._light_groups: list[traffic_lights.LightGroup] = []
+        self._light_boxes: tuple[np.ndarray, ...] | None = None  # trigger volumes as arrays, built once
         self._light_of_vehicle: dict[int, int] = {}
         self.spectator_id = self._add_state(
             ActorState(0, ActorKind.SPECTATOR, "spectator", {}, np.array([0.0, 0.0, 50.0]),
@@ -137,17 +140,30 @@ class Simulation:
                 group.apply()
 
     def _update_vehicle_lights(self) -> None:
+        """Which light's trigger volume each vehicle is in (all vehicles against all lights at once)."""
         self._light_of_vehicle = {}
-        lights = [r for r in self._lights.values() if r.kind == "traffic_light"]
-        if not lights:
+        if self._light_boxes is None:
+            lights = [r for r in self._lights.values() if r.kind == "traffic_light"]
+            yaw = np.radians([r.trigger_yaw for r in lights])
+            self._light_boxes = (
+                np.array([r.actor_id for r in lights], dtype=np.int64),
+                np.array([r.trigger_center for r in lights]).reshape(-1, 3),
+                np.array([r.trigger_half_extents for r in lights]).reshape(-1, 3),
+                np.cos(yaw), np.sin(yaw),
+            )
+        ids, centers, half, cos, sin = self._light_boxes
+        if len(ids) == 0:
             return
-        for state in self._states.values():
-            if state.kind != ActorKind.VEHICLE:
-                continue
-            for record in lights:
-                if record.contains(state.location):
-                    self._light_of_vehicle[state.actor_id] = record.actor_id
-                    break
+        vehicles = [s for s in self._states.values() if s.kind == ActorKind.VEHICLE]
+        if not vehicles:
+            return
+        points = np.array([s.location for s in vehicles])  # (V, 3)
+        delta = points[:, None, :] - centers[None, :, :]  # (V, L, 3)
+        local_x = delta[..., 0] * cos + delta[..., 1] * sin
+        local_y = -delta[..., 0] * sin + delta[..., 1] * cos
+        inside = (np.abs(local_x) <= half[:, 0]) & (np.abs(local_y) <= half[:, 1]) & (np.abs(delta[..., 2]) <= 2.0 + half[:, 2])
+        for row in np.nonzero(inside.any(axis=1))[0]:
+            self._light_of_vehicle[vehicles[row].actor_id] = int(ids[np.argmax(inside[row])])
 
     # ---- bookkeeping -----------------------------------------------------------------------
     def _add_state(self, state: ActorState) -> int:
@@ -233,12 +249,47 @@ class Simulation:
         self.state_of(actor_id)
         self._ackermann[actor_id] = control
 
+    def set_replay(self, actor_id: int, replay: Callable[[float], tuple[np.ndarray, np.ndarray] | None]) -> None:
+        """Drive an actor along a logged trajectory: `replay(t)` gives (location, rotation) or None (hidden)."""
+        state = self.state_of(actor_id)
+        state.simulate_physics = False
+        self._replays[actor_id] = replay
+
+    def is_replayed(self, actor_id: int) -> bool:
+        """Whether the actor still follows its log."""
+        return actor_id in self._replays
+
+    def take_over(self, actor_id: int) -> None:
+        """Stop replaying an actor's log: a scenario or agent controls it from now on (physics on)."""
+        if self._replays.pop(actor_id, None) is not None:
+            state = self._states[actor_id]
+            state.simulate_physics = True
+            yaw = math.radians(state.rotation[1])
+            state.speed = float(state.velocity[0] * math.cos(yaw) + state.velocity[1] * math.sin(yaw))
+
+    def _advance_replays(self, dt: float) -> None:
+        for actor_id, replay in list(self._replays.items()):
+            state = self._states.get(actor_id)
+            if state is None:
+                self._replays.pop(actor_id, None)
+                continue
+            pose = replay(self.clock.elapsed_seconds)
+            previous = state.location.copy()
+            if pose is None:
+                state.location = np.array([state.location[0], state.location[1], HIDDEN_Z])
+                state.velocity = np.zeros(3)
+                continue
+            state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
+            state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
+            state.velocity[2] = 0.0
+
     def add_before_step_hook(self, hook: Callable[["Simulation", float], None]) -> None:
         """Run `hook(sim, dt)` at the start of every step (used by log replay of scene actors)."""
         self._before_step_hooks.append(hook)
 
     # ---- spawning --------------------------------------------------------------------------
-    def spawn(self, blueprint: Blueprint, transform: carla.Transform, parent_id: int | None = None) -> int:
+    def spawn(self, blueprint: Blueprint, transform: carla.Transform, parent_id: int | None = None,
+              check_overlap: bool = True) -> int:
         """Create an actor; RuntimeError (CARLA's message) when it would overlap another."""
         if not isinstance(blueprint, Blueprint):
             raise InputError(f"spawn_actor: expected a blueprint from world.get_blueprint_library(), got {type(blueprint).__name__}")
@@ -259,6 +310,13 @@ class Simulation:
             self._sensors[actor_id] = SensorRuntime(model, next_time=self.clock.elapsed_seconds)
             self._update_attached(state)
             return actor_id
+        if blueprint.id.startswith("static.trigger."):
+            extents = np.array([float(attributes[f"extent_{axis}"]) for axis in "xyz"])
+            if not (np.all(np.isfinite(extents)) and np.all(extents > 0)):
+                raise InputError(f"spawn_actor({blueprint.id}): extents must be positive, got {extents.tolist()}")
+            state = ActorState(0, ActorKind.TRIGGER, blueprint.id, attributes, location, rotation, extents,
+                               np.zeros(3), mass=math.inf, simulate_physics=False)
+            return self._add_state(state)
         kind, half_extents, box_center, mass = _body_of(blueprint.id, spec)
         if parent_id is not None:
             world_location, world_rotation = self._attached_pose(parent_id, location, rotation)
@@ -272,7 +330,7 @@ class Simulation:
             self._snap_to_road(state, force=True)
         elif kind == ActorKind.WALKER:
             self._snap_walker(state)
-        if parent_id is None and self._overlaps_any(state):
+        if parent_id is None and check_overlap and self._overlaps_any(state):
             raise RuntimeError(f"Spawn failed because of collision at spawn position ({blueprint.id} at {transform.location})")
         actor_id = self._add_state(state)
         self._specs[actor_id] = spec
@@ -409,6 +467,7 @@ class Simulation:
         self.clock.delta_seconds = dt
         for hook in list(self._before_step_hooks):
             hook(self, dt)
+        self._advance_replays(dt)
         for group in self._light_groups:
             group.advance(dt)
         for manager in self._traffic_managers.values():
@@ -489,6 +548,7 @@ class Simulation:
             max_decel=np.array([sp.max_decel for sp in specs]),
             max_speed=np.array([sp.max_speed for sp in specs]),
         )
+        batch.grip = self._grip_factors(driven)
         result = kinematics.step_vehicles(batch, dt)
         for i, state in enumerate(driven):
             state.location[0], state.location[1] = result.x[i], result.y[i]
@@ -497,6 +557,20 @@ class Simulation:
             state.steer_angle = float(result.steer_angle[i])
             state.velocity = np.array([state.speed * math.cos(result.yaw[i]), state.speed * math.sin(result.yaw[i]), 0.0])
             self._snap_to_road(state)
+
+    def _grip_factors(self, vehicles: list[ActorState]) -> np.ndarray:
+        """Per-vehicle tyre grip relative to CARLA's default friction, from friction trigger volumes."""
+        grip = np.ones(len(vehicles))
+        triggers = [s for s in self._states.values() if s.kind == ActorKind.TRIGGER and s.type_id == "static.trigger.friction"]
+        for trigger in triggers:
+            factor = max(0.05, float(trigger.attributes.get("friction", DEFAULT_TYRE_FRICTION)) / DEFAULT_TYRE_FRICTION)
+            yaw = math.radians(trigger.rotation[1])
+            for i, vehicle in enumerate(vehicles):
+                d = vehicle.location - trigger.location
+                local = (math.cos(yaw) * d[0] + math.sin(yaw) * d[1], -math.sin(yaw) * d[0] + math.cos(yaw) * d[1], d[2])
+                if all(abs(v) <= e for v, e in zip(local, trigger.half_extents)):
+                    grip[i] = min(grip[i], factor)
+        return grip
 
     def _move_walkers(self, dt: float) -> None:
         walkers = [s for s in self._states.values()
@@ -579,8 +653,10 @@ class Simulation:
             self._render_cameras(cameras, frame, elapsed)
 
     def _render_cameras(self, cameras: list[tuple[int, SensorRuntime]], frame: int, elapsed: float) -> None:
-        if self.camera_backend is None:
-            raise RuntimeError("camera sensors need a camera backend: load a reconstructed scene or a map with the schematic renderer")
+        if self.camera_backend is None:  # a map without a reconstruction: draw roads, markings and boxes
+            from recon_carla_bridge.schematic.backend import SchematicBackend
+
+            self.camera_backend = SchematicBackend()
         requests = []
         for actor_id, runtime in cameras:
             state = self._states[actor_id]
@@ -637,7 +713,19 @@ def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, 
     raise InputError(f"blueprint '{bp_id}' cannot be spawned: no physical description")
 
 
-def _road_speed_limits(xodr_text: str) -> dict[int, float]:
+def _speed_limits(wmap: carla.Map) -> dict[int, float]:
+    """road id -> km/h. Speed-limit signs (OpenDRIVE signal type 274) rule where a map has them, as
+    on CARLA's towns; maps without any signs use their <road><type><speed> records."""
+    signs: dict[int, float] = {}
+    for landmark in wmap.get_all_landmarks_of_type("274"):
+        if landmark.value > 0 and math.isfinite(landmark.value):
+            signs.setdefault(landmark.road_id, float(landmark.value))
+    if signs:
+        return signs
+    return _road_type_speed_limits(wmap.to_opendrive())
+
+
+def _road_type_speed_limits(xodr_text: str) -> dict[int, float]:
     """road id -> km/h from the OpenDRIVE <road><type><speed max unit> records (first record per road)."""
     limits: dict[int, float] = {}
     factor = {"km/h": 1.0, "mph": 1.609344, "m/s": 3.6}

@@ -16,6 +16,7 @@ from recon_carla_bridge.world.snapshot import ActorList, ActorSnapshot, DebugHel
 from recon_carla_bridge.world.state import ActorKind
 
 _WORLD_IDS = itertools.count(1)
+_STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN)
 
 
 class World(carla.World):
@@ -146,10 +147,14 @@ class World(carla.World):
         sim = self._simulation
         clock = sim.clock
         timestamp = carla.Timestamp(clock.frame, clock.elapsed_seconds, clock.delta_seconds, clock.elapsed_seconds)
-        actors = {
-            s.actor_id: ActorSnapshot(s.actor_id, s.location, s.rotation, s.velocity, s.angular_velocity, s.acceleration)
-            for s in sim.alive_states()
-        }
+        previous = getattr(self, "_snapshot", None)
+        actors = {}
+        for s in sim.alive_states():
+            if s.kind in _STATIC_KINDS and previous is not None and previous.has_actor(s.actor_id):
+                actors[s.actor_id] = previous.find(s.actor_id)  # signals never move: reuse
+            else:
+                actors[s.actor_id] = ActorSnapshot(s.actor_id, s.location, s.rotation, s.velocity,
+                                                   s.angular_velocity, s.acceleration)
         return WorldSnapshot(self._id, timestamp, actors)
 
     # ---- navigation and environment queries --------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from pathlib import Path
 
@@ -43,15 +44,59 @@ def _agent_file(tmp_path: Path, body: str, name: str = "agent.py") -> Path:
     return path
 
 
-def test_unmodified_sensor_agent_gets_right_shapes_and_drives(shared_data, tmp_path):
-    log = tmp_path / "shapes.json"
-    summary = evaluate(_config(tmp_path, SENSOR_AGENT, agent_config=str(log)))
+GNSS_MIRRORED = ("the world's GNSS (sensors/models.py GnssSensorModel, carla 0.9.16 Map.transform_to_geolocation) "
+                 "makes latitude grow towards CARLA +y; the leaderboard's global plan and its agents have it grow "
+                 "towards -y (north, where the IMU compass points at 0)")
+
+
+def _gnss_and_plan_at(town: str, x: float, y: float, yaw: float) -> tuple[tuple[float, float], dict[str, float]]:
+    """A GNSS fix of a vehicle parked at (x, y) in the world, and the leaderboard's plan GPS of that place."""
+    import carla
+
+    import recon_carla_bridge
+    from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (_location_to_gps,
+                                                                            latlon_ref_from_opendrive)
+
+    world = recon_carla_bridge.Client().load_world(town)
+    library = world.get_blueprint_library()
+    ego = world.spawn_actor(library.find("vehicle.lincoln.mkz_2020"),
+                            carla.Transform(carla.Location(x, y, 0.5), carla.Rotation(yaw=yaw)))
+    gnss = world.spawn_actor(library.find("sensor.other.gnss"), carla.Transform(), attach_to=ego)
+    fixes: list = []
+    gnss.listen(fixes.append)
+    world.tick()
+    world.tick()
+    lat_ref, lon_ref = latlon_ref_from_opendrive(world.get_map().to_opendrive())
+    plan = _location_to_gps(lat_ref, lon_ref, ego.get_location())
+    gnss.stop()
+    return (fixes[-1].latitude, fixes[-1].longitude), plan
+
+
+@pytest.mark.xfail(strict=True, reason=GNSS_MIRRORED)
+def test_gnss_fix_matches_the_global_plan_gps(shared_data):
+    (lat, lon), plan = _gnss_and_plan_at("Town01", 338.76, 226.45, -90.0)
+    metres_per_degree = 111319.5
+    assert abs(lon - plan["lon"]) * metres_per_degree < 1.0
+    assert abs(lat - plan["lat"]) * metres_per_degree < 1.0
+
+
+def test_unmodified_sensor_agent_gets_right_shapes_and_drives_from_them(shared_data, tmp_path):
+    log_path = tmp_path / "seen.json"
+    summary = evaluate(_config(tmp_path, SENSOR_AGENT, agent_config=str(log_path), max_route_seconds=12.0))
     record = summary.results["_checkpoint"]["records"][0]
     assert "Agent crashed" not in record["status"], record["meta"].get("failure_reason")
-    seen = json.loads(log.read_text())
-    assert seen == {"front": [96, 160, 4], "gps": [3], "imu": [7], "speed": "float", "frames": 1}
-    assert record["meta"]["duration_game"] > 5.0  # it ran for the whole capped route
+    seen = json.loads(log_path.read_text())
+    assert (seen["front"], seen["gps"], seen["imu"], seen["speed"]) == ([96, 160, 4], [3], [7], "float")
+    assert seen["frames_per_step"] == 1  # every sensor's data belongs to the frame being driven
+    assert seen["frames"] >= 20 and not seen["camera_blank"]
     assert summary.results["sensors"] == ["carla_camera", "carla_gnss", "carla_imu", "carla_speedometer"]
+    start_offset = math.dist(seen["first_gps_local"], seen["plan_start_local"])
+    if start_offset > 5.0:
+        pytest.xfail(f"GNSS puts the ego {start_offset:.0f} m from the plan's start: {GNSS_MIRRORED}")
+    # Driving from GNSS, compass and speedometer alone, it follows the 44 m route with its left turn.
+    assert max(seen["speeds"]) > 4.0
+    assert record["scores"]["score_route"] > 80.0, record
+    assert not record["infractions"]["route_dev"] and not record["infractions"]["outside_route_lanes"]
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -101,7 +146,7 @@ def test_bad_inputs_give_clear_errors_and_keep_the_checkpoint(shared_data, tmp_p
     ]
     for overrides, message in cases:
         with pytest.raises(InputError, match=message):
-            evaluate(_config(tmp_path, SENSOR_AGENT, resume=True, **overrides))
+            evaluate(_config(tmp_path, overrides.pop("agent", SENSOR_AGENT), resume=True, **overrides))
         assert checkpoint.read_text() == before
     assert main(["evaluate", "--routes", str(bad_xml), "--agent", str(SENSOR_AGENT),
                  "--checkpoint", str(checkpoint)]) == 2

@@ -48,7 +48,7 @@ def _rotate(x: float, y: float, yaw_degrees: float) -> tuple[float, float]:
 def light_geometry(light_id: int, transform: carla.Transform, trigger_volume: carla.BoundingBox,
                    world_map: carla.Map) -> TrafficLightGeometry:
     """Stop waypoints of a light from its trigger volume: lane waypoints across it, advanced to the junction."""
-    area = transform.transform(trigger_volume.location)
+    area = transform.transform(carla.Location(trigger_volume.location))  # transform() works in place
     yaw = transform.rotation.yaw
     extent = trigger_volume.extent
     starts: list[Any] = []

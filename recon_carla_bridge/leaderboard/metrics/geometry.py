@@ -23,17 +23,27 @@ def wrap_degrees(angle: np.ndarray | float) -> np.ndarray | float:
     return (np.asarray(angle) + 180.0) % 360.0 - 180.0
 
 
-def closest_on_polyline(points: np.ndarray, polyline: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For (T, 2) points and an (M, 2) polyline: (distances (T,), index (T,) of the segment start closest)."""
+def closest_on_polyline(points: np.ndarray, polyline: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """For (T, 2) points and an (M, 2) polyline: (distances (T,), index (T,) of the segment start closest).
+
+    Points are processed `chunk` at a time, so memory stays O(chunk × M) on long routes.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(polyline) == 1:
         d = np.linalg.norm(points - polyline[0], axis=1)
         return d, np.zeros(len(points), dtype=np.int64)
     a, b = polyline[:-1], polyline[1:]
     ab = b - a
     length2 = np.maximum((ab ** 2).sum(axis=1), 1e-12)
-    ap = points[:, None, :] - a[None, :, :]
-    t = np.clip((ap * ab[None]).sum(axis=2) / length2[None], 0.0, 1.0)
-    projection = a[None] + t[..., None] * ab[None]
-    distance = np.linalg.norm(points[:, None, :] - projection, axis=2)
-    index = distance.argmin(axis=1)
-    return distance[np.arange(len(points)), index], index
+    distances = np.empty(len(points))
+    indices = np.empty(len(points), dtype=np.int64)
+    for start in range(0, len(points), chunk):
+        block = points[start:start + chunk]
+        ap = block[:, None, :] - a[None, :, :]
+        t = np.clip((ap * ab[None]).sum(axis=2) / length2[None], 0.0, 1.0)
+        projection = a[None] + t[..., None] * ab[None]
+        distance = np.linalg.norm(block[:, None, :] - projection, axis=2)
+        index = distance.argmin(axis=1)
+        distances[start:start + len(block)] = distance[np.arange(len(block)), index]
+        indices[start:start + len(block)] = index
+    return distances, indices

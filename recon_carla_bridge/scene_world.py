@@ -1,0 +1,139 @@
+"""Open a reconstructed scene as a world: its road network, its logged actors, its Gaussian cameras.
+
+`open_scene_world(scene)` builds the `carla.Map` from the scene's road.xodr, spawns one vehicle per
+logged vehicle track (box size from the log, blueprint with the nearest length) replaying its track
+until a scenario or agent takes it over, and renders camera sensors from the Gaussians.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import carla
+import numpy as np
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
+from recon_carla_bridge.scene_bundle import SceneBundle, load_scene_bundle
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.recon.gaussians import ActorAsset
+    from recon_carla_bridge.world.world import World
+
+BUNDLED_SCENES = {"kitti": BUNDLED_SCENE_DIR}
+
+
+def resolve_scene_dir(scene: str | os.PathLike[str]) -> Path:
+    """A scene folder from a bundled name ('kitti') or a path."""
+    if str(scene) in BUNDLED_SCENES:
+        return BUNDLED_SCENES[str(scene)]
+    path = Path(scene)
+    if not path.exists():
+        raise InputError(f"scene {scene!r}: no such folder (bundled scenes: {', '.join(BUNDLED_SCENES)})")
+    return path
+
+
+@dataclass(frozen=True)
+class TrackReplay:
+    """A logged box trajectory, replayed in CARLA's frame at any time."""
+
+    times: np.ndarray  # (F,) s
+    locations: np.ndarray  # (F, 3) CARLA frame, ground under the box centre
+    yaws: np.ndarray  # (F,) deg, CARLA, unwrapped
+    hold_after_end: bool  # parked actors stay; moving ones leave the scene when their log ends
+
+    def __call__(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """(location (3,), rotation (pitch, yaw, roll)) at time t, or None while the log does not show it."""
+        if t < self.times[0] - 1e-6 and len(self.times) > 1 and not self.hold_after_end:
+            return None
+        if t > self.times[-1] + 1e-6 and not self.hold_after_end:
+            return None
+        t = float(np.clip(t, self.times[0], self.times[-1]))
+        location = np.array([np.interp(t, self.times, self.locations[:, k]) for k in range(3)])
+        yaw = float(np.interp(t, self.times, self.yaws))
+        return location, np.array([0.0, yaw, 0.0])
+
+
+def _track_replay(asset: "ActorAsset", bundle: SceneBundle) -> TrackReplay:
+    frames = asset.frame_indices.cpu().numpy().astype(int)
+    poses = asset.world_from_box.detach().cpu().numpy().astype(float)
+    height = float(asset.size[2])
+    times = bundle.timestamps[np.clip(frames, 0, len(bundle.timestamps) - 1)] - bundle.timestamps[0]
+    locations = np.stack([poses[:, 0, 3], -poses[:, 1, 3], poses[:, 2, 3] - height / 2.0], axis=1)
+    yaws = -np.degrees(np.unwrap(np.arctan2(poses[:, 1, 0], poses[:, 0, 0])))
+    return TrackReplay(times, locations, yaws, hold_after_end=not asset.moving)
+
+
+def _nearest_blueprint(library: carla.BlueprintLibrary, length: float) -> carla.ActorBlueprint:
+    candidates = [bp for bp in library.filter("vehicle.*") if bp.get_attribute("number_of_wheels").as_int() == 4]
+    return min(candidates, key=lambda bp: abs(bp.spec.length - length))
+
+
+def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
+    """The world of a reconstructed scene (see module docstring)."""
+    from recon_carla_bridge.recon.scene_file import load_scene
+    from recon_carla_bridge.sensors.splat_backend import SplatBackend
+    from recon_carla_bridge.world.maps import ReconMap
+    from recon_carla_bridge.world.world import World
+
+    bundle = load_scene_bundle(resolve_scene_dir(scene))
+    try:
+        xodr = bundle.road_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
+    wmap = ReconMap(bundle.name, xodr, bundle.road_file)
+    world = World(wmap, seed=seed)
+    gaussians = load_scene(bundle.scene_file)
+    backend = SplatBackend(gaussians, render_backend)
+    sim = world.simulation
+    sim.camera_backend = backend
+    library = world.get_blueprint_library()
+    for track_id, asset in sorted(gaussians.actors.items()):
+        if asset.category != "vehicle" or asset.frame_indices.numel() == 0:
+            continue
+        replay = _track_replay(asset, bundle)
+        start = replay(replay.times[0])
+        assert start is not None
+        blueprint = _nearest_blueprint(library, float(asset.size[0]))
+        blueprint.set_attribute("role_name", f"log_{track_id}")
+        location, rotation = start
+        transform = carla.Transform(carla.Location(*map(float, location)), carla.Rotation(yaw=float(rotation[1])))
+        actor_id = sim.spawn(blueprint, transform, check_overlap=False)
+        state = sim.state_of(actor_id)
+        state.half_extents = np.asarray(asset.size, dtype=float) / 2.0
+        state.box_center = np.array([0.0, 0.0, float(asset.size[2]) / 2.0])
+        state.attributes["scene_track"] = track_id
+        sim.set_replay(actor_id, replay)
+        state.location, state.rotation = location.copy(), rotation.copy()
+        if not asset.moving or replay.times[0] > 0.0:
+            hidden = replay(0.0)
+            if hidden is None:
+                state.location[2] = -500.0
+        backend.track_of_actor[actor_id] = track_id
+    world.scene_bundle = bundle  # type: ignore[attr-defined]
+    world.gaussian_scene = gaussians  # type: ignore[attr-defined]
+    return world
+
+
+def ego_start_transform(bundle: SceneBundle, frame: int = 0) -> carla.Transform:
+    """Where the logged ego was at `frame`, as a spawn transform (on the ground, CARLA frame)."""
+    from recon_carla_bridge.frames import scene_pose_to_carla
+
+    transform = scene_pose_to_carla(bundle.world_from_ego[frame])
+    transform.rotation = carla.Rotation(yaw=transform.rotation.yaw)
+    return transform
+
+
+def logged_camera_transform(bundle: SceneBundle, camera: str | None = None) -> tuple[str, carla.Transform, float, int, int]:
+    """(name, attach transform on the ego, fov deg, width, height) of a logged camera (the first by default)."""
+    from recon_carla_bridge.frames import camera_mount_to_carla, intrinsics_fov_deg
+
+    if not bundle.cameras:
+        raise InputError(f"{bundle.root}: the scene has no camera")
+    name = camera or sorted(bundle.cameras)[0]
+    if name not in bundle.cameras:
+        raise InputError(f"camera {name!r} not in the scene (have {', '.join(sorted(bundle.cameras))})")
+    calib = bundle.cameras[name]
+    return name, camera_mount_to_carla(calib.ego_from_camera), intrinsics_fov_deg(calib.K, calib.width), calib.width, calib.height
