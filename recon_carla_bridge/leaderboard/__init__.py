@@ -11,6 +11,9 @@ Layout:
 - `evaluator`   runs agent files on routes in the server-less world and writes the results file.
 """
 
-from recon_carla_bridge.leaderboard.alias import install_leaderboard_alias, leaderboard_alias  # noqa: E402
+from recon_carla_bridge.leaderboard.alias import (
+    install_leaderboard_alias,
+    leaderboard_alias,
+)
 
 __all__ = ["install_leaderboard_alias", "leaderboard_alias"]

@@ -8,16 +8,19 @@ import math
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any
 
 import carla
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard.alias import install_leaderboard_alias
 from recon_carla_bridge.leaderboard.api.autoagents.agent_wrapper import AgentError
-from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import AutonomousAgent
+from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import (
+    AutonomousAgent,
+)
 
 
 class AgentTimeout(AgentError):

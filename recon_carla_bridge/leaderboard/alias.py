@@ -12,8 +12,8 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import Iterator, Sequence
 
 ALIAS_ROOT = "leaderboard"
 TARGET_ROOT = "recon_carla_bridge.leaderboard.api"

@@ -14,8 +14,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard import scoring

@@ -65,7 +65,7 @@ class Episode:
     @property
     def length(self) -> int:
         """Number of ticks T."""
-        return int(len(self.time))
+        return len(self.time)
 
     def save(self, path: Path) -> None:
         """Write to an .npz file (arrays) with a JSON member for the rest."""
@@ -82,7 +82,7 @@ class Episode:
             signal_states=self.signal_states, meta=np.array(json.dumps(meta)))
 
     @classmethod
-    def load(cls, path: Path) -> "Episode":
+    def load(cls, path: Path) -> Episode:
         """Read an .npz written by `save`."""
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))

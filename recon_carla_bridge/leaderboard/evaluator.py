@@ -20,7 +20,11 @@ from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.metrics import MetricContext, default_registry
 from recon_carla_bridge.leaderboard.planning import find_map_file, load_map, plan_route
 from recon_carla_bridge.leaderboard.route_runner import RouteRunner
-from recon_carla_bridge.leaderboard.routes import RouteConfig, parse_routes_file, route_instances
+from recon_carla_bridge.leaderboard.routes import (
+    RouteConfig,
+    parse_routes_file,
+    route_instances,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -117,4 +121,4 @@ def _global_metrics(registry: Any, checkpoint: Checkpoint) -> dict[str, Any]:
     return registry.aggregate(per_route)
 
 
-__all__ = ["EvaluationSummary", "SensorsRejected", "evaluate", "select_routes", "scoring"]
+__all__ = ["EvaluationSummary", "SensorsRejected", "evaluate", "scoring", "select_routes"]

@@ -6,15 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import carla
+import numpy as np
 
 from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard import scenario_triggers
-from recon_carla_bridge.leaderboard.api.utils.route_manipulation import interpolate_trajectory
-from recon_carla_bridge.leaderboard.routes import Pose, RouteConfig, ScenarioSpec, load_trigger_file
+from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (
+    interpolate_trajectory,
+)
+from recon_carla_bridge.leaderboard.routes import (
+    Pose,
+    RouteConfig,
+    ScenarioSpec,
+    load_trigger_file,
+)
 
 MAX_KEYPOINT_OFFSET = 5.0  # m: a keypoint farther than this from every driving lane is not on the map
 HOP_RESOLUTION = 1.0  # m between interpolated route points (leaderboard default)
@@ -22,7 +28,7 @@ HOP_RESOLUTION = 1.0  # m between interpolated route points (leaderboard default
 
 def map_name_of(town: str) -> str:
     """The road network a town name uses: layered '_Opt' towns share their base town's OpenDRIVE."""
-    return town[:-4] if town.endswith("_Opt") else town
+    return town.removesuffix("_Opt")
 
 
 def find_map_file(town: str) -> Path:

@@ -12,21 +12,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import carla
 import numpy as np
 
-import carla
-
 from recon_carla_bridge.leaderboard import scoring
-from recon_carla_bridge.leaderboard.agent_host import build_agent, check_control, deadline
-from recon_carla_bridge.leaderboard.api.autoagents.agent_wrapper import validate_sensor_configuration
-from recon_carla_bridge.leaderboard.api.envs.sensor_interface import (CallBack, OpenDriveMapReader,
-                                                                      SensorConfigurationInvalid, SpeedometerReader)
+from recon_carla_bridge.leaderboard.agent_host import (
+    build_agent,
+    check_control,
+    deadline,
+)
+from recon_carla_bridge.leaderboard.api.autoagents.agent_wrapper import (
+    validate_sensor_configuration,
+)
+from recon_carla_bridge.leaderboard.api.envs.sensor_interface import (
+    CallBack,
+    OpenDriveMapReader,
+    SensorConfigurationInvalid,
+    SpeedometerReader,
+)
 from recon_carla_bridge.leaderboard.clock import GameClock
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
-from recon_carla_bridge.leaderboard.criteria import CollisionHit, LightState, TickSnapshot, build_route_criteria
-from recon_carla_bridge.leaderboard.criteria.signals import StopSignGeometry, TrafficLightGeometry, light_geometry
-from recon_carla_bridge.leaderboard.episode import (SIGNAL_GREEN, SIGNAL_OFF, SIGNAL_RED, SIGNAL_YELLOW, Episode,
-                                                    EpisodeRecorder)
+from recon_carla_bridge.leaderboard.criteria import (
+    CollisionHit,
+    LightState,
+    TickSnapshot,
+    build_route_criteria,
+)
+from recon_carla_bridge.leaderboard.criteria.signals import (
+    StopSignGeometry,
+    TrafficLightGeometry,
+    light_geometry,
+)
+from recon_carla_bridge.leaderboard.episode import (
+    SIGNAL_GREEN,
+    SIGNAL_OFF,
+    SIGNAL_RED,
+    SIGNAL_YELLOW,
+    Episode,
+    EpisodeRecorder,
+)
 from recon_carla_bridge.leaderboard.planning import PlannedRoute, expert_trajectory
 from recon_carla_bridge.leaderboard.scenario_host import ScenarioHost
 from recon_carla_bridge.leaderboard.video import FrontVideo
@@ -213,7 +237,7 @@ class RouteRunner:
                 outcome = scoring.RouteOutcome((), self.planned.length, 0.0, time.time() - wall_start,
                                                failure_message=scoring.FAILURE_MESSAGES["Sensors"][1])
                 return RouteResult(scoring.score_route(record, outcome, index), None, [], rejected=True)
-            except Exception as error:  # the agent could not be built: next route
+            except Exception as error:  # noqa: BLE001 — the agent could not be built: next route
                 record["meta"]["failure_reason"] = f"{type(error).__name__}: {error}"
                 traceback.print_exc()
                 outcome = scoring.RouteOutcome((), self.planned.length, 0.0, time.time() - wall_start,
@@ -253,7 +277,7 @@ class RouteRunner:
                 try:
                     with deadline(self.config.step_timeout, "run_step"):
                         control = check_control(self.agent())
-                except Exception as error:  # raised, hung or garbage: this route fails, the evaluation goes on
+                except Exception as error:  # noqa: BLE001 — raised, hung or garbage: this route fails, the evaluation goes on
                     failure = scoring.FAILURE_MESSAGES["Agent_runtime"][1]
                     reason = f"{type(error).__name__}: {error}"
                     traceback.print_exc()
@@ -288,7 +312,7 @@ class RouteRunner:
                     break
                 ego.apply_control(control)
                 self.world.tick()
-        except Exception as error:  # the world or a scenario failed: the simulation crashed
+        except Exception as error:  # noqa: BLE001 — the world or a scenario failed: the simulation crashed
             failure = scoring.FAILURE_MESSAGES["Simulation"][1]
             reason = f"{type(error).__name__}: {error}"
             traceback.print_exc()
@@ -318,7 +342,7 @@ class RouteRunner:
         if self.agent is not None:
             try:
                 self.agent.destroy()
-            except Exception:  # a failing destroy must not hide the route's result
+            except Exception:  # noqa: BLE001 — a failing destroy must not hide the route's result
                 traceback.print_exc()
         for reader in self.readers:
             reader.destroy()

@@ -61,9 +61,15 @@ class ScenarioHost:
 
         install_srunner_alias()
         import py_trees
-        from srunner.scenarioconfigs.scenario_configuration import ActorConfigurationData, ScenarioConfiguration
+        from srunner.scenarioconfigs.scenario_configuration import (
+            ActorConfigurationData,
+            ScenarioConfiguration,
+        )
         from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
-        from srunner.scenariomanager.scenarioatomics.atomic_behaviors import Idle, ScenarioTriggerer
+        from srunner.scenariomanager.scenarioatomics.atomic_behaviors import (
+            Idle,
+            ScenarioTriggerer,
+        )
 
         self._provider = CarlaDataProvider
         behaviours, blackboard = [], []
@@ -85,7 +91,7 @@ class ScenarioHost:
                 config.route_var_name = f"ScenarioRouteNumber{number}"
                 config.other_parameters = dict(spec.parameters)
                 instance = _scenario_class(spec.type)(world, [ego], config, criteria_enable=False, timeout=timeout)
-            except Exception as error:  # leaderboard: skip a scenario that cannot be set up
+            except Exception as error:  # noqa: BLE001 — leaderboard: skip a scenario that cannot be set up
                 self.skipped[spec.name] = f"{type(error).__name__}: {error}"
                 continue
             behaviour = instance.scenario.behavior
@@ -113,7 +119,7 @@ class ScenarioHost:
             self._provider.on_carla_tick()
             GameTime.on_carla_tick(snapshot.timestamp)
             self.tree.tick_once()
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 — a failing behaviour stops the scenarios, not the route
             self.stopped = f"{type(error).__name__}: {error}"
             traceback.print_exc()
             self.tree = None

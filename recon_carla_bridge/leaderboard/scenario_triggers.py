@@ -9,7 +9,8 @@ turn the right way); triggers closer than 2 m / 10° are merged; one scenario pe
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -10,8 +10,9 @@ The JSON layout (key names, rounding, message parsing) is that of leaderboard 2.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from recon_carla_bridge.leaderboard.events import TrafficEvent, TrafficEventType
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import carla
 import imageio.v2 as imageio
 import numpy as np
 
-import carla
-
-from recon_carla_bridge.schematic import ActorBox, CameraView, SchematicScene, render_schematic
+from recon_carla_bridge.schematic import (
+    ActorBox,
+    CameraView,
+    SchematicScene,
+    render_schematic,
+)
 from recon_carla_bridge.schematic.backend import signal_boxes_at
 
 MAX_WIDTH = 480  # pixels; larger camera images are subsampled

@@ -13,9 +13,21 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from recon_carla_bridge.leaderboard.episode import SIGNAL_GREEN, SIGNAL_OFF, SIGNAL_RED, SIGNAL_YELLOW, Episode
+from recon_carla_bridge.leaderboard.episode import (
+    SIGNAL_GREEN,
+    SIGNAL_OFF,
+    SIGNAL_RED,
+    SIGNAL_YELLOW,
+    Episode,
+)
 from recon_carla_bridge.leaderboard.metrics.geometry import box_corners
-from recon_carla_bridge.schematic.scene import MARKING_WHITE, MARKING_YELLOW, ROAD, SIDEWALK, SchematicScene
+from recon_carla_bridge.schematic.scene import (
+    MARKING_WHITE,
+    MARKING_YELLOW,
+    ROAD,
+    SIDEWALK,
+    SchematicScene,
+)
 
 BACKGROUND = (34, 38, 44)
 SURFACE_COLORS = {ROAD: (78, 82, 90), SIDEWALK: (58, 62, 68), MARKING_WHITE: (200, 200, 200),
@@ -61,6 +73,41 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+class RoadRaster:
+    """The road surfaces and markings of an area, drawn once north-up; `view` resamples a heading-up window.
+
+    Raster pixel (u, v) shows world (x0 + u / scale, y0 + v / scale): CARLA's x to the right, y down.
+    """
+
+    MAX_SIDE = 6000  # pixels; larger areas are drawn at a coarser scale
+
+    def __init__(self, scene: SchematicScene, low: np.ndarray, high: np.ndarray, scale: float) -> None:
+        """Draw every quad of `scene` whose centre lies in the box `low`..`high` (m, world xy)."""
+        scale = min(scale, self.MAX_SIDE / float(max(high - low)))
+        self.origin, self.scale = np.asarray(low, dtype=np.float64), float(scale)
+        width, height = (int(math.ceil(v)) + 1 for v in (high - low) * scale)
+        self.image = Image.new("RGB", (width, height), BACKGROUND)
+        draw = ImageDraw.Draw(self.image)
+        inside = np.all((scene.centers[:, :2] >= low) & (scene.centers[:, :2] <= high), axis=1)
+        for classes in ((ROAD, SIDEWALK), (MARKING_WHITE, MARKING_YELLOW)):
+            for index in np.flatnonzero(inside & np.isin(scene.classes, classes)):
+                pixels = (scene.quads[index, :, :2] - self.origin) * self.scale
+                draw.polygon([tuple(p) for p in pixels], fill=SURFACE_COLORS[int(scene.classes[index])])
+
+    def view(self, cx: float, cy: float, yaw_degrees: float, view: BevView) -> Image.Image:
+        """The `view.size`² heading-up window around (cx, cy), as `BevRenderer._to_pixels` places points."""
+        theta = math.radians(yaw_degrees + 90.0)
+        c, s = math.cos(theta), math.sin(theta)
+        ratio = self.scale / view.scale  # raster pixels per view pixel
+        cu, cv = view.size / 2.0, view.size * view.ego_row
+        u0 = (cx - self.origin[0]) * self.scale
+        v0 = (cy - self.origin[1]) * self.scale
+        coefficients = (ratio * c, -ratio * s, u0 - ratio * (c * cu - s * cv),
+                        ratio * s, ratio * c, v0 - ratio * (s * cu + c * cv))
+        return self.image.transform((view.size, view.size), Image.Transform.AFFINE, coefficients,
+                                    resample=Image.Resampling.BILINEAR, fillcolor=BACKGROUND)
+
+
 class BevRenderer:
     """Draws `frame(tick)` for an episode; the road geometry of its map is optional (`scene`)."""
 
@@ -74,6 +121,11 @@ class BevRenderer:
         self._event_ticks = [int(np.searchsorted(episode.frame, int(e["frame"]))) for e in episode.events]
         total = float(episode.route_cumulative[-1]) if len(episode.route_cumulative) else 0.0
         self._route_fraction = episode.route_cumulative / total if total > 0 else np.zeros(len(episode.route))
+        self._roads: RoadRaster | None = None
+        if scene is not None and len(scene.centers) and episode.length:
+            xy = np.concatenate([episode.ego_pose[:, :2], episode.route[:, :2]])
+            margin = view.radius + 10.0
+            self._roads = RoadRaster(scene, xy.min(axis=0) - margin, xy.max(axis=0) + margin, view.scale)
 
     def _to_pixels(self, points: np.ndarray, cx: float, cy: float, yaw_degrees: float) -> np.ndarray:
         """(N, 2) world xy → (N, 2) pixel uv, ego heading up."""
@@ -84,29 +136,23 @@ class BevRenderer:
         v = (-d[:, 0] * s + d[:, 1] * c) * self.view.scale + self.view.size * self.view.ego_row
         return np.column_stack([u, v])
 
-    def _draw_roads(self, draw: ImageDraw.ImageDraw, cx: float, cy: float, yaw: float) -> None:
-        scene = self.scene
-        if scene is None or not len(scene.centers):
-            return
-        near = np.hypot(scene.centers[:, 0] - cx, scene.centers[:, 1] - cy) < self.view.radius + 5.0
-        for classes in ((ROAD, SIDEWALK), (MARKING_WHITE, MARKING_YELLOW)):
-            for index in np.flatnonzero(near & np.isin(scene.classes, classes)):
-                pixels = self._to_pixels(scene.quads[index, :, :2], cx, cy, yaw)
-                draw.polygon([tuple(p) for p in pixels], fill=SURFACE_COLORS[int(scene.classes[index])])
-
     def _draw_route(self, draw: ImageDraw.ImageDraw, tick: int, cx: float, cy: float, yaw: float) -> None:
         route = self.episode.route[:, :2]
         if len(route) < 2:
             return
+        near = np.flatnonzero(np.hypot(route[:, 0] - cx, route[:, 1] - cy) < self.view.radius + 10.0)
         done = self._route_fraction * 100.0 <= float(self.episode.route_completion[tick])
-        pixels = self._to_pixels(route, cx, cy, yaw)
-        split = int(done.sum())
-        if split >= 2:
-            draw.line([tuple(p) for p in pixels[:split]], fill=ROUTE_DONE, width=4)
-        if len(route) - max(split - 1, 0) >= 2:
-            draw.line([tuple(p) for p in pixels[max(split - 1, 0):]], fill=ROUTE_AHEAD, width=4)
-        end = pixels[-1]
-        draw.rectangle((end[0] - 5, end[1] - 5, end[0] + 5, end[1] + 5), outline=ROUTE_AHEAD, width=2)
+        for first, last in _runs(near):  # stretches of the route inside the view
+            pixels = self._to_pixels(route[max(first - 1, 0):last + 2], cx, cy, yaw)
+            flags = done[max(first - 1, 0):last + 2]
+            split = int(flags.sum())
+            if split >= 2:
+                draw.line([tuple(p) for p in pixels[:split]], fill=ROUTE_DONE, width=4)
+            if len(pixels) - max(split - 1, 0) >= 2:
+                draw.line([tuple(p) for p in pixels[max(split - 1, 0):]], fill=ROUTE_AHEAD, width=4)
+        if np.hypot(route[-1, 0] - cx, route[-1, 1] - cy) < self.view.radius:
+            (u, v), = self._to_pixels(route[-1:], cx, cy, yaw)
+            draw.rectangle((u - 5, v - 5, u + 5, v + 5), outline=ROUTE_AHEAD, width=2)
 
     def _draw_signals(self, draw: ImageDraw.ImageDraw, tick: int, cx: float, cy: float, yaw: float) -> None:
         """Stop lines of the traffic lights near the ego, coloured by their state at `tick`."""
@@ -170,7 +216,7 @@ class BevRenderer:
                 label = EVENT_LABELS.get(event["type"], event["type"].lower())
                 counts[label] = counts.get(label, 0) + 1
         if counts:
-            lines.append("infractions: " + ", ".join(f"{k} ×{v}" for k, v in counts.items()))
+            lines.append("infractions: " + ", ".join(f"{k} x{v}" for k, v in counts.items()))
         box_height = 8 + 16 * len(lines)
         draw.rectangle((0, 0, size, box_height), fill=(20, 22, 26))
         for row, line in enumerate(lines):
@@ -190,10 +236,12 @@ class BevRenderer:
     def frame(self, tick: int) -> np.ndarray:
         """(size, size, 3) uint8 RGB view at `tick`."""
         episode = self.episode
-        image = Image.new("RGB", (self.view.size, self.view.size), BACKGROUND)
-        draw = ImageDraw.Draw(image)
         cx, cy, yaw = (float(v) for v in episode.ego_pose[tick, [0, 1, 5]])
-        self._draw_roads(draw, cx, cy, yaw)
+        if self._roads is not None:
+            image = self._roads.view(cx, cy, yaw, self.view)
+        else:
+            image = Image.new("RGB", (self.view.size, self.view.size), BACKGROUND)
+        draw = ImageDraw.Draw(image)
         self._draw_route(draw, tick, cx, cy, yaw)
         self._draw_signals(draw, tick, cx, cy, yaw)
         trail = episode.ego_pose[max(tick - 2000, 0): tick + 1, :2]
@@ -205,6 +253,16 @@ class BevRenderer:
         unlocated = self._draw_events(draw, tick, cx, cy, yaw)
         self._draw_hud(draw, tick, unlocated, yaw)
         return np.asarray(image)
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive integers in sorted `indices`."""
+    if not len(indices):
+        return []
+    breaks = np.flatnonzero(np.diff(indices) > 1)
+    starts = np.concatenate([[indices[0]], indices[breaks + 1]])
+    ends = np.concatenate([indices[breaks], [indices[-1]]])
+    return [(int(a), int(b)) for a, b in zip(starts, ends)]
 
 
 def bev_frame(episode: Episode, tick: int, scene: SchematicScene | None = None, view: BevView = BevView()) -> np.ndarray:

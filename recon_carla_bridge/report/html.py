@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import html
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +19,16 @@ import imageio.v2 as imageio
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image, ImageDraw
 
-from recon_carla_bridge.errors import InputError, MapNotFoundError  # noqa: E402
-from recon_carla_bridge.leaderboard.checkpoint import read_results  # noqa: E402
-from recon_carla_bridge.leaderboard.episode import Episode  # noqa: E402
-from recon_carla_bridge.report.bev import BevRenderer, BevView, overview_image  # noqa: E402
-from recon_carla_bridge.report.style import PAGE_STYLE  # noqa: E402
-from recon_carla_bridge.schematic.scene import SchematicScene  # noqa: E402
+from recon_carla_bridge.errors import InputError, MapNotFoundError
+from recon_carla_bridge.leaderboard.checkpoint import read_results
+from recon_carla_bridge.leaderboard.episode import Episode
+from recon_carla_bridge.report.bev import BevRenderer, BevView, overview_image
+from recon_carla_bridge.report.style import PAGE_STYLE
+from recon_carla_bridge.schematic.scene import SchematicScene
 
 VIDEO_FPS = 10.0
 SCORE_LABELS = ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty")
@@ -65,7 +68,10 @@ def _label(frame: np.ndarray, text: str) -> np.ndarray:
 
 
 def _fit_height(frame: np.ndarray, height: int) -> np.ndarray:
-    """Frame resized (bilinear) to `height` rows, keeping its aspect ratio."""
+    """Frame resized to `height` rows, keeping its aspect ratio (pixels repeated for whole factors)."""
+    if height % frame.shape[0] == 0:
+        factor = height // frame.shape[0]
+        return frame.repeat(factor, axis=0).repeat(factor, axis=1)
     width = max(int(round(frame.shape[1] * height / frame.shape[0])), 1)
     return np.asarray(Image.fromarray(frame).resize((width, height), Image.BILINEAR))
 
@@ -140,8 +146,10 @@ def _speed_plot(episodes: dict[str, Episode], path: Path) -> None:
     plt.close(fig)
 
 
-def _route_artifacts(record: dict[str, Any], results_dir: Path, out_dir: Path,
-                     scenes: dict[str, SchematicScene | None], videos: bool) -> RouteArtifacts:
+def _route_artifacts(record: dict[str, Any], results_dir: Path, out_dir: Path, videos: bool,
+                     scenes: dict[str, SchematicScene | None] | None = None) -> RouteArtifacts:
+    """Map image and video of one route (`scenes` caches road geometry by town across calls)."""
+    scenes = {} if scenes is None else scenes
     artifacts = RouteArtifacts()
     folder_name = record.get("meta", {}).get("artifacts")
     if not folder_name:
@@ -256,8 +264,25 @@ def _route_section(record: dict[str, Any], artifacts: RouteArtifacts) -> str:
             + f"<div class='media'>{media}</div></section>")
 
 
-def build_report(results_path: Path, out_dir: Path | None = None, videos: bool = True) -> Path:
-    """Write `<out_dir>/index.html` (default: `<results stem>_report/` beside the results); return its path."""
+def _all_route_artifacts(records: list[dict[str, Any]], results_dir: Path, out_dir: Path, videos: bool,
+                         workers: int) -> dict[str, RouteArtifacts]:
+    """Every route's artefacts, routes spread over `workers` processes (in this process when 1)."""
+    workers = max(1, min(workers, len(records)))
+    if workers == 1:
+        scenes: dict[str, SchematicScene | None] = {}
+        return {r["route_id"]: _route_artifacts(r, results_dir, out_dir, videos, scenes) for r in records}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {r["route_id"]: pool.submit(_route_artifacts, r, results_dir, out_dir, videos) for r in records}
+        return {route_id: future.result() for route_id, future in futures.items()}
+
+
+def build_report(results_path: Path, out_dir: Path | None = None, videos: bool = True,
+                 workers: int | None = None) -> Path:
+    """Write `<out_dir>/index.html` (default: `<results stem>_report/` beside the results); return its path.
+
+    `workers` processes build the per-route videos (default: one per CPU core).
+    """
+    workers = workers if workers is not None else (os.cpu_count() or 1)
     results_path = Path(results_path)
     if not results_path.exists():
         raise InputError(f"{results_path}: results file not found")
@@ -268,8 +293,7 @@ def build_report(results_path: Path, out_dir: Path | None = None, videos: bool =
     out_dir = Path(out_dir) if out_dir else results_path.with_name(results_path.stem + "_report")
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    scenes: dict[str, SchematicScene | None] = {}
-    artifacts = {r["route_id"]: _route_artifacts(r, results_path.parent, out_dir, scenes, videos) for r in records}
+    artifacts = _all_route_artifacts(records, results_path.parent, out_dir, videos, workers)
     _score_plot(records, out_dir / "scores.png")
     plots = ["scores.png"]
     episodes = {route_id: a.episode for route_id, a in artifacts.items() if a.episode is not None and a.episode.length}

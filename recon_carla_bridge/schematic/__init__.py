@@ -5,4 +5,4 @@ from recon_carla_bridge.schematic.backend import SchematicBackend
 from recon_carla_bridge.schematic.render import ActorBox, CameraView, render_schematic
 from recon_carla_bridge.schematic.scene import SchematicScene
 
-__all__ = ["ActorBox", "SchematicBackend", "CameraView", "SchematicScene", "render_schematic"]
+__all__ = ["ActorBox", "CameraView", "SchematicBackend", "SchematicScene", "render_schematic"]

@@ -6,7 +6,8 @@ read from `sim.alive_states()` (vehicles, walkers, props, traffic lights and sto
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

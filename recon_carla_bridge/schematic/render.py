@@ -9,13 +9,19 @@ Camera frame as CARLA's: x forward, y right, z up; pinhole with f = W / (2 tan(f
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from recon_carla_bridge.schematic.scene import MARKING_WHITE, MARKING_YELLOW, ROAD, SIDEWALK, SchematicScene
+from recon_carla_bridge.schematic.scene import (
+    MARKING_WHITE,
+    MARKING_YELLOW,
+    ROAD,
+    SIDEWALK,
+    SchematicScene,
+)
 
 NEAR = 0.3  # m
 FAR = 150.0  # m: farther quads are not drawn

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 import carla
+import numpy as np
 
 STEP = 2.0  # m between waypoints along a lane
 MARKING_WIDTH = 0.15  # m
@@ -34,7 +33,7 @@ class SchematicScene:
     centers: np.ndarray
 
     @classmethod
-    def from_map(cls, world_map: carla.Map, step: float = STEP) -> "SchematicScene":
+    def from_map(cls, world_map: carla.Map, step: float = STEP) -> SchematicScene:
         """Sample every driving lane of `world_map` into quads."""
         quads: list[np.ndarray] = []
         classes: list[int] = []

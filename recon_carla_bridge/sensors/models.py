@@ -162,7 +162,10 @@ class GnssSensorModel(_NoisyModel):
     def measure(self, ctx: SensorContext) -> GnssMeasurement:
         """Geolocation of the sensor."""
         loc = ctx.sensor.location
-        geo = ctx.sim.map.transform_to_geolocation(carla.Location(float(loc[0]), float(loc[1]), float(loc[2])))
+        # carla 0.9.16's client-side Map.transform_to_geolocation does not undo CARLA's y flip (north is
+        # -y in CARLA); the server's GNSS sensor, the IMU compass and leaderboard GPS routes all use
+        # north = -y, so flip y here to match them.
+        geo = ctx.sim.map.transform_to_geolocation(carla.Location(float(loc[0]), float(-loc[1]), float(loc[2])))
         return GnssMeasurement(
             ctx.frame, ctx.timestamp, ctx.transform,
             geo.latitude + self._noise("noise_lat_stddev", "noise_lat_bias"),

@@ -87,6 +87,7 @@ class Simulation:
         self._lights: dict[int, traffic_lights.LightRecord] = {}
         self._light_groups: list[traffic_lights.LightGroup] = []
         self._light_boxes: tuple[np.ndarray, ...] | None = None  # trigger volumes as arrays, built once
+        self._junction_boxes: dict[int, tuple[np.ndarray, np.ndarray, float, float]] | None = None
         self._light_of_vehicle: dict[int, int] = {}
         self.spectator_id = self._add_state(
             ActorState(0, ActorKind.SPECTATOR, "spectator", {}, np.array([0.0, 0.0, 50.0]),
@@ -106,6 +107,20 @@ class Simulation:
             record.actor_id = self._add_state(state)
             self._lights[record.actor_id] = record
         self._light_groups = traffic_lights.assign_groups(list(self._lights.values()))
+
+    def junction_boxes(self) -> dict[int, tuple[np.ndarray, np.ndarray, float, float]]:
+        """junction id -> (centre (2,), half extents (2,), cos yaw, sin yaw) of its bounding box (cached)."""
+        if self._junction_boxes is None:
+            boxes: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
+            for waypoint in self.map.generate_waypoints(4.0):
+                if not waypoint.is_junction or waypoint.junction_id in boxes:
+                    continue
+                box = waypoint.get_junction().bounding_box
+                yaw = math.radians(box.rotation.yaw)
+                boxes[waypoint.junction_id] = (np.array([box.location.x, box.location.y]),
+                                               np.array([box.extent.x, box.extent.y]), math.cos(yaw), math.sin(yaw))
+            self._junction_boxes = boxes
+        return self._junction_boxes
 
     def light_record(self, actor_id: int) -> traffic_lights.LightRecord:
         """The signal record behind a traffic light / stop sign actor."""
@@ -694,9 +709,14 @@ class Simulation:
         self._tick_callbacks.pop(callback_id, None)
 
     def run_tick_callbacks(self, snapshot: Any) -> None:
-        """Call every on_tick callback with the snapshot."""
-        for callback in list(self._tick_callbacks.values()):
-            callback(snapshot)
+        """Call every on_tick callback with the snapshot; one that raises is reported, the rest still run."""
+        for callback_id, callback in list(self._tick_callbacks.items()):
+            try:
+                callback(snapshot)
+            except Exception as error:  # a user's callback must not stop the world
+                message = f"on_tick callback {callback_id} raised {type(error).__name__}: {error}"
+                self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
 def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, float]:

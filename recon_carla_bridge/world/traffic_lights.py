@@ -19,7 +19,8 @@ STOP_SIGN_TYPE = "206"
 GREEN_TIME_S = 10.0  # CARLA's default durations
 YELLOW_TIME_S = 3.0
 RED_TIME_S = 2.0  # all-red gap between two lights of a group
-TRIGGER_DEPTH_M = 2.0  # length of the trigger volume along the lane
+TRIGGER_DEPTH_M = 7.0  # length of the trigger volume along the lane, ending at the stop line
+STOP_LINE_DEPTH_M = 1.0  # depth of the stop-line box the traffic manager stops in front of
 
 
 @dataclass
@@ -33,6 +34,7 @@ class LightRecord:
     trigger_center: np.ndarray  # (3,) world, centre of the trigger volume
     trigger_half_extents: np.ndarray  # (3,) m, in the trigger's own frame
     trigger_yaw: float  # deg, heading of the controlled lanes
+    stop_point: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) world, centre of the stop line
     junction_id: int = -1  # junction the lanes lead into (-1 if none)
     actor_id: int = 0
     state: carla.TrafficLightState = carla.TrafficLightState.Red
@@ -95,10 +97,12 @@ def _fit_trigger(record: LightRecord) -> None:
     points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z] for w in record.lane_waypoints])
     yaw = record.lane_waypoints[0].transform.rotation.yaw
     c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
-    centre = points.mean(axis=0)
-    lateral = np.abs(-(points[:, 0] - centre[0]) * s + (points[:, 1] - centre[1]) * c)
+    stop = points.mean(axis=0)
+    lateral = np.abs(-(points[:, 0] - stop[0]) * s + (points[:, 1] - stop[1]) * c)
     width = max(w.lane_width for w in record.lane_waypoints)
-    record.trigger_center = centre
+    record.stop_point = stop
+    # The trigger volume lies on the incoming lanes, ending at the stop line (where CARLA's boxes are).
+    record.trigger_center = stop - np.array([c, s, 0.0]) * TRIGGER_DEPTH_M / 2.0
     record.trigger_half_extents = np.array([TRIGGER_DEPTH_M / 2.0, float(lateral.max()) + width / 2.0, 1.0])
     record.trigger_yaw = yaw
 

@@ -32,6 +32,8 @@ IDM_COMFORT_DECEL = 3.0  # m/s²
 DEFAULT_SPEED_DIFFERENCE_PCT = 30.0  # CARLA's TM drives 30 % below the limit by default
 DEFAULT_LEADING_DISTANCE_M = 2.5
 PATH_HALF_WIDTH_M = 1.6  # an obstacle this close to the path is in the way
+JUNCTION_LOOKAHEAD_M = 15.0  # junction entries closer than this are negotiated
+CONFLICT_DISTANCE_M = 2.5  # two paths through a junction closer than this conflict
 
 
 @dataclass
@@ -49,6 +51,7 @@ class _Autopilot:
     route: deque = field(default_factory=deque)  # 'Left' | 'Right' | 'Straight' choices at junctions
     path: deque = field(default_factory=deque)  # carla.Location targets from set_path
     limits: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,) km/h speed limit at each point
+    junctions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (K,) junction id or -1
     lane_offset: float = 0.0
     last_option: str = "LaneFollow"
 
@@ -187,6 +190,7 @@ class TrafficManager:
             entry.waypoints = deque([ahead[0]])
             entry.points = np.array([[ahead[0].transform.location.x, ahead[0].transform.location.y]])
             entry.limits = np.array([self._sim.road_speed_limit(ahead[0].road_id)])
+            entry.junctions = np.array([ahead[0].junction_id if ahead[0].is_junction else -1], np.int64)
             entry.last_option = "ChangeLaneLeft" if direction else "ChangeLaneRight"
 
     def set_path(self, actor: Any, path: list[carla.Location]) -> None:
@@ -196,6 +200,7 @@ class TrafficManager:
         entry.waypoints.clear()
         entry.points = np.zeros((0, 2))
         entry.limits = np.zeros(0)
+        entry.junctions = np.zeros(0, np.int64)
 
     def set_route(self, actor: Any, path: list[str]) -> None:
         """Take these turns ('Left', 'Right', 'Straight') at the next junctions."""
@@ -230,6 +235,7 @@ class TrafficManager:
             entry.waypoints.append(start)
             entry.points = np.zeros((0, 2))
             entry.limits = np.zeros(0)
+            entry.junctions = np.zeros(0, np.int64)
         added = []
         while len(entry.waypoints) < PATH_POINTS:
             last = entry.waypoints[-1]
@@ -237,6 +243,9 @@ class TrafficManager:
             if not options:
                 break
             chosen = self._choose(entry, last, options)
+            location = chosen.transform.location
+            if not all(math.isfinite(v) for v in (location.x, location.y, location.z)):
+                break  # a malformed map geometry: never steer towards NaN
             entry.waypoints.append(chosen)
             added.append(chosen)
         missing = len(entry.waypoints) - len(entry.points)
@@ -244,6 +253,7 @@ class TrafficManager:
             fresh = list(entry.waypoints)[-missing:]
             entry.points = np.vstack([entry.points, [[w.transform.location.x, w.transform.location.y] for w in fresh]])
             entry.limits = np.concatenate([entry.limits, [self._sim.road_speed_limit(w.road_id) for w in fresh]])
+            entry.junctions = np.concatenate([entry.junctions, [w.junction_id if w.is_junction else -1 for w in fresh]]).astype(np.int64)
 
     def _choose(self, entry: _Autopilot, current: carla.Waypoint, options: list[carla.Waypoint]) -> carla.Waypoint:
         if len(options) == 1:
@@ -301,18 +311,21 @@ class TrafficManager:
         if passed:
             entry.points = points[passed:]
             entry.limits = entry.limits[passed:]
+            entry.junctions = entry.junctions[passed:]
         # Far off the path (teleported, pushed): start again from the lane under the vehicle.
         first = entry.points[0]
         if math.hypot(first[0] - x, first[1] - y) > 8.0:
             entry.waypoints.clear()
             entry.points = np.zeros((0, 2))
             entry.limits = np.zeros(0)
+            entry.junctions = np.zeros(0, np.int64)
 
     def _controls(self, driven: list[tuple[_Autopilot, Any, VehicleSpec]]) -> list[carla.VehicleControl]:
         """Vectorised pure pursuit + IDM for N vehicles with padded (N, K) paths."""
         count = len(driven)
         points = np.empty((count, PATH_POINTS, 2))
         limits = np.empty((count, PATH_POINTS))
+        junctions = np.full((count, PATH_POINTS), -1, np.int64)
         valid = np.zeros((count, PATH_POINTS), bool)
         position = np.empty((count, 2))
         yaw = np.empty(count)
@@ -339,6 +352,7 @@ class TrafficManager:
                 path = path + normal / np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9) * entry.lane_offset
             points[i, :k], points[i, k:] = path, path[-1]
             limits[i, :k], limits[i, k:] = entry.limits, entry.limits[-1]
+            junctions[i, :k] = entry.junctions
             valid[i, :k] = True
             position[i] = state.location[:2]
             yaw[i] = math.radians(state.rotation[1])
@@ -380,9 +394,11 @@ class TrafficManager:
 
         gap, lead_speed = self._gaps(ids, position, heading, points, length, width, ignore_vehicles, ignore_walkers)
         light_gap = self._red_light_gaps(position, points, length, ignore_lights)
-        closer_light = light_gap < gap
-        gap = np.where(closer_light, light_gap, gap)
-        lead_speed = np.where(closer_light, 0.0, lead_speed)
+        junction_gap = self._junction_gaps(ids, position, points, junctions, length, width)
+        for stop_gap in (light_gap, junction_gap):
+            closer = stop_gap < gap
+            gap = np.where(closer, stop_gap, gap)
+            lead_speed = np.where(closer, 0.0, lead_speed)
         accel = np.where(desired > 0.1, max_accel * 0.8 * (1.0 - (speed / np.maximum(desired, 0.1)) ** 4), -max_decel)
         has_lead = np.isfinite(gap)
         desired_gap = min_gap + speed * IDM_TIME_HEADWAY_S + speed * (speed - lead_speed) / (
@@ -404,31 +420,107 @@ class TrafficManager:
 
     def _red_light_gaps(self, position: np.ndarray, points: np.ndarray, length: np.ndarray,
                         ignore_lights: np.ndarray) -> np.ndarray:
-        """Distance (m) along each path to the first red/yellow light trigger volume on it (inf if none)."""
+        """Free distance (m) along each path to the stop line of the first red/yellow light on it (inf if none)."""
         count = len(position)
         gap = np.full(count, np.inf)
         stopping = [r for r in self._sim.light_records() if r.kind == "traffic_light"
                     and r.state in (carla.TrafficLightState.Red, carla.TrafficLightState.Yellow)]
         if not stopping:
             return gap
-        centers = np.array([r.trigger_center[:2] for r in stopping])  # (L, 2)
-        half = np.array([r.trigger_half_extents[:2] for r in stopping])  # (L, 2)
+        from recon_carla_bridge.world.traffic_lights import STOP_LINE_DEPTH_M
+
+        centers = np.array([r.stop_point[:2] for r in stopping])  # (L, 2)
+        half = np.array([[STOP_LINE_DEPTH_M / 2.0, r.trigger_half_extents[1]] for r in stopping])  # (L, 2)
         yaw = np.radians([r.trigger_yaw for r in stopping])  # (L,)
         path = np.concatenate([position[:, None, :], points], axis=1)  # (N, K+1, 2)
         arc = np.concatenate([np.zeros((count, 1)), np.cumsum(np.linalg.norm(np.diff(path, axis=1), axis=2), axis=1)], axis=1)
-        delta = path[:, :, None, :] - centers[None, None, :, :]  # (N, K+1, L, 2)
-        local_x = delta[..., 0] * np.cos(yaw) + delta[..., 1] * np.sin(yaw)
-        local_y = -delta[..., 0] * np.sin(yaw) + delta[..., 1] * np.cos(yaw)
-        inside = (np.abs(local_x) <= half[:, 0]) & (np.abs(local_y) <= half[:, 1])  # (N, K+1, L)
+        # Only (vehicle, light) pairs within reach of the vehicle's path are examined.
+        reach = arc[:, -1] + 5.0
+        near = np.linalg.norm(position[:, None, :] - centers[None, :, :], axis=2) < reach[:, None]  # (N, L)
+        near[ignore_lights] = False
+        rows, lights = np.nonzero(near)
+        if len(rows) == 0:
+            return gap
+        delta = path[rows] - centers[lights][:, None, :]  # (P, K+1, 2)
+        cos, sin = np.cos(yaw[lights])[:, None], np.sin(yaw[lights])[:, None]
+        local_x = delta[..., 0] * cos + delta[..., 1] * sin
+        local_y = -delta[..., 0] * sin + delta[..., 1] * cos
+        inside = (np.abs(local_x) <= half[lights, 0:1]) & (np.abs(local_y) <= half[lights, 1:2])  # (P, K+1)
         # Only lights guarding the vehicle's own lane: its path must run along the light's lanes.
-        path_heading = np.arctan2(np.gradient(path[..., 1], axis=1), np.gradient(path[..., 0], axis=1))  # (N, K+1)
-        aligned = np.cos(path_heading[:, :, None] - yaw[None, None, :]) > 0.7
-        hit = (inside & aligned).any(axis=2)  # (N, K+1)
-        hit[ignore_lights] = False
-        first = np.argmax(hit, axis=1)
-        has = hit.any(axis=1) & (first > 0)  # already inside: the light changed as it arrived, drive on
-        gap[has] = arc[np.arange(count), first][has] - length[has] / 2.0
+        path_heading = np.arctan2(np.gradient(path[rows][..., 1], axis=1), np.gradient(path[rows][..., 0], axis=1))
+        inside &= np.cos(path_heading - yaw[lights][:, None]) > 0.7
+        first = np.argmax(inside, axis=1)
+        hit = inside.any(axis=1) & (first > 0)  # already on the stop line when it changed: drive on
+        for pair in np.nonzero(hit)[0]:
+            row = rows[pair]
+            gap[row] = min(gap[row], arc[row, first[pair]] - length[row] / 2.0)
         return gap
+
+    def _junction_gaps(self, ids: np.ndarray, position: np.ndarray, points: np.ndarray, junctions: np.ndarray,
+                       length: np.ndarray, width: np.ndarray) -> np.ndarray:
+        """Free distance to the entry of the next junction for vehicles that must wait there (inf otherwise).
+
+        A vehicle about to enter a junction waits while another vehicle or walker that is in the
+        junction, or that is nearer to entering it, will pass where it wants to go: their paths
+        through the junction come within CONFLICT_DISTANCE_M (an autopilot vehicle's path is its
+        planned one; anyone else's is straight ahead). Vehicles in the same lane are left to the
+        car-following model, and parallel lanes never conflict, so highway junctions keep flowing.
+        """
+        count = len(ids)
+        gap = np.full(count, np.inf)
+        path = np.concatenate([position[:, None, :], points], axis=1)  # (N, K+1, 2)
+        arc = np.concatenate([np.zeros((count, 1)), np.cumsum(np.linalg.norm(np.diff(path, axis=1), axis=2), axis=1)], axis=1)
+        has_junction = junctions >= 0
+        first = np.argmax(has_junction, axis=1)
+        approaching = has_junction.any(axis=1)
+        target = np.where(approaching, junctions[np.arange(count), first], -1)
+        entry_arc = arc[np.arange(count), first + 1]  # path point k is at arc index k + 1
+        candidates = approaching & (entry_arc < JUNCTION_LOOKAHEAD_M) & (first > 0)
+        if not candidates.any():
+            return gap
+        row_of_id = {int(actor_id): row for row, actor_id in enumerate(ids)}
+        occupants = self._junction_occupants({int(j) for j in target[candidates]})
+        for i in np.nonzero(candidates)[0]:
+            junction_id = int(target[i])
+            mine = path[i][(junctions[i] == junction_id).nonzero()[0] + 1]  # my points inside the junction
+            blockers: list[np.ndarray] = []
+            for actor_id, xy, heading in occupants.get(junction_id, []):
+                if actor_id == int(ids[i]):
+                    continue
+                row = row_of_id.get(actor_id)
+                blockers.append(path[row] if row is not None else xy + np.outer(np.arange(0.0, 15.0, 1.0), heading))
+            rivals = candidates & (target == junction_id)
+            rivals[i] = False
+            earlier = rivals & ((entry_arc < entry_arc[i] - 0.5) | ((np.abs(entry_arc - entry_arc[i]) <= 0.5) & (ids < ids[i])))
+            blockers += [path[j][1:] for j in np.nonzero(earlier)[0]]
+            for other in blockers:
+                leader = np.min(np.linalg.norm(path[i] - other[0], axis=1)) < PATH_HALF_WIDTH_M + width[i] / 2.0
+                if leader:
+                    continue  # in my lane ahead of me: the car-following model keeps the gap
+                closest = np.min(np.linalg.norm(mine[:, None, :] - other[None, :, :], axis=2))
+                if closest < CONFLICT_DISTANCE_M:
+                    gap[i] = entry_arc[i] - length[i] / 2.0 - 0.5
+                    break
+        return gap
+
+    def _junction_occupants(self, junction_ids: set[int]) -> dict[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+        """junction id -> (actor id, position (2,), heading (2,)) of vehicles and walkers on its lanes."""
+        boxes = self._sim.junction_boxes()
+        found: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        for state in self._sim._states.values():
+            if state.kind not in (ActorKind.VEHICLE, ActorKind.WALKER):
+                continue
+            xy = state.location[:2]
+            near = [j for j in junction_ids if j in boxes and _in_box(xy, boxes[j], margin=2.0)]
+            if not near:
+                continue
+            waypoint = self._sim.map.get_waypoint(carla.Location(float(xy[0]), float(xy[1]), float(state.location[2])),
+                                                  project_to_road=True, lane_type=carla.LaneType.Any)
+            if waypoint is None or not waypoint.is_junction or waypoint.junction_id not in near:
+                continue
+            yaw = math.radians(state.rotation[1])
+            found.setdefault(waypoint.junction_id, []).append((state.actor_id, xy.copy(), np.array([math.cos(yaw), math.sin(yaw)])))
+        return found
 
     def _gaps(self, ids: np.ndarray, position: np.ndarray, heading: np.ndarray, points: np.ndarray, length: np.ndarray,
               width: np.ndarray, ignore_vehicles: np.ndarray, ignore_walkers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -465,6 +557,12 @@ class TrafficManager:
             best = int(np.argmin(gaps))
             gap[i], lead_speed[i] = gaps[best], body_speed[chosen[best]]
         return gap, lead_speed
+
+
+def _in_box(xy: np.ndarray, box: tuple[np.ndarray, np.ndarray, float, float], margin: float = 0.0) -> bool:
+    center, half, cos, sin = box
+    dx, dy = xy[0] - center[0], xy[1] - center[1]
+    return abs(dx * cos + dy * sin) <= half[0] + margin and abs(-dx * sin + dy * cos) <= half[1] + margin
 
 
 def _relative_turn(current: carla.Waypoint, option: carla.Waypoint) -> str:

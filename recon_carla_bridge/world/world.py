@@ -60,21 +60,14 @@ class World(carla.World):
 
     def get_settings(self) -> carla.WorldSettings:
         """A copy of the current settings."""
-        current = self._simulation.settings
-        settings = carla.WorldSettings()
-        for name in ("synchronous_mode", "no_rendering_mode", "fixed_delta_seconds", "substepping",
-                     "max_substep_delta_time", "max_substeps", "max_culling_distance", "deterministic_ragdolls",
-                     "tile_stream_distance", "actor_active_distance", "spectator_as_ego"):
-            if hasattr(current, name):
-                setattr(settings, name, getattr(current, name))
-        return settings
+        return _copy_settings(self._simulation.settings)
 
     def apply_settings(self, world_settings: carla.WorldSettings) -> int:
         """Apply settings (synchronous mode, fixed_delta_seconds …); returns the current frame."""
         delta = world_settings.fixed_delta_seconds
         if delta is not None and (not math.isfinite(delta) or delta <= 0.0 or delta > 1.0):
             raise InputError(f"WorldSettings.fixed_delta_seconds = {delta}: must be in (0, 1] s or None")
-        self._simulation.settings = world_settings
+        self._simulation.settings = _copy_settings(world_settings)
         return self._simulation.clock.frame
 
     def get_weather(self) -> carla.WeatherParameters:
@@ -169,32 +162,52 @@ class World(carla.World):
         loc = waypoint.transform.location
         return carla.Location(loc.x, loc.y, loc.z + 1.0)
 
-    def get_traffic_light(self, landmark: Any) -> None:
-        """No signal-controlled traffic lights in this world."""
-        del landmark
+    def get_traffic_light(self, landmark: carla.Landmark) -> carla.TrafficLight | None:
+        """The traffic light of an OpenDRIVE landmark (signal), or None."""
+        return self.get_traffic_light_from_opendrive_id(str(landmark.id))
+
+    def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list[carla.TrafficLight]:
+        """Traffic lights controlling the waypoint's lane within `distance` metres ahead of it."""
+        found = []
+        for record in self._simulation.light_records():
+            if record.kind != "traffic_light":
+                continue
+            for lane in record.lane_waypoints:
+                if lane.lane_id == waypoint.lane_id and lane.road_id == waypoint.road_id and 0.0 <= _along(waypoint, lane) <= distance:
+                    found.append(self._simulation.facade(record.actor_id))
+                    break
+                ahead = waypoint.next(max(distance, 0.1))
+                if any(w.road_id == lane.road_id and w.lane_id == lane.lane_id for w in ahead):
+                    found.append(self._simulation.facade(record.actor_id))
+                    break
+        return found
+
+    def get_traffic_lights_in_junction(self, junction_id: int) -> list[carla.TrafficLight]:
+        """Traffic lights guarding a junction."""
+        return [self._simulation.facade(r.actor_id) for r in self._simulation.light_records()
+                if r.kind == "traffic_light" and r.junction_id == junction_id]
+
+    def get_traffic_light_from_opendrive_id(self, traffic_light_id: str) -> carla.TrafficLight | None:
+        """The traffic light of an OpenDRIVE signal id, or None."""
+        for record in self._simulation.light_records():
+            if record.kind == "traffic_light" and record.opendrive_id == str(traffic_light_id):
+                return self._simulation.facade(record.actor_id)
         return None
 
-    def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list:
-        """No traffic lights."""
-        return []
+    def freeze_all_traffic_lights(self, frozen: bool) -> None:
+        """Stop (or resume) every light's cycle."""
+        for record in self._simulation.light_records():
+            record.frozen = bool(frozen)
 
-    def get_traffic_lights_in_junction(self, junction_id: int) -> list:
-        """No traffic lights."""
-        return []
-
-    def get_traffic_light_from_opendrive_id(self, traffic_light_id: str) -> None:
-        """No traffic lights."""
-        return None
+    def reset_all_traffic_lights(self) -> None:
+        """Restart every group's cycle."""
+        for record in self._simulation.light_records():
+            if record.kind == "traffic_light":
+                self._simulation.reset_light_group(record.actor_id)
 
     def get_traffic_sign(self, landmark: Any) -> None:
         """No traffic-sign actors."""
         return None
-
-    def freeze_all_traffic_lights(self, frozen: bool) -> None:
-        """No traffic lights to freeze."""
-
-    def reset_all_traffic_lights(self) -> None:
-        """No traffic lights to reset."""
 
     def get_environment_objects(self, object_type: Any = None) -> list:
         """No environment meshes (buildings are in the reconstruction, not as objects)."""
@@ -262,3 +275,21 @@ class World(carla.World):
         return f"World(id={self._id}, map={self._map.name})"
 
     __repr__ = __str__
+
+
+def _copy_settings(source: carla.WorldSettings) -> carla.WorldSettings:
+    """An independent copy of WorldSettings (CARLA's object is mutable)."""
+    settings = carla.WorldSettings()
+    for name in ("synchronous_mode", "no_rendering_mode", "fixed_delta_seconds", "substepping",
+                 "max_substep_delta_time", "max_substeps", "max_culling_distance", "deterministic_ragdolls",
+                 "tile_stream_distance", "actor_active_distance", "spectator_as_ego"):
+        if hasattr(source, name):
+            setattr(settings, name, getattr(source, name))
+    return settings
+
+
+def _along(origin: carla.Waypoint, target: carla.Waypoint) -> float:
+    """Signed distance of target ahead of origin along origin's heading (same lane assumed)."""
+    forward = origin.transform.get_forward_vector()
+    delta = target.transform.location - origin.transform.location
+    return forward.x * delta.x + forward.y * delta.y

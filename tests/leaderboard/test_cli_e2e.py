@@ -40,7 +40,7 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
     command = _cli() + ["evaluate", "--routes", str(routes), "--scenarios", str(scenarios), "--routes-subset", "0",
                         "--agent", str(AGENT), "--track", "MAP", "--max-route-seconds", "4", "--no-video",
                         "--checkpoint", str(checkpoint)]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Avg. driving score" in done.stdout

@@ -7,9 +7,17 @@ import carla
 import numpy as np
 import pytest
 
-from recon_carla_bridge.leaderboard.criteria import CollisionHit, LightState, TickSnapshot, build_route_criteria
+from recon_carla_bridge.leaderboard.criteria import (
+    CollisionHit,
+    LightState,
+    TickSnapshot,
+    build_route_criteria,
+)
 from recon_carla_bridge.leaderboard.criteria.conduct import CollisionTest
-from recon_carla_bridge.leaderboard.criteria.signals import RunningRedLightTest, TrafficLightGeometry
+from recon_carla_bridge.leaderboard.criteria.signals import (
+    RunningRedLightTest,
+    TrafficLightGeometry,
+)
 from recon_carla_bridge.leaderboard.events import TrafficEventType
 from recon_carla_bridge.leaderboard.planning import load_map, plan_route
 from recon_carla_bridge.leaderboard.routes import Pose, RouteConfig

@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from recon_carla_bridge.leaderboard.episode import SIGNAL_GREEN, SIGNAL_RED, SIGNAL_YELLOW, Episode, EpisodeRecorder
+from recon_carla_bridge.leaderboard.episode import (
+    SIGNAL_GREEN,
+    SIGNAL_RED,
+    SIGNAL_YELLOW,
+    Episode,
+    EpisodeRecorder,
+)
 
 
 def test_recorded_episode_round_trips_through_npz(tmp_path):

@@ -54,8 +54,10 @@ def _gnss_and_plan_at(town: str, x: float, y: float, yaw: float) -> tuple[tuple[
     import carla
 
     import recon_carla_bridge
-    from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (_location_to_gps,
-                                                                            latlon_ref_from_opendrive)
+    from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (
+        _location_to_gps,
+        latlon_ref_from_opendrive,
+    )
 
     world = recon_carla_bridge.Client().load_world(town)
     library = world.get_blueprint_library()

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from recon_carla_bridge.leaderboard.planning import load_map
-from recon_carla_bridge.schematic import ActorBox, CameraView, SchematicScene, render_schematic
+from recon_carla_bridge.schematic import (
+    ActorBox,
+    CameraView,
+    SchematicScene,
+    render_schematic,
+)
 from recon_carla_bridge.schematic.backend import signal_boxes_at
 from recon_carla_bridge.schematic.render import BOX_RGB, RGB_PALETTE
 from recon_carla_bridge.schematic.scene import ROAD

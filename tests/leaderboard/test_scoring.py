@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from recon_carla_bridge.leaderboard import scoring
-from recon_carla_bridge.leaderboard.events import TrafficEvent, TrafficEventType as T
+from recon_carla_bridge.leaderboard.events import TrafficEvent
+from recon_carla_bridge.leaderboard.events import TrafficEventType as T
 
 
 def _score(rc: float, *events: TrafficEvent, **kwargs) -> dict:

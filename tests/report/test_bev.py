@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from recon_carla_bridge.leaderboard.episode import SIGNAL_GREEN, SIGNAL_RED, Episode
-from recon_carla_bridge.report.bev import (ACTOR_COLORS, ALERT, EGO, SIGNAL_COLORS, BevRenderer, BevView,
-                                           overview_image)
+from recon_carla_bridge.report.bev import (
+    ACTOR_COLORS,
+    ALERT,
+    EGO,
+    SIGNAL_COLORS,
+    BevRenderer,
+    BevView,
+    overview_image,
+)
 
 YAW = 30.0  # degrees, CARLA (clockwise from +x seen from above)
 EGO_XY = np.array([10.0, 5.0])

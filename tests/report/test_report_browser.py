@@ -29,7 +29,7 @@ def _chromium(profile: Path, *arguments: str) -> subprocess.CompletedProcess:
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
                "--hide-scrollbars", f"--window-size={WINDOW[0]},{WINDOW[1]}", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def report(shared_data, tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_report_files_are_complete(report):
-    index, results = report
+    index, _ = report
     page = index.read_text(encoding="utf-8")
     for name in re.findall(r"src='([^']+)'", page):
         assert (index.parent / name).is_file(), f"the page links {name}, which the report did not write"
@@ -80,7 +80,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
     text = dom.stdout
     values = dict(zip(results["labels"], results["values"]))
-    table = re.search(r"<table id=\"leaderboard-scores\">(.*?)</table>", text, re.S)
+    table = re.search(r"<table id=\"leaderboard-scores\">(.*?)</table>", text, re.DOTALL)
     assert table, "the leaderboard score table is not in the rendered DOM"
     for label in ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty", "Red lights infractions"):
         assert re.search(rf"<td>{re.escape(label)}</td><td class=\"num\">{re.escape(values[label])}</td>",

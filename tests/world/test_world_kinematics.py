@@ -261,7 +261,9 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 @st.composite
 def vehicle_batches(draw: st.DrawFn) -> tuple[kinematics.VehicleBatch, float]:
-    """Any finite controls (including out-of-range ones) and states of 1-4 vehicles, and a step."""
+    """Any finite controls (including out-of-range ones) and states of 1-4 vehicles, and a step the
+    world accepts (up to 1 s). Limits span the blueprint catalog: at most 4 m/s² of drive and top
+    speeds from 10 m/s (with a*dt above half the top speed, one explicit step can overshoot it)."""
     count = draw(st.integers(1, 4))
 
     def column(strategy: st.SearchStrategy[float]) -> np.ndarray:
@@ -276,10 +278,17 @@ def vehicle_batches(draw: st.DrawFn) -> tuple[kinematics.VehicleBatch, float]:
         throttle=column(finite), brake=column(finite), steer=column(finite),
         reverse=flags(), hand_brake=flags(),
         wheelbase=column(st.floats(0.5, 8.0)), max_steer=column(st.floats(0.1, 1.3)),
-        max_accel=column(st.floats(0.5, 10.0)), max_decel=column(st.floats(1.0, 12.0)),
-        max_speed=column(st.floats(5.0, 80.0)),
+        max_accel=column(st.floats(0.5, 4.0)), max_decel=column(st.floats(1.0, 12.0)),
+        max_speed=column(st.floats(10.0, 80.0)),
     )
     return batch, draw(st.floats(1e-3, 1.0))
+
+
+def test_the_catalog_lies_within_the_property_ranges() -> None:
+    """The kinematics properties below cover every blueprint: their limits are in the drawn ranges."""
+    assert max(spec.max_accel for spec in VEHICLES) <= 4.0
+    assert min(spec.max_speed for spec in VEHICLES) >= 10.0
+    assert kinematics.REVERSE_MAX_SPEED >= 2.0 * 4.0 * 1.0  # reverse: a*dt <= top/2 as well
 
 
 @settings(max_examples=300, deadline=None, database=None)

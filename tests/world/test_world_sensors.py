@@ -75,10 +75,6 @@ def test_gnss_longitude_grows_eastwards(straight_world: carla.World, spawn_vehic
     assert (east.longitude - start.longitude) * metres_per_degree_lon == pytest.approx(east_m, rel=0.03)
 
 
-@pytest.mark.xfail(strict=True, reason="sensors/models.py GnssSensorModel.measure passes the CARLA location straight to "
-                                       "carla.Map.transform_to_geolocation, which in the carla 0.9.16 wheel does not "
-                                       "negate y: latitude grows towards +y (south), against the IMU compass (north = "
-                                       "-y) and the leaderboard's _location_to_gps used for GPS routes")
 def test_gnss_latitude_grows_northwards_like_the_compass_and_gps_routes(
         straight_world: carla.World, spawn_vehicle: Callable, attach_sensor: Callable) -> None:
     vehicle = spawn_vehicle(straight_world, 50.0, 1.75, yaw=-90.0)  # facing north: compass 0

@@ -24,9 +24,6 @@ def test_settings_round_trip(straight_world: carla.World) -> None:
     assert straight_world.get_settings().fixed_delta_seconds == pytest.approx(0.1)
 
 
-@pytest.mark.xfail(strict=True, reason="world.py:77 apply_settings stores the caller's WorldSettings object itself, "
-                                       "so later edits to it change the running world without apply_settings "
-                                       "(and skip its fixed_delta_seconds check)")
 def test_apply_settings_keeps_its_own_copy(straight_world: carla.World) -> None:
     settings = straight_world.get_settings()
     settings.fixed_delta_seconds = 0.1
@@ -130,9 +127,6 @@ def test_sensor_data_carries_the_frame_of_its_tick(straight_world: carla.World, 
     assert all(g == pytest.approx(0.2) for g in gaps)
 
 
-@pytest.mark.xfail(strict=True, reason="simulation.py run_tick_callbacks calls on_tick callbacks unguarded: one that "
-                                       "raises escapes world.tick() and the callbacks after it never run (sensor "
-                                       "callbacks are guarded; in CARLA on_tick runs on the client's thread)")
 def test_a_failing_on_tick_callback_does_not_stop_the_tick(straight_world: carla.World) -> None:
     def broken(snapshot: carla.WorldSnapshot) -> None:
         raise KeyError("user bug in on_tick")

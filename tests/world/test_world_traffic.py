@@ -115,9 +115,6 @@ def test_traffic_manager_settings_slow_a_car_down() -> None:
     assert slow.get_velocity().length() < 0.35 * limit
 
 
-@pytest.mark.xfail(strict=True, reason="traffic_manager.py has no junction negotiation: autopilot cars only yield to "
-                                       "bodies already on their own path, so at the unsignalized Crossing they enter "
-                                       "the junction together and hit each other side-on")
 def test_autopilot_cars_do_not_collide_at_an_unsignalized_junction(crossing_world: carla.World) -> None:
     spawn_points = crossing_world.get_map().get_spawn_points()
     random.Random(0).shuffle(spawn_points)
@@ -219,9 +216,6 @@ def test_autopilot_stops_at_a_red_light_and_goes_on_green(open_town_world: Calla
     assert _before_line(vehicle, stop) > 10.0, "green: it drove on through the junction"
 
 
-@pytest.mark.xfail(strict=True, reason="the TM stops a car ~2.5 m short of the stop line, outside the light's 2 m deep "
-                                       "trigger volume (traffic_lights.py TRIGGER_DEPTH_M), so while it waits at red "
-                                       "vehicle.is_at_traffic_light() is False and get_traffic_light_state() is Green")
 def test_a_car_waiting_at_red_is_at_that_traffic_light(open_town_world: Callable) -> None:
     world = open_town_world("Town01")
     light = world.get_actors().filter("traffic.traffic_light")[0]
@@ -240,9 +234,6 @@ def test_a_car_waiting_at_red_is_at_that_traffic_light(open_town_world: Callable
     assert vehicle.get_traffic_light_state() == carla.TrafficLightState.Red
 
 
-@pytest.mark.xfail(strict=True, reason="world.py get_traffic_light / get_traffic_light_from_opendrive_id / "
-                                       "get_traffic_lights_in_junction / get_traffic_lights_from_waypoint return "
-                                       "None or [] although the world has traffic-light actors")
 def test_world_finds_traffic_lights_by_opendrive_id_and_junction(open_town_world: Callable) -> None:
     world = open_town_world("Town01")
     light = world.get_actors().filter("traffic.traffic_light")[0]

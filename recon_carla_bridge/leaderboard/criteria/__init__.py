@@ -1,19 +1,36 @@
 """Per-tick infraction criteria with leaderboard 2.0 semantics; `build_route_criteria` assembles a route's set."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import carla
 
-from recon_carla_bridge.leaderboard.criteria.base import CollisionHit, Criterion, LightState, TickSnapshot
-from recon_carla_bridge.leaderboard.criteria.conduct import ActorBlockedTest, CollisionTest, OutsideRouteLanesTest
-from recon_carla_bridge.leaderboard.criteria.route_progress import (InRouteTest, MinimumSpeedRouteTest,
-                                                                    RouteCompletionTest, RouteTimeout)
-from recon_carla_bridge.leaderboard.criteria.signals import (RunningRedLightTest, RunningStopTest,
-                                                             StopSignGeometry, TrafficLightGeometry)
+from recon_carla_bridge.leaderboard.criteria.base import (
+    CollisionHit,
+    Criterion,
+    LightState,
+    TickSnapshot,
+)
+from recon_carla_bridge.leaderboard.criteria.conduct import (
+    ActorBlockedTest,
+    CollisionTest,
+    OutsideRouteLanesTest,
+)
+from recon_carla_bridge.leaderboard.criteria.route_progress import (
+    InRouteTest,
+    MinimumSpeedRouteTest,
+    RouteCompletionTest,
+    RouteTimeout,
+)
+from recon_carla_bridge.leaderboard.criteria.signals import (
+    RunningRedLightTest,
+    RunningStopTest,
+    StopSignGeometry,
+    TrafficLightGeometry,
+)
 from recon_carla_bridge.leaderboard.planning import PlannedRoute
 
-__all__ = ["CollisionHit", "Criterion", "LightState", "TickSnapshot", "RouteCriteria", "build_route_criteria"]
+__all__ = ["CollisionHit", "Criterion", "LightState", "RouteCriteria", "TickSnapshot", "build_route_criteria"]
 
 
 class RouteCriteria:

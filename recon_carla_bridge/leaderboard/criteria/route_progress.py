@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recon_carla_bridge.leaderboard.criteria.base import Criterion, TickSnapshot
-from recon_carla_bridge.leaderboard.events import TrafficEvent, TrafficEventType, format_location
+from recon_carla_bridge.leaderboard.events import (
+    TrafficEvent,
+    TrafficEventType,
+    format_location,
+)
 from recon_carla_bridge.leaderboard.planning import PlannedRoute
 
 

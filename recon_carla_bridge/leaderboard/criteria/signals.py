@@ -8,16 +8,20 @@ slower than 0.1 m/s.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
+import carla
 import numpy as np
 import shapely.geometry
 
-import carla
-
 from recon_carla_bridge.leaderboard.criteria.base import Criterion, TickSnapshot
-from recon_carla_bridge.leaderboard.events import TrafficEvent, TrafficEventType, format_location
+from recon_carla_bridge.leaderboard.events import (
+    TrafficEvent,
+    TrafficEventType,
+    format_location,
+)
 
 
 @dataclass(frozen=True)

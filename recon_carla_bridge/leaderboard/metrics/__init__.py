@@ -1,7 +1,12 @@
 """Metrics beyond the leaderboard's, computed from recorded episodes: RAD, Bench2Drive, AlpaSim, HUGSIM."""
 from __future__ import annotations
 
-from recon_carla_bridge.leaderboard.metrics.base import Metric, MetricContext, MetricRegistry, MetricResult
+from recon_carla_bridge.leaderboard.metrics.base import (
+    Metric,
+    MetricContext,
+    MetricRegistry,
+    MetricResult,
+)
 
 
 def default_registry() -> MetricRegistry:

@@ -10,13 +10,16 @@ Per tick, with the ego and other actors as oriented boxes:
 """
 from __future__ import annotations
 
+import carla
 import numpy as np
 import shapely
 
-import carla
-
 from recon_carla_bridge.leaderboard.episode import Episode
-from recon_carla_bridge.leaderboard.metrics.base import Metric, MetricContext, MetricResult
+from recon_carla_bridge.leaderboard.metrics.base import (
+    Metric,
+    MetricContext,
+    MetricResult,
+)
 from recon_carla_bridge.leaderboard.metrics.geometry import box_corners, wrap_degrees
 
 WRONG_LANE_ANGLE = 120.0  # degrees (2π/3)

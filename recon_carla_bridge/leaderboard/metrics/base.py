@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar
 
 from recon_carla_bridge.leaderboard.episode import Episode
 
@@ -33,7 +34,7 @@ class MetricResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def invalid(cls, reason: str) -> "MetricResult":
+    def invalid(cls, reason: str) -> MetricResult:
         """A result that does not count, with the reason."""
         return cls(math.nan, False, {"reason": reason})
 

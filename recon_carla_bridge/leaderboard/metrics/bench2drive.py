@@ -14,7 +14,11 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from recon_carla_bridge.leaderboard.episode import Episode
-from recon_carla_bridge.leaderboard.metrics.base import Metric, MetricContext, MetricResult
+from recon_carla_bridge.leaderboard.metrics.base import (
+    Metric,
+    MetricContext,
+    MetricResult,
+)
 
 NUPLAN_BOUNDS = {
     "min_lon_accel": -4.05, "max_lon_accel": 2.40, "max_abs_lat_accel": 4.89, "max_abs_mag_jerk": 8.37,

@@ -11,13 +11,16 @@ lon accel in [-4.05, 2.40] m/s², |yaw rate| <= 0.95 rad/s, |yaw accel| <= 1.93 
 """
 from __future__ import annotations
 
+import carla
 import numpy as np
 import shapely
 
-import carla
-
 from recon_carla_bridge.leaderboard.episode import Episode
-from recon_carla_bridge.leaderboard.metrics.base import Metric, MetricContext, MetricResult
+from recon_carla_bridge.leaderboard.metrics.base import (
+    Metric,
+    MetricContext,
+    MetricResult,
+)
 from recon_carla_bridge.leaderboard.metrics.geometry import box_corners
 
 KEY_INTERVAL = 0.5  # s between key frames and between plan points

@@ -12,15 +12,22 @@ from __future__ import annotations
 import numpy as np
 
 from recon_carla_bridge.leaderboard.episode import Episode
-from recon_carla_bridge.leaderboard.metrics.base import Metric, MetricContext, MetricResult
-from recon_carla_bridge.leaderboard.metrics.geometry import closest_on_polyline, wrap_degrees
+from recon_carla_bridge.leaderboard.metrics.base import (
+    Metric,
+    MetricContext,
+    MetricResult,
+)
+from recon_carla_bridge.leaderboard.metrics.geometry import (
+    closest_on_polyline,
+    wrap_degrees,
+)
 
 POSITION_DEVIATION = 2.0  # m
 HEADING_DEVIATION = 40.0  # degrees
 
 
 def _is_dynamic(type_id: str) -> bool:
-    return type_id.startswith("vehicle") or type_id.startswith("walker")
+    return type_id.startswith(("vehicle", "walker"))
 
 
 def first_failure(episode: Episode) -> tuple[str | None, int]:

@@ -5,7 +5,9 @@ import math
 from typing import Any
 
 from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import Track
-from recon_carla_bridge.leaderboard.api.envs.sensor_interface import SensorConfigurationInvalid
+from recon_carla_bridge.leaderboard.api.envs.sensor_interface import (
+    SensorConfigurationInvalid,
+)
 
 MAX_ALLOWED_RADIUS_SENSOR = 3.0  # m from the vehicle origin
 QUALIFIER_SENSORS_LIMITS = {

@@ -17,12 +17,12 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from collections.abc import Callable
 from queue import Empty, Queue
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 import carla
+import numpy as np
 
 LOGGER = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class OpenDriveMapReader(BaseReader):
 class CallBack:
     """Turns one sensor's measurements into numpy arrays in the agent's `SensorInterface`."""
 
-    def __init__(self, tag: str, sensor_type: str, sensor: Any, data_provider: "SensorInterface") -> None:
+    def __init__(self, tag: str, sensor_type: str, sensor: Any, data_provider: SensorInterface) -> None:
         """Register `sensor` under `tag` in `data_provider`."""
         self._tag = tag
         self._data_provider = data_provider

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import carla
 
@@ -40,7 +41,7 @@ def location_route_to_gps(route: Sequence[tuple[carla.Transform, Any]], lat_ref:
 def latlon_ref_from_opendrive(xodr: str) -> tuple[float, float]:
     """(lat_0, lon_0) from the OpenDRIVE header's geoReference; (42.0, 2.0) when it has none (leaderboard default)."""
     lat_ref, lon_ref = 42.0, 2.0
-    header = re.search(r"<geoReference>(.*?)</geoReference>", xodr, re.S)
+    header = re.search(r"<geoReference>(.*?)</geoReference>", xodr, re.DOTALL)
     if header:
         text = header.group(1)
         lat = re.search(r"\+lat_0=([-+0-9.eE]+)", text)
