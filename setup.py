@@ -30,6 +30,12 @@ CORE_REQUIREMENTS = [
     "imageio-ffmpeg>=0.5",
     "pillow>=10.0",
     "torch==2.13.0",
+    "scipy>=1.10",
+    # Ingest: LiDAR odometry, clustering, dataset decoders.
+    "kiss-icp==1.3.0",
+    "scikit-learn==1.9.1",
+    "protobuf>=4.21,<5",
+    "tfrecord==1.14.6",
 ]
 
 setup(

@@ -58,7 +58,7 @@ class InitConfig:
     min_actor_points: int = 200
     box_surface_points: int = 600
     column_fill_stride: int = 6
-    sky_size: tuple[int, int] = (64, 512)
+    sky_size: tuple[int, int] = (32, 256)
     sh_degree: int = 1
     initial_opacity: float = 0.1
     actor_opacity: float = 0.5

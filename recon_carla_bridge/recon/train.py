@@ -6,6 +6,7 @@ The algorithm, top to bottom (`train`):
      logged box pose composed with a learned per-(actor, frame) correction (x, y, z, yaw); actors not
      seen in that frame are hidden; the sky texture fills the remaining transmittance;
   3. loss = 0.8 L1 + 0.2 (1 - SSIM) + depth_weight · |log z_render - log z_lidar| at LiDAR pixels
+     + lidar_alpha_weight · (1 - alpha) at LiDAR pixels (the sky may not paint what the LiDAR hit)
      + MCMC's opacity and scale regularisers + a small penalty on the pose corrections;
   4. Adam steps, then gsplat's MCMCStrategy relocates dead Gaussians and adds new ones up to cap_max
      (which bounds the scene file's size) and perturbs positions;
@@ -47,7 +48,8 @@ class TrainConfig:
         max_minutes: stop early after this much wall time (None: no limit).
         cap_max: most Gaussians in the scene (MCMC's cap; bounds the file size).
         ssim_weight: weight of 1 - SSIM against L1.
-        depth_weight: weight of the LiDAR log-depth L1.
+        depth_weight: weight of the LiDAR log-depth L1 (weighted by the rendered alpha at each return).
+        lidar_alpha_weight: weight of 1 - alpha at pixels with a LiDAR return (keeps the sky off solid things).
         opacity_reg: MCMC opacity regulariser.
         scale_reg: MCMC scale regulariser.
         pose_reg: weight of the squared actor pose corrections (metres and radians).
@@ -71,6 +73,7 @@ class TrainConfig:
     cap_max: int = 220_000
     ssim_weight: float = 0.2
     depth_weight: float = 0.1
+    lidar_alpha_weight: float = 0.1
     opacity_reg: float = 0.01
     scale_reg: float = 0.01
     pose_reg: float = 0.1
@@ -358,9 +361,11 @@ def train(
         loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
         if config.depth_weight > 0 and view.depth_pixels.numel():
             rendered = depth.reshape(-1)[view.depth_pixels]
-            hit = (alpha.reshape(-1)[view.depth_pixels] > 0.5).float()
+            lidar_alpha = alpha.reshape(-1)[view.depth_pixels]
             error = torch.abs(torch.log(rendered.clamp_min(0.1)) - torch.log(view.depth_values))
-            loss = loss + config.depth_weight * (error * hit).sum() / hit.sum().clamp_min(1.0)
+            loss = loss + config.depth_weight * (error * lidar_alpha.detach()).mean()
+            # where the LiDAR hit something, Gaussians must be opaque: the sky may not paint actors
+            loss = loss + config.lidar_alpha_weight * (1.0 - lidar_alpha).mean()
         loss = loss + config.opacity_reg * torch.sigmoid(model.params["opacities"]).mean()
         loss = loss + config.scale_reg * torch.exp(model.params["scales"]).mean()
         loss = loss + config.pose_reg * (model.delta_t[:, frame].pow(2).sum() + model.delta_yaw[:, frame].pow(2).sum())
