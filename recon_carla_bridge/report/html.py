@@ -248,7 +248,7 @@ def _route_section(record: dict[str, Any], artifacts: RouteArtifacts) -> str:
     media = ""
     if artifacts.video:
         poster = f" poster='{_esc(artifacts.poster)}'" if artifacts.poster else ""
-        media += f"<video controls muted preload='metadata'{poster} src='{_esc(artifacts.video)}'></video>"
+        media += f"<video controls muted preload='none'{poster} src='{_esc(artifacts.video)}'></video>"
     if artifacts.overview:
         media += f"<img class='map' src='{_esc(artifacts.overview)}' alt='route map of {_esc(record['route_id'])}'>"
     reason = meta.get("failure_reason", "")

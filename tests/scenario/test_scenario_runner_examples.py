@@ -45,7 +45,7 @@ def _criteria(stdout: str) -> dict[str, str]:
     for line in stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("│").split("│")]
         if len(cells) >= 3 and cells[2] in ("SUCCESS", "FAILURE", "RUNNING", "TIMEOUT", "ACCEPTABLE"):
-            results[cells[1]] = cells[2]
+            results[re.sub(r" \((Req|Opt)\.\)$", "", cells[1])] = cells[2]
     return results
 
 

@@ -1,0 +1,43 @@
+"""The native waypoint calls that crash or raise without a server are replaced by safe ones."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import carla
+import pytest
+
+import recon_carla_bridge  # noqa: F401  (importing the client installs the guards)
+from recon_carla_bridge.world.client import Client  # noqa: F401
+from recon_carla_bridge.world.maps import load_map
+
+
+def test_previous_until_lane_start_on_a_lane_without_predecessor_does_not_crash() -> None:
+    """Run in a subprocess: the native call would take the interpreter down (segfault)."""
+    code = (
+        "import carla, recon_carla_bridge.world.client\n"
+        "from recon_carla_bridge.world.maps import load_map\n"
+        "wp = load_map('StraightRoad').get_waypoint(carla.Location(10, 1.75, 0))\n"
+        "points = wp.previous_until_lane_start(1.0)\n"
+        "print(len(points), min(p.s for p in points))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    count, smallest_s = result.stdout.split()
+    assert int(count) >= 8 and float(smallest_s) < 1.5
+
+
+def test_next_until_lane_end_walks_to_the_end_and_is_empty_there() -> None:
+    wmap = load_map("StraightRoad")
+    start = wmap.get_waypoint(carla.Location(380, 1.75, 0))
+    points = start.next_until_lane_end(2.0)
+    assert len(points) >= 8
+    assert all(p.road_id == start.road_id and p.lane_id == start.lane_id for p in points)
+    assert points[-1].s > 398.0
+    assert points[-1].next_until_lane_end(2.0) == []
+
+
+def test_non_positive_distance_is_refused() -> None:
+    wmap = load_map("StraightRoad")
+    with pytest.raises(RuntimeError, match="distance > 0.0"):
+        wmap.get_waypoint(carla.Location(50, 1.75, 0)).previous_until_lane_start(0.0)
