@@ -7,6 +7,7 @@ The algorithm, top to bottom (`train`):
      seen in that frame are hidden; the sky texture fills the remaining transmittance;
   3. loss = 0.8 L1 + 0.2 (1 - SSIM) + depth_weight · |log z_render - log z_lidar| at LiDAR pixels
      + lidar_alpha_weight · (1 - alpha) at LiDAR pixels (the sky may not paint what the LiDAR hit)
+     + actor_alpha_weight · (1 - actor coverage) at LiDAR pixels on actors (no ghosts when actors move)
      + MCMC's opacity and scale regularisers + a small penalty on the pose corrections;
   4. Adam steps, then gsplat's MCMCStrategy relocates dead Gaussians and adds new ones up to cap_max
      (which bounds the scene file's size) and perturbs positions;
@@ -50,6 +51,8 @@ class TrainConfig:
         ssim_weight: weight of 1 - SSIM against L1.
         depth_weight: weight of the LiDAR log-depth L1 (weighted by the rendered alpha at each return).
         lidar_alpha_weight: weight of 1 - alpha at pixels with a LiDAR return (keeps the sky off solid things).
+        actor_alpha_weight: weight of 1 - (actor Gaussians' accumulated weight) at pixels whose LiDAR return
+            lies in an actor's box (actors stay opaque, so moving one leaves no ghost behind).
         opacity_reg: MCMC opacity regulariser.
         scale_reg: MCMC scale regulariser.
         pose_reg: weight of the squared actor pose corrections (metres and radians).
@@ -74,6 +77,7 @@ class TrainConfig:
     ssim_weight: float = 0.2
     depth_weight: float = 0.1
     lidar_alpha_weight: float = 0.1
+    actor_alpha_weight: float = 0.2
     opacity_reg: float = 0.01
     scale_reg: float = 0.01
     pose_reg: float = 0.1
@@ -228,7 +232,8 @@ def _render_view(
     model: _Model, view: ViewTensors, dt: torch.Tensor, dyaw: torch.Tensor, backend: str,
     dirs: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Render one view: rgb with sky [H, W, 3], expected depth [H, W], alpha [H, W], gsplat info."""
+    """Render one view: rgb with sky [H, W, 3], expected depth [H, W], alpha [H, W], and gsplat's info
+    plus "actor_coverage" [H, W] (the accumulated weight of actor Gaussians)."""
     p = model.params
     frame = view.view.frame_index
     rotation, translation, visible = _owner_transforms(model, frame, dt, dyaw)
@@ -246,6 +251,8 @@ def _render_view(
         view_dirs = torch.index_put(view_dirs, (actor_index,), torch.einsum("nji,nj->ni", rot, moved - camera_position))
     opacities = torch.sigmoid(p["opacities"]) * visible[owner]
     colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
+    is_actor = (owner < len(model.actor_ids)).to(colors.dtype)[:, None]  # 4th channel: actor coverage
+    colors = torch.cat([colors, is_actor], dim=1)
     width, height = view.view.width, view.view.height
     viewmat = torch.linalg.inv(view.world_from_camera)
     if backend == "gsplat":
@@ -255,7 +262,7 @@ def _render_view(
             means, quats, torch.exp(p["scales"]), opacities, colors[None], viewmat[None], view.K[None],
             width, height, render_mode="RGB+ED", packed=False,
         )
-        rgb, depth, alpha = image[0, ..., :3], image[0, ..., 3], alphas[0, ..., 0]
+        rgb, coverage, depth, alpha = image[0, ..., :3], image[0, ..., 3], image[0, ..., 4], alphas[0, ..., 0]
     else:
         from recon_carla_bridge.recon.projection import project
         from recon_carla_bridge.recon.raster_reference import composite_reference
@@ -264,9 +271,10 @@ def _render_view(
         projected = project(world, viewmat, view.K, width, height)
         features = torch.cat([colors, projected.depths[:, None]], dim=1)
         image, alpha = composite_reference(projected, features, width, height)
-        rgb, depth, info = image[..., :3], image[..., 3] / alpha.clamp_min(1e-10), {}
+        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {}
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
+    info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
     return rgb + (1.0 - alpha)[..., None] * sky, depth, alpha, info
 
 
@@ -366,6 +374,10 @@ def train(
             loss = loss + config.depth_weight * (error * lidar_alpha.detach()).mean()
             # where the LiDAR hit something, Gaussians must be opaque: the sky may not paint actors
             loss = loss + config.lidar_alpha_weight * (1.0 - lidar_alpha).mean()
+        if config.actor_alpha_weight > 0 and view.actor_pixels.numel():
+            # where the LiDAR hit an actor, that actor must be opaque: nothing behind it may learn its colours
+            coverage = info["actor_coverage"].reshape(-1)[view.actor_pixels]
+            loss = loss + config.actor_alpha_weight * (1.0 - coverage).mean()
         loss = loss + config.opacity_reg * torch.sigmoid(model.params["opacities"]).mean()
         loss = loss + config.scale_reg * torch.exp(model.params["scales"]).mean()
         loss = loss + config.pose_reg * (model.delta_t[:, frame].pow(2).sum() + model.delta_yaw[:, frame].pow(2).sum())

@@ -44,19 +44,14 @@ def _agent_file(tmp_path: Path, body: str, name: str = "agent.py") -> Path:
     return path
 
 
-GNSS_MIRRORED = ("the world's GNSS (sensors/models.py GnssSensorModel, carla 0.9.16 Map.transform_to_geolocation) "
-                 "makes latitude grow towards CARLA +y; the leaderboard's global plan and its agents have it grow "
-                 "towards -y (north, where the IMU compass points at 0)")
-
-
 def _gnss_and_plan_at(town: str, x: float, y: float, yaw: float) -> tuple[tuple[float, float], dict[str, float]]:
     """A GNSS fix of a vehicle parked at (x, y) in the world, and the leaderboard's plan GPS of that place."""
     import carla
 
     import recon_carla_bridge
     from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (
-        _location_to_gps,
         latlon_ref_from_opendrive,
+        location_to_gps,
     )
 
     world = recon_carla_bridge.Client().load_world(town)
@@ -69,13 +64,13 @@ def _gnss_and_plan_at(town: str, x: float, y: float, yaw: float) -> tuple[tuple[
     world.tick()
     world.tick()
     lat_ref, lon_ref = latlon_ref_from_opendrive(world.get_map().to_opendrive())
-    plan = _location_to_gps(lat_ref, lon_ref, ego.get_location())
+    plan = location_to_gps(lat_ref, lon_ref, ego.get_location())
     gnss.stop()
     return (fixes[-1].latitude, fixes[-1].longitude), plan
 
 
-@pytest.mark.xfail(strict=True, reason=GNSS_MIRRORED)
 def test_gnss_fix_matches_the_global_plan_gps(shared_data):
+    """Agents compare GNSS fixes with the plan's GPS points: both must put north at CARLA -y, within 1 m."""
     (lat, lon), plan = _gnss_and_plan_at("Town01", 338.76, 226.45, -90.0)
     metres_per_degree = 111319.5
     assert abs(lon - plan["lon"]) * metres_per_degree < 1.0
@@ -92,9 +87,7 @@ def test_unmodified_sensor_agent_gets_right_shapes_and_drives_from_them(shared_d
     assert seen["frames_per_step"] == 1  # every sensor's data belongs to the frame being driven
     assert seen["frames"] >= 20 and not seen["camera_blank"]
     assert summary.results["sensors"] == ["carla_camera", "carla_gnss", "carla_imu", "carla_speedometer"]
-    start_offset = math.dist(seen["first_gps_local"], seen["plan_start_local"])
-    if start_offset > 5.0:
-        pytest.xfail(f"GNSS puts the ego {start_offset:.0f} m from the plan's start: {GNSS_MIRRORED}")
+    assert math.dist(seen["first_gps_local"], seen["plan_start_local"]) < 2.0  # GNSS and plan agree at the start
     # Driving from GNSS, compass and speedometer alone, it follows the 44 m route with its left turn.
     assert max(seen["speeds"]) > 4.0
     assert record["scores"]["score_route"] > 80.0, record

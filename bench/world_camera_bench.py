@@ -1,0 +1,94 @@
+"""Camera frames/s through the world's sensors vs raw rendering of the same scene, in one run.
+
+Usage: python bench/world_camera_bench.py [--scene kitti] [--width 800 --height 450] [--ticks 50]
+Prints, for 1 and 6 cameras on the ego: frames/s via `world.tick()` (camera sensors: batching,
+CARLA encoding, callbacks, the world step) and frames/s of `recon.render.render` called directly with
+the same cameras and actor poses, and their ratio (goal >= 0.9). gsplat on CUDA, CPU otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+
+
+def _synchronize() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backend: str) -> tuple[float, float, str]:
+    """(world camera frames/s, raw render frames/s, backend used)."""
+    import carla
+
+    from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
+    from recon_carla_bridge.recon.render import choose_backend, render
+    from recon_carla_bridge.scene_world import ego_start_transform, open_scene_world
+
+    world = open_scene_world(scene, render_backend=backend)
+    settings = world.get_settings()
+    settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+    world.apply_settings(settings)
+    ego = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"), ego_start_transform(world.scene_bundle))
+    ego.set_simulate_physics(False)
+    received: list[int] = []
+    sensors = []
+    for index in range(cameras):
+        bp = world.get_blueprint_library().find("sensor.camera.rgb")
+        bp.set_attribute("image_size_x", str(width))
+        bp.set_attribute("image_size_y", str(height))
+        bp.set_attribute("fov", "90")
+        mount = carla.Transform(carla.Location(x=0.5, z=1.6), carla.Rotation(yaw=index * 360.0 / cameras))
+        sensor = world.spawn_actor(bp, mount, attach_to=ego)
+        sensor.listen(lambda image: received.append(image.frame))
+        sensors.append(sensor)
+    for _ in range(3):  # warm-up (CUDA kernels, allocator)
+        world.tick()
+    _synchronize()
+    start = time.perf_counter()
+    for _ in range(ticks):
+        world.tick()
+    _synchronize()
+    world_fps = cameras * ticks / (time.perf_counter() - start)
+
+    backend_used = choose_backend(backend)
+    poses = world.simulation.camera_backend.actor_poses(world.simulation)
+    matrices = np.stack([carla_to_opencv_world_from_camera(np.array(s.get_transform().get_matrix())) for s in sensors])
+    focal = width / (2.0 * math.tan(math.radians(45.0)))
+    K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
+    batch = CameraBatch.from_numpy(matrices, K, width, height)
+    scene_gaussians = world.gaussian_scene
+    for _ in range(3):
+        render(scene_gaussians, batch, poses, backend=backend_used)
+    _synchronize()
+    start = time.perf_counter()
+    for _ in range(ticks):
+        output = render(scene_gaussians, batch, poses, backend=backend_used)
+        output.rgb.cpu()  # the world also brings images to the host for carla.Image
+    _synchronize()
+    raw_fps = cameras * ticks / (time.perf_counter() - start)
+    return world_fps, raw_fps, backend_used
+
+
+def main() -> None:
+    """Print the figures for 1 and 6 cameras."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scene", default="kitti")
+    parser.add_argument("--width", type=int, default=800)
+    parser.add_argument("--height", type=int, default=450)
+    parser.add_argument("--ticks", type=int, default=50)
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--cameras", type=int, nargs="+", default=[1, 6])
+    args = parser.parse_args()
+    for count in args.cameras:
+        world_fps, raw_fps, backend = measure(args.scene, count, args.width, args.height, args.ticks, args.backend)
+        print(f"{count} camera(s) {args.width}x{args.height} [{backend}]: world sensors {world_fps:.1f} frames/s, "
+              f"raw render {raw_fps:.1f} frames/s, ratio {world_fps / raw_fps:.2f} (goal >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
