@@ -78,9 +78,9 @@ class ScenarioRunner:
         self.world: carla.World | None = None
         self.ego_vehicles: list[carla.Actor] = []
         self.agent_class = self._load_agent_class(settings.agent)
-        from srunner.scenariomanager.scenario_manager import ScenarioManager
+        from recon_carla_bridge.scenario.agent_wrapper import ReconScenarioManager
 
-        self.manager = ScenarioManager(settings.debug, True, settings.timeout)
+        self.manager = ReconScenarioManager(settings.debug, True, settings.timeout)
         self.outcomes: list[ScenarioOutcome] = []
 
     # ---- agents ------------------------------------------------------------------------------
@@ -253,17 +253,21 @@ class ScenarioRunner:
         try:
             self._load_world(config.town)
             agent = None
-            if self.agent_class is not None:
-                agent = self.agent_class(self.settings.agent_config)
-                trajectory = getattr(config, "trajectory", None)
-                if self.settings.route and trajectory:
-                    from srunner.tools.route_manipulation import interpolate_trajectory
-
-                    gps_route, route = interpolate_trajectory(self.world, trajectory)
-                    agent.set_global_plan(gps_route, route)
-                    config.agent = agent
             if not self.settings.route:
                 self._prepare_ego_vehicles(config.ego_vehicles)
+            if self.agent_class is not None:
+                from srunner.tools.route_manipulation import interpolate_trajectory
+
+                trajectory = getattr(config, "trajectory", None) if self.settings.route else None
+                if not trajectory:  # no route given: the ego's lane ahead, as a plan for the agent
+                    from recon_carla_bridge.scenario.ego_agents import DEFAULT_DRIVE_DISTANCE_M, lane_destination
+
+                    start = self.ego_vehicles[0].get_location()
+                    trajectory = [start, lane_destination(self.world.get_map(), start, DEFAULT_DRIVE_DISTANCE_M)]
+                gps_route, route = interpolate_trajectory(self.world, trajectory)
+                agent = _build_agent(self.agent_class, self.settings.agent_config, gps_route, route)
+                if self.settings.route:
+                    config.agent = agent
             scenario = self._build_scenario(config)
             if self.settings.route:
                 self.ego_vehicles = scenario.ego_vehicles
@@ -329,6 +333,22 @@ class ScenarioRunner:
         ]
         return ScenarioOutcome(config.name, not failed, criteria, self.manager.scenario_duration_game,
                                self.manager.scenario_duration_system)
+
+
+def _build_agent(agent_class: type, config: str, gps_route: list, route: list) -> Any:
+    """Instantiate an agent and give it its route: leaderboard agents as their generation does
+    (1.0: constructor runs setup; 2.0: (host, port, debug), plan, then setup), srunner agents as srunner."""
+    try:
+        from recon_carla_bridge.leaderboard.agent_host import build_agent
+        from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import AutonomousAgent as LeaderboardAgent
+    except ImportError:  # pragma: no cover - the leaderboard package ships with this one
+        LeaderboardAgent = ()  # type: ignore[assignment]
+    if LeaderboardAgent and issubclass(agent_class, LeaderboardAgent):
+        return build_agent(agent_class, config, gps_route, route)
+    agent = agent_class(config)
+    if route:
+        agent.set_global_plan(gps_route, route)
+    return agent
 
 
 def default_examples_dirs() -> list[Path]:
