@@ -44,6 +44,7 @@ ROAD_SNAP_REFRESH_M = 2.0  # re-query the road height after moving this far
 ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifted onto it
 TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
 SPAWN_CLEARANCE_M = 0.05
+_STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
 HIDDEN_Z = -500.0  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
 
@@ -488,17 +489,18 @@ class Simulation:
         for manager in self._traffic_managers.values():
             manager.compute_controls(dt)
         self._apply_ackermann(dt)
-        previous_velocity = {aid: s.velocity.copy() for aid, s in self._states.items()}
-        previous_yaw = {aid: s.rotation[1] for aid, s in self._states.items()}
+        moving = [s for s in self._states.values() if s.kind not in _STATIC_KINDS]
+        previous_velocity = {s.actor_id: s.velocity.copy() for s in moving}
+        previous_yaw = {s.actor_id: s.rotation[1] for s in moving}
         self._move_vehicles(dt)
         self._move_walkers(dt)
         self._resolve_collisions()
-        for state in self._states.values():
-            if state.parent_id is None:
-                state.acceleration = (state.velocity - previous_velocity.get(state.actor_id, state.velocity)) / dt
-                yaw_change = (state.rotation[1] - previous_yaw.get(state.actor_id, state.rotation[1]) + 180.0) % 360.0 - 180.0
+        for state in moving:
+            if state.parent_id is None and state.actor_id in self._states:
+                state.acceleration = (state.velocity - previous_velocity[state.actor_id]) / dt
+                yaw_change = (state.rotation[1] - previous_yaw[state.actor_id] + 180.0) % 360.0 - 180.0
                 state.angular_velocity = np.array([0.0, 0.0, yaw_change / dt])
-        for state in self._states.values():
+        for state in moving:
             if state.parent_id is not None:
                 self._update_attached(state)
         self._update_vehicle_lights()
