@@ -140,6 +140,16 @@ PROPS: tuple[PropSpec, ...] = (
     PropSpec("static.prop.box01", 0.60, 0.60, 0.60),
     PropSpec("static.prop.creasedbox01", 0.60, 0.60, 0.60),
     PropSpec("static.prop.mesh", 1.0, 1.0, 1.0),
+    PropSpec("static.prop.vendingmachine", 1.0, 0.9, 1.9, mass=300.0),
+    PropSpec("static.prop.busstop", 4.2, 1.6, 2.6, mass=500.0),
+    PropSpec("static.prop.advertisement", 1.3, 0.4, 2.4),
+    PropSpec("static.prop.bench01", 1.8, 0.6, 0.9),
+    PropSpec("static.prop.trashcan01", 0.6, 0.6, 1.0),
+    PropSpec("static.prop.mailbox", 0.5, 0.5, 1.2),
+    PropSpec("static.prop.barrel", 0.6, 0.6, 0.9),
+    PropSpec("static.prop.haybale", 1.2, 1.2, 1.0),
+    PropSpec("static.prop.plantpot01", 0.8, 0.8, 0.9),
+    PropSpec("static.prop.travelcase", 0.5, 0.3, 0.7),
 )
 
 # Sensor blueprints: attribute -> (type, default value, recommended values, modifiable).

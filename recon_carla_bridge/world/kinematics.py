@@ -16,7 +16,7 @@ ROLLING_RESISTANCE = 0.15  # m/s², always opposing motion
 DRAG_COEFFICIENT = 0.0004  # 1/m, deceleration = c·v²
 HAND_BRAKE_DECEL_FRACTION = 0.6  # hand brake decelerates at this fraction of max_decel
 REVERSE_MAX_SPEED = 8.0  # m/s
-STEER_TIME_CONSTANT = 0.05  # s, wheel angle lag behind the steer command
+STEER_TIME_CONSTANT = 0.1  # s, wheel angle lag behind the steer command (CARLA vehicles do not steer instantly)
 MAX_LATERAL_ACCEL = 9.0  # m/s², tyre grip: wheel angle is capped so v²·tan(δ)/L stays below it
 
 

@@ -16,6 +16,8 @@ from recon_carla_bridge.leaderboard.criteria import (
 from recon_carla_bridge.leaderboard.criteria.conduct import CollisionTest
 from recon_carla_bridge.leaderboard.criteria.signals import (
     RunningRedLightTest,
+    RunningStopTest,
+    StopSignGeometry,
     TrafficLightGeometry,
 )
 from recon_carla_bridge.leaderboard.events import TrafficEventType
@@ -106,3 +108,20 @@ def test_route_criteria_on_a_drive_in_the_opposite_lane(town01):
     outside = events[TrafficEventType.OUTSIDE_ROUTE_LANES_INFRACTION]
     assert 40.0 < outside.data["percentage"] < 55.0
     assert TrafficEventType.ROUTE_DEVIATION not in events
+
+
+@pytest.mark.parametrize("stops, expected", [(False, 1), (True, 0)])
+def test_stop_sign_is_run_unless_the_ego_stops_in_its_area(town01, stops, expected):
+    stop = _stop_waypoint(town01).transform.location  # use the lane end before the junction as a stop line
+    sign = StopSignGeometry(5, (stop.x, stop.y - 3.0, 0.0), (stop.x + 1.5, stop.y, 0.0), (1.5, 1.6))
+    test = RunningStopTest("RunningStopTest", stops=(sign,), world_map=town01)
+    xs = list(np.arange(118.0, stop.x + 1.0, -0.4))
+    speeds = [8.0] * len(xs)
+    if stops:
+        xs += [xs[-1]] * 10  # standing still for half a second inside the stop area
+        speeds += [0.0] * 10
+    xs += list(np.arange(xs[-1] - 0.4, 90.0, -0.4))
+    speeds += [8.0] * (len(xs) - len(speeds))
+    for frame, (x, speed) in enumerate(zip(xs, speeds)):
+        test.update(_tick(frame, float(x), 195.15, 180.0, speed))
+    assert [event.type for event in test.events] == [TrafficEventType.STOP_INFRACTION] * expected
