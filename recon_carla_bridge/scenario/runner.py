@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -248,7 +247,6 @@ class ScenarioRunner:
 
     def _load_and_run(self, config: Any) -> ScenarioOutcome:
         name = getattr(config, "name", "scenario")
-        from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
 
         try:
             self._load_world(config.town)
