@@ -30,6 +30,7 @@ CORE_REQUIREMENTS = [
     "imageio-ffmpeg>=0.5",
     "pillow>=10.0",
     "torch==2.13.0",
+    "numba==0.68.1",  # the CPU Gaussian rasterizer
     "scipy>=1.10",
     # Ingest: LiDAR odometry, clustering, dataset decoders.
     "kiss-icp==1.3.0",

@@ -23,10 +23,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from recon_carla_bridge.paths import BUNDLED_SCENE_DIR  # noqa: E402
-from recon_carla_bridge.recon.camera import CameraBatch, intrinsics_from_fov  # noqa: E402
-from recon_carla_bridge.recon.render import render  # noqa: E402
-from recon_carla_bridge.recon.scene_file import load_scene  # noqa: E402
+from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
+from recon_carla_bridge.recon.camera import CameraBatch, intrinsics_from_fov
+from recon_carla_bridge.recon.render import render
+from recon_carla_bridge.recon.scene_file import load_scene
 
 
 def log_cameras(scene_json: Path) -> tuple[list[int], list[np.ndarray], np.ndarray, np.ndarray, int, int]:

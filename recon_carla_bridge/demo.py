@@ -25,7 +25,7 @@ class DemoConfig:
     world_hz: float = 20.0  # simulation steps per second
     camera_hz: float = 10.0  # camera frames per second (and the video frame rate)
     camera_scale: float = 0.5  # image size relative to the logged camera
-    target_speed_kmh: float = 20.0  # BasicAgent cruise speed
+    target_speed_kmh: float = 12.0  # BasicAgent cruise speed (the log is stop-and-go traffic; faster leaves the reconstructed views)
     render_backend: str = "auto"  # auto | cpu | gsplat
     out_dir: str = "out/demo"  # where the video, plot and metrics go
     seed: int = 0

@@ -60,15 +60,12 @@ class SceneBundle:
         return self.root / "road.xodr"
 
 
-def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os.PathLike[str],
-                       out_dir: str | os.PathLike[str]) -> Path:
-    """Write a bundle (scene.gs, road.xodr, bundle.json) from a SceneLog and a trained scene, atomically."""
+def bundle_document(scene_log_dir: str | os.PathLike[str]) -> dict:
+    """The bundle.json content of a SceneLog: name, ego trajectory, cameras, ego size."""
     from recon_carla_bridge.ingest.scenelog import load_scene_log
 
     log = load_scene_log(scene_log_dir)
-    if log.road_network is None:
-        raise InputError(f"{scene_log_dir}: the SceneLog has no road network (road.xodr)")
-    document = {
+    return {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "name": log.name,
@@ -81,6 +78,17 @@ def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os
         },
         "ego_size": [float(v) for v in log.ego_size],
     }
+
+
+def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os.PathLike[str],
+                       out_dir: str | os.PathLike[str]) -> Path:
+    """Write a bundle (scene.gs, road.xodr, bundle.json) from a SceneLog and a trained scene, atomically."""
+    from recon_carla_bridge.ingest.scenelog import load_scene_log
+
+    log = load_scene_log(scene_log_dir)
+    if log.road_network is None:
+        raise InputError(f"{scene_log_dir}: the SceneLog has no road network (road.xodr)")
+    document = bundle_document(scene_log_dir)
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
@@ -95,6 +103,24 @@ def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m recon_carla_bridge.scene_bundle SCENE_LOG_DIR SCENE_GS OUT_DIR` writes a bundle."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Bundle a trained scene with its SceneLog metadata.")
+    parser.add_argument("scene_log_dir")
+    parser.add_argument("scene_gs")
+    parser.add_argument("out_dir")
+    parser.add_argument("--metadata-only", action="store_true",
+                        help="only (re)write OUT_DIR/bundle.json (OUT_DIR already holds scene.gs and road.xodr)")
+    args = parser.parse_args(argv)
+    if args.metadata_only:
+        Path(args.out_dir, BUNDLE_FILE).write_text(json.dumps(bundle_document(args.scene_log_dir), indent=1), encoding="utf-8")
+    else:
+        write_scene_bundle(args.scene_log_dir, args.scene_gs, args.out_dir)
+    return 0
 
 
 def load_scene_bundle(scene_dir: str | os.PathLike[str]) -> SceneBundle:
@@ -144,3 +170,7 @@ def _from_scene_log(root: Path) -> SceneBundle:
     return SceneBundle(root, log.name, np.array([f.timestamp for f in log.frames], float),
                        np.array([f.world_from_ego for f in log.frames], float), cameras,
                        np.asarray(log.ego_size, float))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -85,7 +85,12 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
         raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
     wmap = ReconMap(bundle.name, xodr, bundle.road_file)
     world = World(wmap, seed=seed)
-    gaussians = load_scene(bundle.scene_file)
+    from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
+
+    # Simulation moves actors away from their logged poses: keep each actor's Gaussians in its box and
+    # no copy of it in the background, so nothing is left behind (no ghosts).
+    gaussians, _ = prune_actor_outliers(load_scene(bundle.scene_file))
+    gaussians, _ = prune_background_in_actor_boxes(gaussians)
     backend = SplatBackend(gaussians, render_backend)
     sim = world.simulation
     sim.camera_backend = backend

@@ -78,7 +78,7 @@ class CameraBatch:
     @staticmethod
     def from_numpy(
         world_from_camera: np.ndarray, K: np.ndarray, width: int, height: int, device: str | torch.device = "cpu"
-    ) -> "CameraBatch":
+    ) -> CameraBatch:
         """Build a batch from (C, 4, 4) / (4, 4) poses and (C, 3, 3) / (3, 3) intrinsics."""
         pose = np.asarray(world_from_camera, dtype=np.float64).reshape(-1, 4, 4)
         intr = np.asarray(K, dtype=np.float64).reshape(-1, 3, 3)
@@ -111,11 +111,11 @@ class CameraBatch:
         view[:, 3, 3] = 1.0
         return view
 
-    def to(self, device: str | torch.device) -> "CameraBatch":
+    def to(self, device: str | torch.device) -> CameraBatch:
         """The same cameras on another device."""
         return CameraBatch(self.world_from_camera.to(device), self.K.to(device), self.width, self.height)
 
-    def scaled(self, width: int, height: int) -> "CameraBatch":
+    def scaled(self, width: int, height: int) -> CameraBatch:
         """The same cameras rendering at another resolution (intrinsics scaled per axis)."""
         sx, sy = width / self.width, height / self.height
         K = self.K.clone()

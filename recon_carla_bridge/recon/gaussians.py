@@ -67,10 +67,10 @@ class GaussianSet:
     @property
     def sh_degree(self) -> int:
         """0 or 1."""
-        return int(math.isqrt(self.sh.shape[1])) - 1
+        return math.isqrt(self.sh.shape[1]) - 1
 
     @staticmethod
-    def empty(sh_degree: int = 1, device: str | torch.device = "cpu") -> "GaussianSet":
+    def empty(sh_degree: int = 1, device: str | torch.device = "cpu") -> GaussianSet:
         """A set with no Gaussians."""
         k = (sh_degree + 1) ** 2
         zeros = torch.zeros
@@ -79,11 +79,11 @@ class GaussianSet:
             zeros(0, device=device), zeros(0, k, 3, device=device), zeros(0, dtype=torch.int64, device=device),
         )
 
-    def to(self, device: str | torch.device) -> "GaussianSet":
+    def to(self, device: str | torch.device) -> GaussianSet:
         """The same set on another device."""
         return GaussianSet(*(getattr(self, f).to(device) for f in _FIELDS))
 
-    def with_sh_degree(self, degree: int) -> "GaussianSet":
+    def with_sh_degree(self, degree: int) -> GaussianSet:
         """The set with SH coefficients truncated or zero-padded to `degree`."""
         k = (degree + 1) ** 2
         sh = self.sh[:, :k]
@@ -91,11 +91,11 @@ class GaussianSet:
             sh = torch.cat([sh, sh.new_zeros(sh.shape[0], k - sh.shape[1], 3)], dim=1)
         return GaussianSet(self.means, self.quats, self.log_scales, self.opacity_logits, sh, self.semantic)
 
-    def select(self, index: torch.Tensor) -> "GaussianSet":
+    def select(self, index: torch.Tensor) -> GaussianSet:
         """Subset by a boolean mask or integer index [M]."""
         return GaussianSet(*(getattr(self, f)[index] for f in _FIELDS))
 
-    def transformed(self, pose: torch.Tensor) -> "GaussianSet":
+    def transformed(self, pose: torch.Tensor) -> GaussianSet:
         """The set moved by the rigid transform `pose` [4, 4] (new frame <- this frame)."""
         pose = pose.to(self.means)
         rotation, translation = pose[:3, :3], pose[:3, 3]
@@ -107,7 +107,7 @@ class GaussianSet:
         return GaussianSet(means, quats, self.log_scales, self.opacity_logits, sh, self.semantic)
 
     @staticmethod
-    def concat(sets: list["GaussianSet"]) -> "GaussianSet":
+    def concat(sets: list[GaussianSet]) -> GaussianSet:
         """All Gaussians of `sets` (same SH degree) in one set."""
         if not sets:
             raise InputError("GaussianSet.concat: no sets given")
@@ -162,7 +162,7 @@ class SkyModel:
         return sample_sky_texture(self.texture.to(dirs.device), dirs)
 
     @staticmethod
-    def uniform(rgb: tuple[float, float, float], height: int = 64, width: int = 256) -> "SkyModel":
+    def uniform(rgb: tuple[float, float, float], height: int = 64, width: int = 256) -> SkyModel:
         """A sky of one colour."""
         return SkyModel(torch.tensor(rgb, dtype=torch.float32).expand(height, width, 3).clone())
 
@@ -249,6 +249,49 @@ class GaussianScene:
             if pose is not None:
                 poses[track_id] = pose
         return poses
+
+
+def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: float = 0.2) -> tuple[GaussianScene, int]:
+    """Drop actor Gaussians whose centres lie outside their box (grown by `scale` and `margin` metres).
+
+    Training can park Gaussians of an actor far from it (to explain background or another actor seen
+    through it); they move with the actor in simulation and draw ghosts. Returns (scene, number dropped).
+    """
+    actors = {}
+    dropped = 0
+    for track_id, actor in scene.actors.items():
+        gaussians = actor.gaussians
+        if gaussians.count:
+            limit = actor.size.to(gaussians.means) / 2.0 * scale + margin
+            keep = (gaussians.means.abs() <= limit).all(dim=1)
+            dropped += int((~keep).sum())
+            gaussians = gaussians.select(keep)
+        actors[track_id] = ActorAsset(actor.track_id, actor.category, actor.size, actor.moving, gaussians,
+                                      actor.frame_indices, actor.world_from_box)
+    return GaussianScene(scene.background, actors, scene.sky, dict(scene.metadata)), dropped
+
+
+def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, clearance: float = 0.3) -> tuple[GaussianScene, int]:
+    """Drop background Gaussians inside any actor's box at any logged frame (above `clearance` m from the
+    box floor, so the road under the actor stays).
+
+    A vehicle that stood still for part of the log can be baked into the background; once the simulator
+    moves it (or the ego drives to where it stood) that copy shows as a ghost. Returns (scene, dropped).
+    """
+    background = scene.background
+    if background.count == 0:
+        return scene, 0
+    inside = torch.zeros(background.count, dtype=torch.bool, device=background.means.device)
+    means = background.means
+    for actor in scene.actors.values():
+        half = actor.size.to(means) / 2.0
+        for pose in actor.world_from_box.to(means):
+            local = (means - pose[:3, 3]) @ pose[:3, :3]  # world -> box frame
+            within = (local[:, 0].abs() <= half[0] * scale) & (local[:, 1].abs() <= half[1] * scale)
+            within &= (local[:, 2] >= -half[2] + clearance) & (local[:, 2] <= half[2] * scale)
+            inside |= within
+    kept = GaussianScene(background.select(~inside), scene.actors, scene.sky, dict(scene.metadata))
+    return kept, int(inside.sum())
 
 
 def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) -> GaussianSet:

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -22,8 +23,21 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.ingest.scenelog import SceneLog
-from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel, rgb_to_sh_dc
-from recon_carla_bridge.recon.log_views import View, box_local_points, list_views, load_image, project_points, world_points
+from recon_carla_bridge.recon.gaussians import (
+    ActorAsset,
+    GaussianScene,
+    GaussianSet,
+    SkyModel,
+    rgb_to_sh_dc,
+)
+from recon_carla_bridge.recon.log_views import (
+    View,
+    box_local_points,
+    list_views,
+    load_image,
+    project_points,
+    world_points,
+)
 from recon_carla_bridge.recon.semantics import CarlaTag, actor_tag
 
 
@@ -76,7 +90,7 @@ class _Cloud:
     intensity: list[np.ndarray]
 
     @staticmethod
-    def new() -> "_Cloud":
+    def new() -> _Cloud:
         return _Cloud([], [], [])
 
     def add(self, xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray) -> None:
@@ -144,7 +158,7 @@ def _lateral_distance(xy: np.ndarray, path: np.ndarray) -> np.ndarray:
     else:  # (nearly) standing still: a straight road along x through the ego position
         path = np.array([path[0] - [200.0, 0.0], path[0] + [200.0, 0.0]])
     best = np.full(len(xy), np.inf)
-    for a, b in zip(path[:-1], path[1:]):
+    for a, b in itertools.pairwise(path):
         ab = b - a
         t = np.clip(((xy - a) @ ab) / max(ab @ ab, 1e-9), 0.0, 1.0)
         best = np.minimum(best, np.linalg.norm(xy - (a + t[:, None] * ab), axis=1))
@@ -308,7 +322,7 @@ def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[
 
     actors = {}
     for track in log.tracks:
-        a_xyz, a_rgb, a_int, _ = voxel_merge(*actor_clouds[track.track_id].arrays(), config.actor_voxel_size)
+        a_xyz, a_rgb, _, _ = voxel_merge(*actor_clouds[track.track_id].arrays(), config.actor_voxel_size)
         if len(a_xyz) < config.min_actor_points:
             samples = _box_surface_samples(track.size, config.box_surface_points, rng)
             s_rgb, s_seen = np.full((len(samples), 3), 0.4), np.zeros(len(samples), dtype=bool)

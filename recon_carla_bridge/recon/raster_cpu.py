@@ -18,7 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from recon_carla_bridge.recon.projection import ALPHA_THRESHOLD, EPS2D, MAX_ALPHA, NEAR_PLANE, TRANSMITTANCE_CUTOFF
+from recon_carla_bridge.recon.projection import (
+    ALPHA_THRESHOLD,
+    EPS2D,
+    MAX_ALPHA,
+    NEAR_PLANE,
+    TRANSMITTANCE_CUTOFF,
+)
 
 TILE = 16
 _KERNELS: dict[str, object] = {}

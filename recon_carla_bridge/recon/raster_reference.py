@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import torch
 
-from recon_carla_bridge.recon.projection import ALPHA_THRESHOLD, MAX_ALPHA, TRANSMITTANCE_CUTOFF, Projected
+from recon_carla_bridge.recon.projection import (
+    ALPHA_THRESHOLD,
+    MAX_ALPHA,
+    TRANSMITTANCE_CUTOFF,
+    Projected,
+)
 
 
 def composite_reference(projected: Projected, features: torch.Tensor, width: int, height: int) -> tuple[torch.Tensor, torch.Tensor]:

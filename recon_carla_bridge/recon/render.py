@@ -10,14 +10,20 @@ SKY_DEPTH where the pixel's tag is Sky. Colour: Σ wᵢ cᵢ + (1 - alpha) · sk
 """
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.camera import CameraBatch
-from recon_carla_bridge.recon.gaussians import GaussianScene, GaussianSet, compose_world, eval_sh
+from recon_carla_bridge.recon.gaussians import (
+    GaussianScene,
+    GaussianSet,
+    compose_world,
+    eval_sh,
+)
 from recon_carla_bridge.recon.semantics import CarlaTag, SemanticPalette
 
 SKY_DEPTH = 1000.0  # metres; CARLA's depth camera saturates at 1000 m
@@ -116,7 +122,7 @@ def _render_cpu(world: GaussianSet, slots: torch.Tensor, palette: SemanticPalett
         )
         for c in range(cameras.num_cameras)
     ]
-    stack = lambda name: torch.from_numpy(np.stack([getattr(f, name) for f in frames]))  # noqa: E731
+    stack = lambda name: torch.from_numpy(np.stack([getattr(f, name) for f in frames]))
     return stack("rgb"), stack("depth_sum"), stack("alpha"), stack("slot").to(torch.int64)
 
 

@@ -27,7 +27,12 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel
+from recon_carla_bridge.recon.gaussians import (
+    ActorAsset,
+    GaussianScene,
+    GaussianSet,
+    SkyModel,
+)
 
 MAGIC = b"RCBGSCN1"
 FORMAT_VERSION = 1

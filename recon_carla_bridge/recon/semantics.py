@@ -78,7 +78,7 @@ class SemanticPalette:
     tags: tuple[int, ...]
 
     @staticmethod
-    def for_tags(tags: torch.Tensor) -> "SemanticPalette":
+    def for_tags(tags: torch.Tensor) -> SemanticPalette:
         """Palette holding every tag present in `tags` [N] (any int dtype) plus Sky, sorted."""
         present = {int(t) for t in torch.unique(tags.to(torch.int64)).tolist()}
         present.add(int(CarlaTag.SKY))

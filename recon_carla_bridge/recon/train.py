@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,14 @@ from tqdm import tqdm
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.scenelog import SceneLog
-from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel, eval_sh, sample_sky_texture
+from recon_carla_bridge.recon.gaussians import (
+    ActorAsset,
+    GaussianScene,
+    GaussianSet,
+    SkyModel,
+    eval_sh,
+    sample_sky_texture,
+)
 from recon_carla_bridge.recon.geometry import quat_multiply, rotmat_to_quat, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import list_views

@@ -7,7 +7,14 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.ingest.scenelog import SceneLog
-from recon_carla_bridge.recon.log_views import View, box_local_points, list_views, load_image, project_points, world_points
+from recon_carla_bridge.recon.log_views import (
+    View,
+    box_local_points,
+    list_views,
+    load_image,
+    project_points,
+    world_points,
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class ViewTensors:
     depth_values: torch.Tensor
     actor_pixels: torch.Tensor
 
-    def to(self, device: torch.device | str) -> "ViewTensors":
+    def to(self, device: torch.device | str) -> ViewTensors:
         """The same view on another device."""
         return ViewTensors(
             self.view, self.image.to(device), self.world_from_camera.to(device), self.K.to(device),

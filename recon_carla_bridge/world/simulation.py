@@ -45,7 +45,8 @@ ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifte
 TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
 SPAWN_CLEARANCE_M = 0.05
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
-HIDDEN_Z = -500.0  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
+HIDDEN_Z = -500.0
+REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Simulation:
         self._speed_limits = _speed_limits(wmap)
         self._before_step_hooks: list[Callable[["Simulation", float], None]] = []
         self._replays: dict[int, Callable[[float], tuple[np.ndarray, np.ndarray] | None]] = {}
+        self._replay_delays: dict[int, float] = {}  # s each replayed actor's log runs behind the clock
         self._lights: dict[int, traffic_lights.LightRecord] = {}
         self._light_groups: list[traffic_lights.LightGroup] = []
         self._light_boxes: tuple[np.ndarray, ...] | None = None  # trigger volumes as arrays, built once
@@ -224,6 +226,17 @@ class Simulation:
             raise RuntimeError(f"actor {actor_id} is not a live sensor")
         return runtime
 
+    def camera_carriers(self) -> set[int]:
+        """Ids of the actors that carry a camera sensor (attached directly or through a parent chain)."""
+        carriers: set[int] = set()
+        for actor_id, runtime in self._sensors.items():
+            if runtime.model.is_camera:
+                state = self._states[actor_id]
+                while state.parent_id is not None and state.parent_id in self._states:
+                    carriers.add(state.parent_id)
+                    state = self._states[state.parent_id]
+        return carriers
+
     def vehicle_spec(self, actor_id: int) -> Any:
         """The blueprint spec behind an actor."""
         return self._specs.get(actor_id)
@@ -284,20 +297,39 @@ class Simulation:
             state.speed = float(state.velocity[0] * math.cos(yaw) + state.velocity[1] * math.sin(yaw))
 
     def _advance_replays(self, dt: float) -> None:
+        """Move log-replayed actors along their logs; one that would drive into an actor that is not
+        replayed (the ego, a taken-over vehicle) waits, and its log resumes later from where it paused."""
+        free = [s for s in self._bodies() if s.actor_id not in self._replays and s.kind != ActorKind.PROP]
         for actor_id, replay in list(self._replays.items()):
             state = self._states.get(actor_id)
             if state is None:
                 self._replays.pop(actor_id, None)
                 continue
-            pose = replay(self.clock.elapsed_seconds)
+            delay = self._replay_delays.get(actor_id, 0.0)
+            pose = replay(self.clock.elapsed_seconds - delay)
             previous = state.location.copy()
             if pose is None:
                 state.location = np.array([state.location[0], state.location[1], HIDDEN_Z])
                 state.velocity = np.zeros(3)
                 continue
+            if free and self._replay_would_hit(state, pose, free):
+                self._replay_delays[actor_id] = delay + dt
+                state.velocity = np.zeros(3)
+                continue
             state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
             state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
             state.velocity[2] = 0.0
+
+    def _replay_would_hit(self, state: ActorState, pose: tuple[np.ndarray, np.ndarray], others: list[ActorState]) -> bool:
+        near = [o for o in others if np.linalg.norm(o.location[:2] - pose[0][:2]) < 15.0
+                and abs(o.location[2] - pose[0][2]) < 3.0]
+        if not near:
+            return False
+        candidate = ActorState(-1, state.kind, "", {}, pose[0], pose[1], state.half_extents + REPLAY_MARGIN_M, state.box_center)
+        boxes = self._boxes(near + [candidate])
+        pairs = np.array([[len(near), i] for i in range(len(near))])
+        overlapping, _, _ = collisions.obb_overlap_2d(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
+        return bool(overlapping.any())
 
     def add_before_step_hook(self, hook: Callable[["Simulation", float], None]) -> None:
         """Run `hook(sim, dt)` at the start of every step (used by log replay of scene actors)."""

@@ -21,7 +21,13 @@ from recon_carla_bridge.ingest.scenelog import (
     scene_log_to_json,
 )
 from recon_carla_bridge.recon.camera import CameraBatch
-from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel, rgb_to_sh_dc
+from recon_carla_bridge.recon.gaussians import (
+    ActorAsset,
+    GaussianScene,
+    GaussianSet,
+    SkyModel,
+    rgb_to_sh_dc,
+)
 from recon_carla_bridge.recon.render import render
 
 # OpenCV camera looking along world +x from the origin: camera z = world x, camera x = -world y, camera y = -world z.

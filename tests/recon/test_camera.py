@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera, intrinsics_from_fov
+from recon_carla_bridge.recon.camera import (
+    CameraBatch,
+    carla_to_opencv_world_from_camera,
+    intrinsics_from_fov,
+)
 
 
 def carla_matrix(x: float, y: float, z: float, yaw_deg: float, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
@@ -77,3 +81,14 @@ def test_camera_batch_validates_and_views_are_inverses() -> None:
     torch.testing.assert_close(batch.camera_from_world()[0] @ pose, torch.eye(4), atol=1e-5, rtol=0)
     centre = batch.ray_directions()[0, 3, 4]  # pixel (4, 3) is the principal point (0, 0) + 0.5 offset ... not exactly
     assert torch.linalg.norm(centre) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_recon_imports_without_carla_gsplat_or_numba() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, recon_carla_bridge.recon, recon_carla_bridge.recon.train, recon_carla_bridge.commands.reconstruct; "
+        "bad = [m for m in ('carla', 'gsplat', 'numba') if m in sys.modules]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

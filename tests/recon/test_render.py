@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel, rgb_to_sh_dc
+from recon_carla_bridge.recon.gaussians import (
+    ActorAsset,
+    GaussianScene,
+    GaussianSet,
+    SkyModel,
+    rgb_to_sh_dc,
+)
 from recon_carla_bridge.recon.render import SKY_DEPTH, render
 from recon_carla_bridge.recon.semantics import CarlaTag
 

@@ -1,0 +1,64 @@
+"""Clean-ups applied when a reconstructed scene opens as a world, and the road plane behind gaps."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from recon_carla_bridge.recon.camera import CameraBatch
+from recon_carla_bridge.recon.gaussians import (ActorAsset, GaussianScene, GaussianSet, SkyModel, prune_actor_outliers,
+                                                prune_background_in_actor_boxes, rgb_to_sh_dc)
+from recon_carla_bridge.recon.render import render
+from recon_carla_bridge.sensors.splat_backend import fill_ground, ground_plane
+
+
+def _points(points: list[list[float]], tag: int, rgb=(0.4, 0.4, 0.4)) -> GaussianSet:
+    n = len(points)
+    return GaussianSet(torch.tensor(points, dtype=torch.float32), torch.tensor([1.0, 0, 0, 0]).repeat(n, 1),
+                       torch.full((n, 3), math.log(0.2)), torch.full((n,), 4.0),
+                       rgb_to_sh_dc(torch.tensor(rgb)).reshape(1, 1, 3).repeat(n, 1, 1), torch.full((n,), tag))
+
+
+def _scene(actor_points: list[list[float]], background_points: list[list[float]], tags: list[int]) -> GaussianScene:
+    pose = torch.eye(4)
+    pose[:3, 3] = torch.tensor([10.0, 0.0, 0.75])
+    actor = ActorAsset("car", "vehicle", torch.tensor([4.0, 2.0, 1.5]), True, _points(actor_points, 14),
+                       torch.tensor([0]), pose[None])
+    background = GaussianSet.concat([_points([p], t) for p, t in zip(background_points, tags)])
+    return GaussianScene(background, {"car": actor}, SkyModel.uniform((0.2, 0.4, 0.9), 8, 16))
+
+
+def test_actor_gaussians_outside_their_box_are_dropped() -> None:
+    scene = _scene([[0.0, 0.0, 0.0], [1.9, 0.9, 0.7], [30.0, 0.0, 0.0], [0.0, -12.0, 0.0]], [[0.0, 0.0, 0.0]], [1])
+    cleaned, dropped = prune_actor_outliers(scene)
+    assert dropped == 2
+    assert cleaned.actors["car"].gaussians.count == 2
+
+
+def test_background_copies_of_an_actor_are_dropped_but_the_road_under_it_stays() -> None:
+    background = [[10.0, 0.0, 0.8], [10.5, 0.5, 1.2], [10.0, 0.0, 0.02], [30.0, 0.0, 0.8]]
+    scene = _scene([[0.0, 0.0, 0.0]], background, [3, 3, 1, 3])
+    cleaned, dropped = prune_background_in_actor_boxes(scene)
+    assert dropped == 2
+    kept = cleaned.background.means.tolist()
+    assert [10.0, 0.0, 0.02] in [[round(v, 2) for v in p] for p in kept] and len(kept) == 2
+
+
+def test_gaps_below_the_horizon_show_the_road_plane() -> None:
+    road = [[x, y, 0.0] for x in np.arange(0.0, 6.0, 0.5) for y in np.arange(-3.0, 3.0, 0.5)]
+    scene = _scene([[0.0, 0.0, 0.0]], road, [1] * len(road))
+    height, colour = ground_plane(scene)
+    assert abs(height) < 1e-6 and np.allclose(colour, 0.4, atol=0.01)
+    pose = np.array([[0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 1.5], [0.0, 0.0, 0.0, 1.0]])
+    cameras = CameraBatch.from_numpy(pose, np.array([[20.0, 0, 24], [0, 20.0, 16], [0, 0, 1]]), 48, 32)
+    output = render(scene, cameras, {}, backend="reference")
+    filled = fill_ground(output, cameras, scene.sky.texture, height, colour)
+    bottom, top = filled.rgb[0, -1, 24].numpy(), filled.rgb[0, 0, 24].numpy()
+    assert np.allclose(bottom, 0.4, atol=0.05)  # road colour under the camera (Gaussians or plane)
+    assert top[2] > 0.8  # the sky above is untouched
+    row = 18  # 12 m ahead, beyond the splatted road (which ends at 6 m): only the plane is there
+    assert int(filled.semantic[0, row, 24]) == 1
+    expected = 1.5 * 20.0 / (row + 0.5 - 16)  # depth of the plane along the optical axis
+    assert int(output.semantic[0, row, 24]) == 11  # before filling, that pixel saw the sky model
+    assert abs(float(filled.depth[0, row, 24]) - expected) < 0.5

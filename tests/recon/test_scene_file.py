@@ -1,0 +1,103 @@
+"""The .gs file: round trip, size of the bundled scene, and clear errors on bad files."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+
+from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
+from recon_carla_bridge.recon.scene_file import (
+    FORMAT_VERSION,
+    MAGIC,
+    load_scene,
+    save_scene,
+)
+
+from .synthetic import random_scene
+
+MAX_BUNDLED_BYTES = 16 * 2**20
+
+
+def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    scene = random_scene(200, 4)
+    size = save_scene(scene, tmp_path / "scene.gs")
+    loaded = load_scene(tmp_path / "scene.gs")
+    assert size == (tmp_path / "scene.gs").stat().st_size
+    torch.testing.assert_close(loaded.background.means, scene.background.means, atol=0, rtol=0)  # float32 kept
+    torch.testing.assert_close(loaded.background.sh, scene.background.sh, atol=2e-3, rtol=1e-3)  # float16
+    torch.testing.assert_close(loaded.background.log_scales, scene.background.log_scales, atol=2e-3, rtol=1e-3)
+    assert torch.equal(loaded.background.semantic, scene.background.semantic)
+    actor, original = loaded.actors["car0"], scene.actors["car0"]
+    assert (actor.category, actor.moving) == ("vehicle", True)
+    assert torch.equal(actor.frame_indices, original.frame_indices)
+    torch.testing.assert_close(actor.gaussians.means, original.gaussians.means, atol=0, rtol=0)
+    torch.testing.assert_close(loaded.sky.texture, scene.sky.texture, atol=1e-3, rtol=0)
+    assert loaded.metadata == scene.metadata
+
+
+def _saved(tmp_path: Path) -> bytes:
+    save_scene(random_scene(50, 1), tmp_path / "ok.gs")
+    return (tmp_path / "ok.gs").read_bytes()
+
+
+def test_truncated_file_is_reported(tmp_path: Path) -> None:
+    blob = _saved(tmp_path)
+    for cut in (5, 30, len(blob) - 7):
+        (tmp_path / "cut.gs").write_bytes(blob[:cut])
+        with pytest.raises(InputError, match="truncated"):
+            load_scene(tmp_path / "cut.gs")
+
+
+def test_corrupt_payload_and_header_are_reported(tmp_path: Path) -> None:
+    blob = bytearray(_saved(tmp_path))
+    blob[-100] ^= 0xFF
+    (tmp_path / "bad.gs").write_bytes(bytes(blob))
+    with pytest.raises(InputError, match="corrupt"):
+        load_scene(tmp_path / "bad.gs")
+    blob = bytearray(_saved(tmp_path))
+    blob[struct.calcsize("<8sIQ") + 2] = ord("#")  # break the JSON header
+    (tmp_path / "bad_header.gs").write_bytes(bytes(blob))
+    with pytest.raises(InputError, match="corrupt"):
+        load_scene(tmp_path / "bad_header.gs")
+
+
+def test_newer_version_and_foreign_file_are_refused(tmp_path: Path) -> None:
+    blob = _saved(tmp_path)
+    newer = struct.pack("<8sI", MAGIC, FORMAT_VERSION + 1) + blob[12:]
+    (tmp_path / "newer.gs").write_bytes(newer)
+    with pytest.raises(InputError, match="newer"):
+        load_scene(tmp_path / "newer.gs")
+    (tmp_path / "png.gs").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with pytest.raises(InputError, match="not a GaussianScene"):
+        load_scene(tmp_path / "png.gs")
+    with pytest.raises(InputError, match="does not exist"):
+        load_scene(tmp_path / "missing.gs")
+
+
+def test_bundled_scene_fits_and_renders_cars_and_road() -> None:
+    path = BUNDLED_SCENE_DIR / "scene.gs"
+    if not path.is_file():
+        pytest.skip("no bundled scene")
+    assert path.stat().st_size <= MAX_BUNDLED_BYTES
+    scene = load_scene(path)
+    assert scene.gaussian_count() > 50_000 and len(scene.actors) > 0
+    import json
+
+    import numpy as np
+
+    from recon_carla_bridge.recon.camera import CameraBatch
+    from recon_carla_bridge.recon.render import render
+    from recon_carla_bridge.recon.semantics import CarlaTag
+
+    doc = json.loads((BUNDLED_SCENE_DIR / "scene.json").read_text())
+    _, calib = next(iter(doc["cameras"].items()))
+    frame = doc["frames"][40]
+    pose = np.array(frame["world_from_ego"]) @ np.array(calib["ego_from_camera"])
+    camera = CameraBatch.from_numpy(pose, np.array(calib["K"]), calib["width"], calib["height"]).scaled(310, 94)
+    out = render(scene, camera, scene.logged_actor_poses(40), backend="cpu")
+    tags = set(out.semantic.unique().tolist())
+    assert {int(CarlaTag.CAR), int(CarlaTag.ROADS), int(CarlaTag.SKY)} <= tags
+    assert 0.2 < float(out.rgb.mean()) < 0.8
