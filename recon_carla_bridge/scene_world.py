@@ -89,7 +89,10 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
 
     # Simulation moves actors away from their logged poses: keep each actor's Gaussians in its box and
     # no copy of it in the background, so nothing is left behind (no ghosts).
-    gaussians, _ = prune_actor_outliers(load_scene(bundle.scene_file))
+    from recon_carla_bridge.recon.render import choose_backend
+
+    device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
+    gaussians, _ = prune_actor_outliers(load_scene(bundle.scene_file, device=device))
     gaussians, _ = prune_background_in_actor_boxes(gaussians)
     backend = SplatBackend(gaussians, render_backend)
     sim = world.simulation

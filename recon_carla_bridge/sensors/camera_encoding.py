@@ -48,7 +48,8 @@ for _tag, (_name, _rgb) in SEMANTIC_TAGS.items():
 
 def encode_depth(depth_m: np.ndarray) -> np.ndarray:
     """(H, W) depth in metres → (H, W, 4) BGRA with normalized = (R + G·256 + B·256²)/(256³−1) = d/1000."""
-    normalized = np.clip(np.nan_to_num(depth_m, nan=DEPTH_FAR_M, posinf=DEPTH_FAR_M), 0.0, DEPTH_FAR_M) / DEPTH_FAR_M
+    depth = np.asarray(depth_m, dtype=np.float64)  # 24-bit code: float32 would lose its last bit
+    normalized = np.clip(np.nan_to_num(depth, nan=DEPTH_FAR_M, posinf=DEPTH_FAR_M), 0.0, DEPTH_FAR_M) / DEPTH_FAR_M
     code = np.round(normalized * _DEPTH_SCALE).astype(np.uint32)
     out = np.empty(depth_m.shape + (4,), np.uint8)
     out[..., 2] = code & 0xFF  # R

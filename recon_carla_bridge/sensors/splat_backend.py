@@ -13,7 +13,7 @@ import numpy as np
 
 from recon_carla_bridge.frames import carla_to_scene_box_pose
 from recon_carla_bridge.sensors.camera import CameraRequest
-from recon_carla_bridge.sensors.camera_encoding import encode_depth, encode_semantic, rgb_to_bgra
+from recon_carla_bridge.sensors.camera_encoding import DEPTH_FAR_M
 from recon_carla_bridge.world.state import ActorKind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,17 +75,13 @@ class SplatBackend:
             output = render(self.scene, cameras, poses, backend=self.backend)
             if self.ground is not None:
                 output = fill_ground(output, cameras, self.scene.sky.texture, *self.ground)
-            rgb = output.rgb.detach().cpu().numpy()
-            depth = output.depth.detach().cpu().numpy()
-            semantic = output.semantic.detach().cpu().numpy()
-            for slot, index in enumerate(indices):
-                kind = requests[index].kind
-                if kind == "rgb":
-                    images[index] = rgb_to_bgra(rgb[slot])
-                elif kind == "depth":
-                    images[index] = encode_depth(depth[slot])
-                else:
-                    images[index] = encode_semantic(semantic[slot])
+            for kind in ("rgb", "depth", "semantic"):
+                slots = [slot for slot, index in enumerate(indices) if requests[index].kind == kind]
+                if not slots:
+                    continue
+                encoded = encode_on_device(output, kind, slots)  # CARLA's BGRA, one transfer per kind
+                for position, slot in enumerate(slots):
+                    images[indices[slot]] = encoded[position]
         return [image for image in images if image is not None]
 
 
@@ -122,6 +118,7 @@ def fill_ground(output: "RenderOutput", cameras: "CameraBatch", sky_texture: "to
     from recon_carla_bridge.recon.render import RenderOutput
     from recon_carla_bridge.recon.semantics import CarlaTag
 
+    cameras = cameras.to(output.rgb.device)
     dirs = cameras.ray_directions()  # [C, H, W, 3]
     origin_z = cameras.world_from_camera[:, 2, 3][:, None, None]  # [C, 1, 1]
     distance = (height - origin_z) / torch.where(dirs[..., 2] < -1e-6, dirs[..., 2], torch.full_like(dirs[..., 2], -1e-6))
@@ -136,3 +133,31 @@ def fill_ground(output: "RenderOutput", cameras: "CameraBatch", sky_texture: "to
     semantic = torch.where(hits & is_sky, torch.full_like(output.semantic, int(CarlaTag.ROADS)), output.semantic)
     depth = torch.where(hits & is_sky, plane_depth, output.depth)
     return RenderOutput(rgb, depth, output.alpha, semantic)
+
+
+def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> np.ndarray:
+    """(len(slots), H, W, 4) uint8 BGRA in CARLA's encoding for `kind`, computed where the render lives.
+
+    Same arithmetic as camera_encoding.rgb_to_bgra / encode_depth / encode_semantic (tested against
+    them), done in torch so a GPU render leaves the device once, as bytes.
+    """
+    import torch
+
+    index = torch.as_tensor(slots, device=output.rgb.device)
+    count, height, width = len(slots), output.rgb.shape[1], output.rgb.shape[2]
+    bgra = torch.empty((count, height, width, 4), dtype=torch.uint8, device=output.rgb.device)
+    bgra[..., 3] = 255
+    if kind == "rgb":
+        rgb = (torch.nan_to_num(output.rgb[index]).clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
+        bgra[..., 0], bgra[..., 1], bgra[..., 2] = rgb[..., 2], rgb[..., 1], rgb[..., 0]
+    elif kind == "depth":
+        depth = torch.nan_to_num(output.depth[index].double(), nan=DEPTH_FAR_M, posinf=DEPTH_FAR_M).clamp(0.0, DEPTH_FAR_M)
+        code = torch.round(depth / DEPTH_FAR_M * (256.0**3 - 1.0)).to(torch.int64)
+        bgra[..., 2] = (code & 0xFF).to(torch.uint8)
+        bgra[..., 1] = ((code >> 8) & 0xFF).to(torch.uint8)
+        bgra[..., 0] = ((code >> 16) & 0xFF).to(torch.uint8)
+    else:
+        bgra[..., 0] = 0
+        bgra[..., 1] = 0
+        bgra[..., 2] = output.semantic[index].to(torch.uint8)
+    return bgra.cpu().numpy()

@@ -62,3 +62,20 @@ def test_gaps_below_the_horizon_show_the_road_plane() -> None:
     expected = 1.5 * 20.0 / (row + 0.5 - 16)  # depth of the plane along the optical axis
     assert int(output.semantic[0, row, 24]) == 11  # before filling, that pixel saw the sky model
     assert abs(float(filled.depth[0, row, 24]) - expected) < 0.5
+
+
+def test_device_encoding_matches_the_reference_encoders() -> None:
+    from recon_carla_bridge.recon.render import RenderOutput
+    from recon_carla_bridge.sensors.camera_encoding import encode_depth, encode_semantic, rgb_to_bgra
+    from recon_carla_bridge.sensors.splat_backend import encode_on_device
+
+    generator = torch.Generator().manual_seed(0)
+    rgb = torch.rand(2, 5, 7, 3, generator=generator)
+    rgb[0, 0, 0] = float("nan")
+    depth = torch.rand(2, 5, 7, generator=generator) * 1200.0
+    semantic = torch.randint(0, 29, (2, 5, 7), generator=generator)
+    output = RenderOutput(rgb, depth, torch.ones(2, 5, 7), semantic)
+    assert np.array_equal(encode_on_device(output, "rgb", [1])[0], rgb_to_bgra(rgb[1].numpy()))
+    assert np.array_equal(encode_on_device(output, "depth", [0])[0], encode_depth(depth[0].numpy()))
+    assert np.array_equal(encode_on_device(output, "semantic", [0, 1])[1], encode_semantic(semantic[1].numpy()))
+    assert np.array_equal(encode_on_device(output, "rgb", [0])[0], rgb_to_bgra(rgb[0].numpy()))
