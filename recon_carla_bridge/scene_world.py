@@ -35,6 +35,14 @@ def resolve_scene_dir(scene: str | os.PathLike[str]) -> Path:
     return path
 
 
+def is_scene(name: str | os.PathLike[str]) -> bool:
+    """Whether a world name designates a reconstructed scene (bundled name, or a folder with scene.gs)."""
+    if str(name) in BUNDLED_SCENES:
+        return True
+    path = Path(name)
+    return path.is_dir() and (path / "scene.gs").is_file()
+
+
 @dataclass(frozen=True)
 class TrackReplay:
     """A logged box trajectory, replayed in CARLA's frame at any time."""
@@ -83,7 +91,9 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
         xodr = bundle.road_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
-    wmap = ReconMap(bundle.name, xodr, bundle.road_file)
+    # The map is named as the world was asked for ('kitti'), so ScenarioRunner's town check passes.
+    map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
+    wmap = ReconMap(map_name, xodr, bundle.road_file)
     world = World(wmap, seed=seed)
     from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
 

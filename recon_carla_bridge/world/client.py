@@ -62,7 +62,12 @@ class Client(carla.Client):
         return open_scene_world(scene, seed=self._seed)
 
     def load_world(self, map_name: str, reset_settings: bool = True, map_layers: Any = None) -> World:
-        """Open a town by name ('Town01', '/Game/Carla/Maps/Town01'); MapNotFoundError naming it otherwise."""
+        """Open a town by name ('Town01', '/Game/Carla/Maps/Town01') or a reconstructed scene (a bundled
+        scene name such as 'kitti', or a scene folder); MapNotFoundError naming it otherwise."""
+        from recon_carla_bridge.scene_world import is_scene
+
+        if is_scene(map_name):
+            return self._replace_world(self._open_scene(map_name), reset_settings)
         wmap = load_map(map_name, self._map_dirs)
         return self._replace_world(World(wmap, seed=self._seed), reset_settings)
 
@@ -90,8 +95,11 @@ class Client(carla.Client):
         return world
 
     def get_available_maps(self) -> list[str]:
-        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …)."""
-        return [f"/Game/Carla/Maps/{name}" for name in sorted(available_maps(self._map_dirs))]
+        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …), then the bundled scenes."""
+        from recon_carla_bridge.scene_world import BUNDLED_SCENES
+
+        towns = [f"/Game/Carla/Maps/{name}" for name in sorted(available_maps(self._map_dirs))]
+        return towns + sorted(name for name, folder in BUNDLED_SCENES.items() if (folder / "scene.gs").is_file())
 
     # ---- batches -----------------------------------------------------------------------------
     def apply_batch(self, commands_list: list[Any]) -> None:
