@@ -15,11 +15,6 @@ def scene_to_carla_location(point: np.ndarray) -> carla.Location:
     return carla.Location(float(point[0]), float(-point[1]), float(point[2]))
 
 
-def scene_yaw_to_carla(yaw_rad: float) -> float:
-    """SceneLog heading (rad, counter-clockwise) → CARLA yaw (deg, clockwise seen from above)."""
-    return -math.degrees(yaw_rad)
-
-
 def scene_pose_to_carla(world_from_body: np.ndarray) -> carla.Transform:
     """A (4, 4) SceneLog pose (x forward, y left, z up body) → carla.Transform (yaw, pitch, roll)."""
     rotation = np.asarray(world_from_body)[:3, :3]

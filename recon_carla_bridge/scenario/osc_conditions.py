@@ -15,6 +15,7 @@ import carla
 import py_trees
 
 from recon_carla_bridge.compat_imports import install_srunner_alias
+from recon_carla_bridge.errors import InputError
 
 install_srunner_alias()
 
@@ -100,7 +101,8 @@ def install() -> None:
         if not freespace and distance_type == "cartesianDistance":
             return original(condition, actor_list)
         if distance_type not in DISTANCE_TYPES:
-            raise NotImplementedError(f"RelativeDistanceCondition: relativeDistanceType '{distance_type}'")
+            raise InputError(f"RelativeDistanceCondition '{condition.attrib.get('name', '')}': relativeDistanceType "
+                             f"'{distance_type}' is not one of OpenSCENARIO 1.0's {', '.join(DISTANCE_TYPES)}")
 
         def by_role(role: str) -> carla.Actor:
             for actor in actor_list:

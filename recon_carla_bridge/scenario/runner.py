@@ -94,7 +94,7 @@ class ScenarioRunner:
         path = Path(agent)
         if not path.is_file():
             raise InputError(f"--agent {agent}: no such agent file (or use one of {', '.join(BUILTIN_AGENTS)})")
-        from recon_carla_bridge.leaderboard_compat import install_leaderboard_alias
+        from recon_carla_bridge.leaderboard import install_leaderboard_alias
 
         install_leaderboard_alias()
         module_name = path.stem

@@ -7,7 +7,6 @@ from typing import Any, Iterator
 import carla
 import numpy as np
 
-from recon_carla_bridge.errors import InputError
 
 
 class _SensorDataFields:
@@ -238,10 +237,3 @@ class GenericMeasurement(_SensorDataFields):
         return f"GenericMeasurement(frame={self._frame}, data={str(self.data)[:60]})"
 
     __repr__ = __str__
-
-
-def require_finite(values: np.ndarray, what: str) -> np.ndarray:
-    """Raise InputError naming `what` when values hold NaN/inf."""
-    if not np.all(np.isfinite(values)):
-        raise InputError(f"{what}: non-finite values")
-    return values

@@ -6,6 +6,8 @@ Camera models are rendered in one batch per tick by the simulation (see camera.p
 """
 from __future__ import annotations
 
+import abc
+
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -41,7 +43,7 @@ class SensorContext:
         return to_transform(self.sensor.location, self.sensor.rotation)
 
 
-class SensorModel:
+class SensorModel(abc.ABC):
     """Base of sensor models: holds the attributes, validates them, measures on demand."""
 
     is_camera = False
@@ -61,9 +63,9 @@ class SensorModel:
             raise InputError(f"{self.type_id}: attribute '{name}' = {raw} is outside [{minimum}, {maximum}]")
         return value
 
+    @abc.abstractmethod
     def measure(self, ctx: SensorContext) -> Any | None:
         """Return this tick's measurement, or None when there is nothing to deliver."""
-        raise NotImplementedError
 
 
 class CollisionSensorModel(SensorModel):

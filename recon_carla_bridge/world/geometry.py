@@ -62,12 +62,6 @@ def vector3d(values: np.ndarray) -> carla.Vector3D:
     return carla.Vector3D(float(values[0]), float(values[1]), float(values[2]))
 
 
-def wrap_degrees(angle: float) -> float:
-    """Wrap an angle in degrees to (-180, 180]."""
-    wrapped = (angle + 180.0) % 360.0 - 180.0
-    return 180.0 if wrapped == -180.0 else wrapped
-
-
 def obb_overlap_2d(
     centers: np.ndarray, half_extents: np.ndarray, yaws_rad: np.ndarray, pairs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

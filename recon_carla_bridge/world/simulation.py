@@ -84,7 +84,6 @@ class Simulation:
         self._next_callback_id = 1
         self._next_actor_id = 1
         self._speed_limits = _speed_limits(wmap)
-        self._before_step_hooks: list[Callable[["Simulation", float], None]] = []
         self._replays: dict[int, Callable[[float], tuple[np.ndarray, np.ndarray] | None]] = {}
         self._replay_delays: dict[int, float] = {}  # s each replayed actor's log runs behind the clock
         self._lights: dict[int, traffic_lights.LightRecord] = {}
@@ -331,10 +330,6 @@ class Simulation:
         overlapping, _, _ = collisions.obb_overlap_2d(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
         return bool(overlapping.any())
 
-    def add_before_step_hook(self, hook: Callable[["Simulation", float], None]) -> None:
-        """Run `hook(sim, dt)` at the start of every step (used by log replay of scene actors)."""
-        self._before_step_hooks.append(hook)
-
     # ---- spawning --------------------------------------------------------------------------
     def spawn(self, blueprint: Blueprint, transform: carla.Transform, parent_id: int | None = None,
               check_overlap: bool = True) -> int:
@@ -377,7 +372,7 @@ class Simulation:
             state.rotation[0] = state.rotation[2] = 0.0
             self._snap_to_road(state, force=True)
         elif kind == ActorKind.WALKER:
-            self._snap_walker(state)
+            self._snap_walker(state, force=True)
         if parent_id is None and check_overlap and self._overlaps_any(state):
             raise RuntimeError(f"Spawn failed because of collision at spawn position ({blueprint.id} at {transform.location})")
         actor_id = self._add_state(state)
@@ -399,7 +394,7 @@ class Simulation:
                 state.rotation[0] = state.rotation[2] = 0.0
                 self._snap_to_road(state, force=True)
             elif state.kind == ActorKind.WALKER:
-                self._snap_walker(state)
+                self._snap_walker(state, force=True)
         if state.kind == ActorKind.VEHICLE:
             yaw = math.radians(state.rotation[1])
             state.velocity = np.array([state.speed * math.cos(yaw), state.speed * math.sin(yaw), 0.0])
@@ -437,33 +432,38 @@ class Simulation:
         state.angular_velocity = parent.angular_velocity.copy()
         state.acceleration = parent.acceleration.copy()
 
-    def _snap_to_road(self, state: ActorState, force: bool = False) -> None:
-        """Put a vehicle/prop on the road surface when it is on or near a road."""
+    def _ground_height(self, x: float, y: float, z: float) -> float | None:
+        """Road surface height under (x, y) for something whose bottom is at z, or None.
+
+        None off the road network, and for things deeper than ROAD_SNAP_BELOW_M under the surface:
+        only what is above the road settles onto it (CARLA's gravity); an actor hidden below the map
+        (a common ScenarioRunner trick, z - 500) stays there.
+        """
+        waypoint = self.map.get_waypoint(carla.Location(x, y, z), project_to_road=True, lane_type=carla.LaneType.Any)
+        if waypoint is None:
+            return None
+        road = waypoint.transform.location
+        near_road = math.hypot(road.x - x, road.y - y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width
+        return road.z if near_road and z >= road.z - ROAD_SNAP_BELOW_M else None
+
+    def _snap_to_road(self, state: ActorState, force: bool = False, bottom_offset: float = 0.0) -> None:
+        """Put an actor's bottom (origin - bottom_offset) on the road surface when it is on or near a road.
+
+        The height is looked up again only after the actor moved ROAD_SNAP_REFRESH_M (or when forced).
+        """
         if not force and state.road_snap_location is not None:
             if np.linalg.norm(state.location[:2] - state.road_snap_location[:2]) < ROAD_SNAP_REFRESH_M:
                 state.location[2] = state.road_snap_location[2]
                 return
-        loc = carla.Location(float(state.location[0]), float(state.location[1]), float(state.location[2]))
-        waypoint = self.map.get_waypoint(loc, project_to_road=True, lane_type=carla.LaneType.Any)
-        if waypoint is None:
-            return
-        road = waypoint.transform.location
-        near_road = math.hypot(road.x - loc.x, road.y - loc.y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width
-        # Only actors above the surface settle onto it (CARLA's gravity); one hidden below the map
-        # (a common ScenarioRunner trick, z - 500) stays there.
-        if near_road and loc.z >= road.z - ROAD_SNAP_BELOW_M:
-            state.location[2] = road.z
+        x, y, z = (float(v) for v in state.location)
+        height = self._ground_height(x, y, z - bottom_offset)
+        if height is not None:
+            state.location[2] = height + bottom_offset
             state.road_snap_location = state.location.copy()
 
-    def _snap_walker(self, state: ActorState) -> None:
+    def _snap_walker(self, state: ActorState, force: bool = False) -> None:
         """Walkers stand on the ground: their origin is half their height above it."""
-        ground = state.location.copy()
-        ground[2] -= state.half_extents[2]
-        probe = ActorState(0, ActorKind.PROP, "", {}, ground, state.rotation.copy(), state.half_extents, state.box_center)
-        probe.location[2] = state.location[2]
-        self._snap_to_road(probe, force=True)
-        if probe.road_snap_location is not None:
-            state.location[2] = probe.location[2] + state.half_extents[2]
+        self._snap_to_road(state, force=force, bottom_offset=float(state.half_extents[2]))
 
     def _boxes(self, states: list[ActorState]) -> collisions.BoxSet:
         centers = np.empty((len(states), 3))
@@ -513,8 +513,6 @@ class Simulation:
         self.clock.frame += 1
         self.clock.elapsed_seconds += dt
         self.clock.delta_seconds = dt
-        for hook in list(self._before_step_hooks):
-            hook(self, dt)
         self._advance_replays(dt)
         for group in self._light_groups:
             group.advance(dt)

@@ -45,14 +45,6 @@ class LightRecord:
     red_time: float = RED_TIME_S
     group: list[int] = field(default_factory=list)  # actor ids of the lights cycling together
 
-    def contains(self, point: np.ndarray) -> bool:
-        """Whether a world point lies inside the trigger volume (ground plane, with 2 m of height)."""
-        yaw = math.radians(self.trigger_yaw)
-        dx, dy = point[0] - self.trigger_center[0], point[1] - self.trigger_center[1]
-        local_x = math.cos(yaw) * dx + math.sin(yaw) * dy
-        local_y = -math.sin(yaw) * dx + math.cos(yaw) * dy
-        return (abs(local_x) <= self.trigger_half_extents[0] and abs(local_y) <= self.trigger_half_extents[1]
-                and abs(point[2] - self.trigger_center[2]) <= 2.0 + self.trigger_half_extents[2])
 
 
 def build_light_records(wmap: carla.Map) -> list[LightRecord]:

@@ -167,19 +167,19 @@ class World(carla.World):
         return self.get_traffic_light_from_opendrive_id(str(landmark.id))
 
     def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list[carla.TrafficLight]:
-        """Traffic lights controlling the waypoint's lane within `distance` metres ahead of it."""
+        """Traffic lights whose stop line lies on the waypoint's lane within `distance` metres ahead."""
+        lanes_ahead = {(waypoint.road_id, waypoint.lane_id)}
+        frontier, travelled = [waypoint], 0.0
+        while frontier and travelled < distance:  # every lane reachable within `distance`, branches included
+            step = min(2.0, distance - travelled)
+            unique = {(w.road_id, w.lane_id, round(w.s, 1)): w for current in frontier for w in current.next(step)}
+            frontier = list(unique.values())
+            lanes_ahead.update((w.road_id, w.lane_id) for w in frontier)
+            travelled += step
         found = []
         for record in self._simulation.light_records():
-            if record.kind != "traffic_light":
-                continue
-            for lane in record.lane_waypoints:
-                if lane.lane_id == waypoint.lane_id and lane.road_id == waypoint.road_id and 0.0 <= _along(waypoint, lane) <= distance:
-                    found.append(self._simulation.facade(record.actor_id))
-                    break
-                ahead = waypoint.next(max(distance, 0.1))
-                if any(w.road_id == lane.road_id and w.lane_id == lane.lane_id for w in ahead):
-                    found.append(self._simulation.facade(record.actor_id))
-                    break
+            if record.kind == "traffic_light" and any((lane.road_id, lane.lane_id) in lanes_ahead for lane in record.lane_waypoints):
+                found.append(self._simulation.facade(record.actor_id))
         return found
 
     def get_traffic_lights_in_junction(self, junction_id: int) -> list[carla.TrafficLight]:
@@ -287,9 +287,3 @@ def _copy_settings(source: carla.WorldSettings) -> carla.WorldSettings:
             setattr(settings, name, getattr(source, name))
     return settings
 
-
-def _along(origin: carla.Waypoint, target: carla.Waypoint) -> float:
-    """Signed distance of target ahead of origin along origin's heading (same lane assumed)."""
-    forward = origin.transform.get_forward_vector()
-    delta = target.transform.location - origin.transform.location
-    return forward.x * delta.x + forward.y * delta.y

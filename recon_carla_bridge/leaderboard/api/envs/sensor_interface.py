@@ -14,6 +14,8 @@ replaces the leaderboard's polling threads with the same data and frame numbers.
 """
 from __future__ import annotations
 
+import abc
+
 import copy
 import logging
 import math
@@ -44,7 +46,7 @@ class GenericMeasurement:
         self.frame = frame
 
 
-class BaseReader:
+class BaseReader(abc.ABC):
     """A pseudo-sensor read from the ego vehicle at `reading_frequency` Hz of simulated time."""
 
     def __init__(self, vehicle: Any, reading_frequency: float = 1.0) -> None:
@@ -55,9 +57,9 @@ class BaseReader:
         self._running = True
         self._latest_time: float | None = None
 
+    @abc.abstractmethod
     def __call__(self) -> Any:
-        """The current reading."""
-        raise NotImplementedError
+        """The current reading (each pseudo-sensor defines it)."""
 
     def listen(self, callback: Callable[[GenericMeasurement], None]) -> None:
         """Send readings to `callback`."""
