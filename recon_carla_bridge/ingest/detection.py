@@ -2,14 +2,25 @@
 
 Works in the ego frame (x forward, y left, z up, origin on the ground). Boxes are fitted to what the
 LiDAR sees, so a car seen from behind gets a short box; the tracker later gives each track one size and
-anchors the box on its visible faces.
+anchors the box on its visible faces. A LiDAR's highest beam rises only slowly (KITTI's HDL-64: 2 degrees),
+so near a tall vehicle it passes below the roof: a cluster reaching that beam is marked `top_clipped`
+(its height is only a lower bound).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+TOP_BEAM_BIN = 1.0  # horizontal range bins of the top-beam fit [m]
+TOP_BEAM_RANGE = (3.0, 40.0)  # ranges over which the top beam is fitted [m]
+TOP_BEAM_SLACK = 0.1  # range bins whose highest return lies this far below the fitted beam saw nothing tall there [m]
+TOP_BEAM_MIN_BINS = 8  # fewer bins on the beam: no fit
+TOP_BEAM_MAX_SLOPE = 0.2  # steeper fitted beams (> 11 degrees up) are not a LiDAR's top beam
+TOP_CLIP_TOLERANCE = 0.05  # points this close below the top beam lie on it (range noise and fit) [m]
+TOP_CLIP_MIN_POINTS = 3  # a cluster with this many points on the top beam is cut off by it
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Detection:
         ground_z: local ground height under the box [m].
         num_points: obstacle points in the cluster (after thinning).
         footprint: (K, 2) the cluster's points in the ground plane [m] (for re-anchoring).
+        top_clipped: the cluster reaches the LiDAR's top beam, so the object may be taller than `size[2]`.
     """
 
     center: np.ndarray
@@ -69,6 +81,55 @@ class Detection:
     ground_z: float
     num_points: int
     footprint: np.ndarray
+    top_clipped: bool = False
+
+
+@dataclass(frozen=True)
+class TopBeam:
+    """The LiDAR's highest beam in the ego frame: it passes at height `base + slope * r` at horizontal
+    distance r from the ego origin (above a tall object nearer than the LiDAR sees its top).
+
+    Attributes:
+        base: height of the beam over the ego origin [m].
+        slope: rise per metre of horizontal distance (tan of its elevation) [m/m].
+    """
+
+    base: float
+    slope: float
+
+    def height_at(self, horizontal: np.ndarray) -> np.ndarray:
+        """Height [m] of the beam at horizontal distances `horizontal` [m] from the ego origin."""
+        return self.base + self.slope * np.asarray(horizontal)
+
+
+def fit_top_beam(scans: Iterable[np.ndarray]) -> TopBeam | None:
+    """The top beam of the LiDAR from ego-frame scans (N, >=3): a line through the highest return per
+    horizontal range bin over all scans, refitted without the bins where nothing reached the beam; None
+    when too few bins lie on a plausible beam."""
+    edges = np.arange(TOP_BEAM_RANGE[0], TOP_BEAM_RANGE[1] + TOP_BEAM_BIN / 2, TOP_BEAM_BIN)
+    highest = np.full(len(edges) - 1, -np.inf)
+    for points in scans:
+        bins = np.digitize(np.hypot(points[:, 0], points[:, 1]), edges) - 1
+        inside = (bins >= 0) & (bins < len(highest))
+        np.maximum.at(highest, bins[inside], points[inside, 2])
+    ranges = (edges[:-1] + edges[1:]) / 2
+    on_beam = np.isfinite(highest)
+    for _ in range(4):
+        if on_beam.sum() < TOP_BEAM_MIN_BINS:
+            return None
+        slope, base = np.polyfit(ranges[on_beam], highest[on_beam], 1)
+        on_beam = np.isfinite(highest) & (highest > base + slope * ranges - TOP_BEAM_SLACK)
+    if on_beam.sum() < TOP_BEAM_MIN_BINS or not 0.0 <= slope <= TOP_BEAM_MAX_SLOPE:
+        return None
+    return TopBeam(float(base), float(slope))
+
+
+def reaches_top_beam(cluster: np.ndarray, top_beam: TopBeam | None) -> bool:
+    """True when at least TOP_CLIP_MIN_POINTS of the (K, 3) ego-frame cluster points reach the top beam."""
+    if top_beam is None:
+        return False
+    beam = top_beam.height_at(np.hypot(cluster[:, 0], cluster[:, 1]))
+    return int((cluster[:, 2] >= beam - TOP_CLIP_TOLERANCE).sum()) >= TOP_CLIP_MIN_POINTS
 
 
 def local_ground_height(points: np.ndarray, cell: float) -> np.ndarray:
@@ -178,13 +239,29 @@ def cluster_labels(xy: np.ndarray, config: DetectionConfig) -> np.ndarray:
     return DBSCAN(eps=config.cluster_eps, min_samples=config.cluster_min_points).fit(xy).labels_
 
 
-def detect_objects(points: np.ndarray, config: DetectionConfig = DetectionConfig()) -> list[Detection]:
-    """Oriented boxes of the above-ground clusters of one (N, >=3) ego-frame scan (no class filtering)."""
+def thinned_obstacles(points: np.ndarray, config: DetectionConfig = DetectionConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(M, 3) obstacle points of one (N, >=3) ego-frame scan thinned to one per voxel, and their (M,) ground
+    heights: what the detector clusters, and what track extension checks predicted boxes against."""
     obstacles, ground = obstacle_points(points, config)
     if len(obstacles) == 0:
-        return []
+        return obstacles, ground
     keep = voxel_thin(obstacles, config.voxel)
-    obstacles, ground = obstacles[keep], ground[keep]
+    return obstacles[keep], ground[keep]
+
+
+def detect_objects(points: np.ndarray, config: DetectionConfig = DetectionConfig(), top_beam: TopBeam | None = None) -> list[Detection]:
+    """Oriented boxes of the above-ground clusters of one (N, >=3) ego-frame scan (no class filtering);
+    with the LiDAR's `top_beam`, clusters reaching it are marked `top_clipped`."""
+    return detect_in_obstacles(*thinned_obstacles(points, config), config, top_beam)
+
+
+def detect_in_obstacles(
+    obstacles: np.ndarray, ground: np.ndarray, config: DetectionConfig = DetectionConfig(), top_beam: TopBeam | None = None
+) -> list[Detection]:
+    """Oriented boxes of the clusters of (M, 3) thinned obstacle points with (M,) ground heights (see
+    `detect_objects`)."""
+    if len(obstacles) == 0:
+        return []
     labels = cluster_labels(obstacles[:, :2], config)
     detections: list[Detection] = []
     for label in np.unique(labels[labels >= 0]):
@@ -204,6 +281,7 @@ def detect_objects(points: np.ndarray, config: DetectionConfig = DetectionConfig
                 ground_z=ground_z,
                 num_points=int(member.sum()),
                 footprint=cluster[:, :2].copy(),
+                top_clipped=reaches_top_beam(cluster, top_beam),
             )
         )
     return detections
@@ -216,7 +294,7 @@ class VehicleShape:
     Attributes:
         min_height: lowest plausible roof height above ground [m].
         max_height: highest (trucks, buses) [m].
-        max_length: longest [m].
+        max_length: longest [m] (a road train or articulated bus: 18.75 m in the EU).
         max_width: widest [m].
         min_extent: the longer visible side must reach this [m].
         max_bottom: the cluster's lowest point must be this close to the ground [m] (not a canopy).
@@ -224,7 +302,7 @@ class VehicleShape:
 
     min_height: float = 1.1
     max_height: float = 4.2
-    max_length: float = 16.0
+    max_length: float = 18.75
     max_width: float = 3.0
     min_extent: float = 1.2
     max_bottom: float = 0.7

@@ -17,7 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.ingest.detection import DetectionConfig, detect_objects, looks_like_vehicle
+from recon_carla_bridge.ingest.detection import DetectionConfig, detect_in_obstacles, fit_top_beam, looks_like_vehicle, thinned_obstacles
+from recon_carla_bridge.ingest.extension import SupportScan, support_scan
 from recon_carla_bridge.ingest.odometry import OdometryConfig, fill_poses, lidar_odometry
 from recon_carla_bridge.ingest.rawlog import RawLog
 from recon_carla_bridge.ingest.readers import get_reader
@@ -161,12 +162,18 @@ def tracks_to_world(tracks: list[ActorTrack], poses: list[np.ndarray]) -> list[A
 
 
 def estimate_tracks(scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig) -> list[ActorTrack]:
-    """Vehicle tracks from LiDAR detections in every scan."""
+    """Vehicle tracks from LiDAR detections in every scan (with the LiDAR's top beam fitted over all of
+    them, to tell clusters cut off at the top), extended over the scans whose obstacle points still show a
+    track's object."""
+    top_beam = fit_top_beam(scans.values())
     per_scan = []
+    support: list[SupportScan] = []
     for i in _progress(sorted(scans), "detect vehicles", config):
-        detections = [d for d in detect_objects(scans[i], config.detection) if looks_like_vehicle(d)]
+        obstacles, ground = thinned_obstacles(scans[i], config.detection)
+        detections = [d for d in detect_in_obstacles(obstacles, ground, config.detection, top_beam) if looks_like_vehicle(d)]
         per_scan.append(to_world(detections, poses[i], i, float(times[i])))
-    return track_vehicles(per_scan, times, sorted(scans), config.tracking)
+        support.append(support_scan(obstacles, ground, poses[i], i, float(times[i])))
+    return track_vehicles(per_scan, times, sorted(scans), config.tracking, support)
 
 
 def _thin(points: np.ndarray, config: IngestConfig) -> np.ndarray:
@@ -229,7 +236,7 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
     length, max_step = _path_stats(poses)
     provenance = dict(raw.provenance)
     provenance["ego_poses"] = poses_from if poses_from != "log" else provenance.get("ego_poses", "log")
-    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes) + Hungarian tracking + RTS smoothing", "none": "none"}[tracks_from]
+    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes) + Hungarian tracking + tracklet linking + RTS smoothing + extension over the scans whose points still show the object", "none": "none"}[tracks_from]
     provenance["road_network"] = road.layout.evidence
 
     with staged_directory(out, overwrite=config.overwrite) as staging:

@@ -1,22 +1,34 @@
 """Multi-frame tracking of LiDAR vehicle detections into actor tracks with smooth poses and one size.
 
 1. Per scan, vehicle-like detections move to the world frame with the ego pose.
-2. Association: Hungarian matching of detections to constant-velocity predictions, within a gate.
+2. Association: Hungarian matching of detections to constant-velocity predictions, within a gate; then
+   tracklets of one object that association split (a long vehicle's box centre jumps when its visible
+   length changes) are linked when one's box, moved on at its velocity, covers the other's points.
 3. Per track: a first smoothing gives velocities; moving vs static is decided from them; the heading
    comes from the velocity (moving) or the elongated box fits (static, else the ego's road direction).
-4. One size per track (a high percentile of what was seen, never below a car's), and each detection's
-   box re-anchored on the faces the LiDAR saw (a car seen from behind grows forward, away from the ego).
+4. One size per track (a high percentile of what was seen, never below a car's; a vehicle taller than a
+   car whose top the LiDAR's highest beam cuts off gets a truck's height), and each detection's box
+   re-anchored on the faces the LiDAR saw (a car seen from behind grows forward, away from the ego).
 5. A Rauch-Tung-Striebel smoother gives a box in every frame between the first and last sighting.
+6. Tracks inside a track with more detections are dropped; the rest are extended backwards and forwards
+   while the LiDAR points support their predicted box (`ingest/extension.py`: frames where the detector
+   missed the object, e.g. a trailer merged with its tractor into one cluster), and finished again.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from recon_carla_bridge.ingest.detection import Detection
+from recon_carla_bridge.ingest.extension import (
+    ExtendedBox,
+    ExtensionConfig,
+    SupportScan,
+    extend_track,
+)
 from recon_carla_bridge.ingest.scenelog import ActorBox, ActorTrack, wrap_angle
 from recon_carla_bridge.ingest.se3 import yaw_of
 from recon_carla_bridge.ingest.smoothing import smooth_constant_velocity
@@ -35,7 +47,9 @@ class TrackingConfig:
         heading_min_speed: above this speed the heading comes from the velocity [m/s].
         min_size: (3,) smallest vehicle box: length, width, height [m] (a partly seen car is a car).
         max_width: widest vehicle box [m].
-        size_percentile: percentile of the seen extents taken as the track's size.
+        size_percentile: percentile of the seen widths and heights taken as the track's.
+        length_percentile: percentile of the seen lengths taken as the track's length (higher: most views
+            show only part of a vehicle's length, e.g. a long trailer often falls apart into two clusters).
         accel_std: acceleration noise of the smoother [m/s^2].
         meas_std: position noise of a detection [m].
         min_observed_extent: a track whose larger seen side (90th percentile) is shorter than this is
@@ -43,6 +57,20 @@ class TrackingConfig:
         static_min_hits: static tracks need at least this many detections.
         max_distance: a track must come this close to the ego once; farther returns are too sparse to tell
             a vehicle from vegetation or walls [m].
+        link_max_gap: tracklets this far apart in time or less may be linked [s].
+        link_margin: a tracklet's end box, moved on at its velocity, is grown by this when testing whether
+            it covers the next tracklet's first points [m].
+        link_min_share: ... and must cover at least this share of them.
+        link_min_length_ratio: linked tracklets' typical (median) visible lengths differ by at most this
+            factor (a cluster of a tractor and its trailer does not continue as the trailer alone).
+        duplicate_min_shared_frames: a track is only dropped as a duplicate of another when they share at
+            least this many frames.
+        height_min_views: the height is measured on the detections that saw over the object's top (did not
+            reach the LiDAR's top beam) when there are at least this many ...
+        clipped_min_seen_height: ... else a track seen at least this tall (taller than a car: a van, truck
+            or bus) is taller than the LiDAR shows [m] ...
+        clipped_height: ... and gets at least this height (a truck's or bus's) [m].
+        extension: settings of track extension.
     """
 
     gate: float = 2.5
@@ -54,11 +82,21 @@ class TrackingConfig:
     min_size: tuple[float, float, float] = (3.8, 1.65, 1.35)
     max_width: float = 2.6
     size_percentile: float = 90.0
+    length_percentile: float = 95.0
     accel_std: float = 2.0
     meas_std: float = 0.35
     min_observed_extent: float = 1.4
     static_min_hits: int = 4
     max_distance: float = 30.0
+    link_max_gap: float = 1.0
+    link_margin: float = 0.5
+    link_min_share: float = 0.6
+    link_min_length_ratio: float = 0.7
+    duplicate_min_shared_frames: int = 3
+    height_min_views: int = 3
+    clipped_min_seen_height: float = 2.0
+    clipped_height: float = 3.6
+    extension: ExtensionConfig = field(default_factory=ExtensionConfig)
 
 
 @dataclass(frozen=True)
@@ -75,6 +113,9 @@ class WorldDetection:
         footprint: (K, 2) world xy of the cluster's points [m].
         sensor_xy: (2,) world xy of the ego origin when it was seen [m].
         ego_yaw: world heading of the ego then [rad].
+        top_clipped: the cluster reached the LiDAR's top beam (the object may be taller than `size[2]`).
+        extended: a box placed by track extension rather than a detection: it gives a position but says
+            nothing about the size or the class (its footprint is empty, its size the track's).
     """
 
     frame_index: int
@@ -86,6 +127,8 @@ class WorldDetection:
     footprint: np.ndarray
     sensor_xy: np.ndarray
     ego_yaw: float
+    top_clipped: bool = False
+    extended: bool = False
 
 
 def to_world(detections: list[Detection], world_from_ego: np.ndarray, frame_index: int, time: float) -> list[WorldDetection]:
@@ -107,6 +150,7 @@ def to_world(detections: list[Detection], world_from_ego: np.ndarray, frame_inde
                 footprint=footprint,
                 sensor_xy=translation[:2].copy(),
                 ego_yaw=ego_yaw,
+                top_clipped=det.top_clipped,
             )
         )
     return result
@@ -165,6 +209,72 @@ def associate(scans: list[list[WorldDetection]], config: TrackingConfig) -> list
     return [track for track in closed if len(track) >= config.min_hits]
 
 
+def _mean_velocity(dets: list[WorldDetection]) -> np.ndarray:
+    """(2,) average velocity of a tracklet from its first to its last detection [m/s]."""
+    span = dets[-1].time - dets[0].time
+    return (dets[-1].center[:2] - dets[0].center[:2]) / span if span > 0 else np.zeros(2)
+
+
+def _covered_share(source: WorldDetection, velocity: np.ndarray, target: WorldDetection, margin: float) -> float:
+    """Share of `target`'s footprint inside `source`'s box (grown by `margin`) moved on at `velocity` to
+    `target`'s time."""
+    if len(target.footprint) == 0:
+        return 0.0
+    center = source.center[:2] + velocity * (target.time - source.time)
+    along = np.array([math.cos(source.yaw), math.sin(source.yaw)])
+    across = np.array([-along[1], along[0]])
+    offset = target.footprint - center
+    inside = (np.abs(offset @ along) <= source.size[0] / 2 + margin) & (np.abs(offset @ across) <= source.size[1] / 2 + margin)
+    return float(inside.mean())
+
+
+def _typical_length(dets: list[WorldDetection]) -> float:
+    """Median visible length of a tracklet's detections [m]."""
+    return float(np.median([d.size[0] for d in dets]))
+
+
+def link_share(earlier: list[WorldDetection], later: list[WorldDetection], config: TrackingConfig) -> float:
+    """How well tracklet `later` continues tracklet `earlier`: the larger share of one's points at the gap
+    covered by the other's box carried across it (0 when they overlap in time, the gap is too long or
+    their typical visible lengths differ too much)."""
+    gap = later[0].time - earlier[-1].time
+    if not 0 < gap <= config.link_max_gap:
+        return 0.0
+    lengths = sorted((_typical_length(earlier), _typical_length(later)))
+    if lengths[0] < config.link_min_length_ratio * lengths[1]:
+        return 0.0
+    forward = _covered_share(earlier[-1], _mean_velocity(earlier), later[0], config.link_margin)
+    backward = _covered_share(later[0], _mean_velocity(later), earlier[-1], config.link_margin)
+    return max(forward, backward)
+
+
+def link_fragments(tracklets: list[list[WorldDetection]], config: TrackingConfig) -> list[list[WorldDetection]]:
+    """Join tracklets that association split from one object (best links first, each tracklet with at most
+    one predecessor and one successor): a long vehicle's box centre jumps by metres when its visible length
+    changes, which can push it out of the association gate."""
+    pairs = [
+        (share, i, j)
+        for i, earlier in enumerate(tracklets)
+        for j, later in enumerate(tracklets)
+        if i != j and (share := link_share(earlier, later, config)) >= config.link_min_share
+    ]
+    successor: dict[int, int] = {}
+    predecessor: dict[int, int] = {}
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in successor and j not in predecessor:
+            successor[i], predecessor[j] = j, i
+    chains = []
+    for start in range(len(tracklets)):
+        if start in predecessor:
+            continue
+        chain, index = list(tracklets[start]), start
+        while index in successor:
+            index = successor[index]
+            chain.extend(tracklets[index])
+        chains.append(chain)
+    return chains
+
+
 def _fill_forward_backward(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Copy each invalid entry from the nearest valid one (earlier first, else later)."""
     result = values.copy()
@@ -188,6 +298,18 @@ def _static_heading(dets: list[WorldDetection]) -> float:
     if math.cos(axis - ego_heading) < 0:
         axis += math.pi
     return wrap_angle(axis)
+
+
+def _track_height(dets: list[WorldDetection], config: TrackingConfig) -> float:
+    """Box height of a track from its detections, never below a car's: a high percentile of the heights
+    seen by the detections whose top the LiDAR saw over (`top_clipped` False), when there are enough of
+    them; else of all, raised to `clipped_height` for a vehicle taller than a car (near the sensor the
+    highest beam passes below a truck's roof, which then is never seen)."""
+    over_top = [d.size[2] for d in dets if not d.top_clipped]
+    if len(over_top) >= config.height_min_views:
+        return max(float(np.percentile(over_top, config.size_percentile)), config.min_size[2])
+    seen = max(float(np.percentile([d.size[2] for d in dets], config.size_percentile)), config.min_size[2])
+    return max(seen, config.clipped_height) if seen >= config.clipped_min_seen_height else seen
 
 
 def _anchored_center(det: WorldDetection, heading: float, length: float, width: float) -> np.ndarray:
@@ -217,8 +339,13 @@ def finalize_track(
     """Turn one associated track into an ActorTrack with one size and a smoothed box per frame; None when
     it does not look like a vehicle (too small, or a static blob seen too rarely or only from far).
 
-    `span` (first, last frame) may widen the frames given boxes beyond the first and last detection, to
-    the frames between scans where the actor was not looked for."""
+    `dets` are in frame order; boxes placed by extension among them (`extended`) count as positions only:
+    the size, the heading of a static track and the vehicle tests come from the detections. `span`
+    (first, last frame) may widen the frames given boxes beyond the first and last detection, to the
+    frames between scans where the actor was not looked for."""
+    observed = [d for d in dets if not d.extended]
+    if not observed:
+        return None
     first, last = span if span is not None else (dets[0].frame_index, dets[-1].frame_index)
     frames = np.arange(first, last + 1)
     times = frame_times[frames]
@@ -240,7 +367,7 @@ def finalize_track(
         fast = speed >= min(config.heading_min_speed, 0.8 * speed.max())
         headings = _fill_forward_backward(np.arctan2(vy, vx), fast)
     else:
-        headings = np.full(len(frames), _static_heading(dets))
+        headings = np.full(len(frames), _static_heading(observed))
 
     # One size; boxes re-anchored on their visible faces.
     def extents(det: WorldDetection) -> tuple[float, float]:
@@ -249,16 +376,18 @@ def finalize_track(
         v = np.array([-u[1], u[0]])
         return float(np.ptp(det.footprint @ u)), float(np.ptp(det.footprint @ v))
 
-    seen = np.array([extents(d) for d in dets])
+    seen = np.array([extents(d) for d in observed])
     if float(np.percentile(seen.max(axis=1), config.size_percentile)) < config.min_observed_extent:
         return None
-    nearest = min(float(np.linalg.norm(d.center[:2] - d.sensor_xy)) for d in dets)
-    if nearest > config.max_distance or (not moving and len(dets) < config.static_min_hits):
+    nearest = min(float(np.linalg.norm(d.center[:2] - d.sensor_xy)) for d in observed)
+    if nearest > config.max_distance or (not moving and len(observed) < config.static_min_hits):
         return None
-    length = max(float(np.percentile(seen[:, 0], config.size_percentile)), config.min_size[0])
+    length = max(float(np.percentile(seen[:, 0], config.length_percentile)), config.min_size[0])
     width = min(max(float(np.percentile(seen[:, 1], config.size_percentile)), config.min_size[1]), config.max_width)
-    height = max(float(np.percentile([d.size[2] for d in dets], config.size_percentile)), config.min_size[2])
-    anchored = np.array([_anchored_center(d, headings[slot[d.frame_index]], length, width) for d in dets])
+    height = _track_height(observed, config)
+    anchored = np.array(
+        [d.center[:2] if d.extended else _anchored_center(d, headings[slot[d.frame_index]], length, width) for d in dets]
+    )
     ground = measured([d.ground_z for d in dets])
 
     if moving:
@@ -297,12 +426,18 @@ def _overlap_share(track: ActorTrack, other: ActorTrack, margin: float = 0.3) ->
     return inside / shared if shared else 0.0
 
 
-def remove_duplicates(tracks: list[ActorTrack], hits: dict[str, int]) -> list[ActorTrack]:
-    """Drop a track that sits inside a track with more detections for most of their common frames."""
+def _shared_frames(track: ActorTrack, other: ActorTrack) -> int:
+    """Number of frames in which both tracks have a box."""
+    return len({b.frame_index for b in track.boxes} & {b.frame_index for b in other.boxes})
+
+
+def remove_duplicates(tracks: list[ActorTrack], hits: dict[str, int], min_shared: int = 1) -> list[ActorTrack]:
+    """Drop a track that sits inside a track with more detections for most of their common frames (when
+    they share at least `min_shared` frames: tracks that follow one another meet in a frame or two)."""
     ordered = sorted(tracks, key=lambda t: -hits[t.track_id])
     kept: list[ActorTrack] = []
     for track in ordered:
-        if not any(_overlap_share(track, other) > 0.5 for other in kept):
+        if not any(_shared_frames(track, other) >= min_shared and _overlap_share(track, other) > 0.5 for other in kept):
             kept.append(track)
     return sorted(kept, key=lambda t: (t.boxes[0].frame_index, t.track_id))
 
@@ -315,22 +450,75 @@ def _span(dets: list[WorldDetection], scan_frames: np.ndarray, frame_count: int)
     return (int(earlier[-1]) + 1 if len(earlier) else 0, int(later[0]) - 1 if len(later) else frame_count - 1)
 
 
+def _extension_detection(box: ExtendedBox, size: np.ndarray) -> WorldDetection:
+    """A box placed by track extension as a position measurement of the track (see WorldDetection)."""
+    return WorldDetection(
+        frame_index=box.frame_index,
+        time=box.time,
+        center=np.array([box.center[0], box.center[1], box.ground_z + size[2] / 2]),
+        size=size.copy(),
+        yaw=box.yaw,
+        ground_z=box.ground_z,
+        footprint=np.zeros((0, 2)),
+        sensor_xy=box.sensor_xy.copy(),
+        ego_yaw=box.ego_yaw,
+        extended=True,
+    )
+
+
+def extend_tracks(
+    tracks: list[ActorTrack],
+    detections: dict[str, list[WorldDetection]],
+    support: list[SupportScan],
+    frame_times: np.ndarray,
+    scan_frames: np.ndarray,
+    config: TrackingConfig,
+) -> list[ActorTrack]:
+    """Each track extended backwards and forwards over the scans of `support` that still show it (see
+    `ingest/extension.py`) and finished again with the extension boxes as extra positions; `detections`
+    holds each track's detections by track id. The boxes of tracks with at least as many detections stop
+    an extension (those of worse-supported ones do not: a cluster of two vehicles seen as one for a few
+    scans must not keep them out; it is removed as a duplicate afterwards)."""
+    result = []
+    for track in tracks:
+        own = detections[track.track_id]
+        others = [other for other in tracks if other is not track and len(detections[other.track_id]) >= len(own)]
+        boxes = extend_track(track, support, frame_times, others, config.extension)
+        if not boxes:
+            result.append(track)
+            continue
+        dets = sorted(own + [_extension_detection(box, track.size) for box in boxes], key=lambda d: d.frame_index)
+        extended = finalize_track(dets, frame_times, track.track_id, config, _span(dets, scan_frames, len(frame_times)))
+        result.append(extended if extended is not None else track)
+    return result
+
+
 def track_vehicles(
-    scans: list[list[WorldDetection]], frame_times: np.ndarray, scan_frames: list[int], config: TrackingConfig = TrackingConfig()
+    scans: list[list[WorldDetection]],
+    frame_times: np.ndarray,
+    scan_frames: list[int],
+    config: TrackingConfig = TrackingConfig(),
+    support: list[SupportScan] | None = None,
 ) -> list[ActorTrack]:
     """Actor tracks from per-scan world detections (`scans[k]` from frame `scan_frames[k]`, in time order);
-    `frame_times` gives every frame's time [s]."""
-    associated = associate(scans, config)
+    `frame_times` gives every frame's time [s]. With `support` (the scans' obstacle points), tracks are
+    extended over the scans where the detector missed their object but its points are there."""
+    associated = link_fragments(associate(scans, config), config)
     scan_array = np.asarray(sorted(scan_frames))
     tracks: list[ActorTrack] = []
-    hits: dict[str, int] = {}
+    detections: dict[str, list[WorldDetection]] = {}
     for number, dets in enumerate(associated):
+        dets = sorted(dets, key=lambda d: d.frame_index)
         track_id = f"vehicle_{number:03d}"
         track = finalize_track(dets, frame_times, track_id, config, _span(dets, scan_array, len(frame_times)))
         if track is not None:
             tracks.append(track)
-            hits[track_id] = len(dets)
-    kept = remove_duplicates(tracks, hits)
+            detections[track_id] = dets
+    hits = {track_id: len(dets) for track_id, dets in detections.items()}
+    kept = remove_duplicates(tracks, hits, config.duplicate_min_shared_frames)
+    if support:
+        kept = extend_tracks(kept, detections, support, frame_times, scan_array, config)
+        kept = remove_duplicates(kept, hits, config.duplicate_min_shared_frames)
     for number, track in enumerate(kept):
         track.track_id = f"vehicle_{number:03d}"
     return kept

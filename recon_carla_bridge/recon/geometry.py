@@ -67,3 +67,35 @@ def yaw_pose(center: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
 def transform_points(pose: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Points [N, 3] mapped by the rigid transform `pose` [4, 4]."""
     return points @ pose[:3, :3].T + pose[:3, 3]
+
+
+def small_pose(correction: torch.Tensor) -> torch.Tensor:
+    """[..., 4, 4] rigid transform of a correction [..., 6]: translation (x, y, z) then rotation vector.
+
+    Rodrigues' formula R = I + a K + b K² (K the skew matrix of the rotation vector, θ its length,
+    a = sin θ / θ, b = (1 - cos θ) / θ²) with Taylor terms below 1e-3 rad, so it is exact and
+    differentiable at zero (torch.linalg.matrix_exp would do the same at ~100x the cost).
+    """
+    translation, rotvec = correction[..., :3], correction[..., 3:]
+    x, y, z = rotvec.unbind(-1)
+    zero = torch.zeros_like(x)
+    skew = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(rotvec.shape[:-1] + (3, 3))
+    theta_sq = (rotvec * rotvec).sum(-1)
+    small = theta_sq < 1e-6
+    theta = torch.sqrt(torch.where(small, torch.ones_like(theta_sq), theta_sq))
+    a = torch.where(small, 1.0 - theta_sq / 6.0, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta_sq / 24.0, (1.0 - torch.cos(theta)) / (theta * theta))
+    eye = torch.eye(3, dtype=correction.dtype, device=correction.device)
+    rotation = eye + a[..., None, None] * skew + b[..., None, None] * (skew @ skew)
+    top = torch.cat([rotation, translation[..., None]], dim=-1)
+    bottom = torch.zeros(correction.shape[:-1] + (1, 4), dtype=correction.dtype, device=correction.device)
+    bottom[..., 0, 3] = 1.0
+    return torch.cat([top, bottom], dim=-2)
+
+
+def invert_rigid(pose: torch.Tensor) -> torch.Tensor:
+    """[..., 4, 4] inverse of rigid transforms [..., 4, 4] (R^T, -R^T t), differentiable."""
+    rotation_t = pose[..., :3, :3].transpose(-1, -2)
+    translation = -(rotation_t @ pose[..., :3, 3:4])
+    top = torch.cat([rotation_t, translation], dim=-1)
+    return torch.cat([top, pose[..., 3:4, :]], dim=-2)

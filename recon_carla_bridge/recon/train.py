@@ -4,15 +4,19 @@ The algorithm, top to bottom (`train`):
   1. initialise Gaussians from LiDAR (`init_scene.initial_scene`); hold out every 8th frame;
   2. each step, render one training view: actor Gaussians are moved from their box frames by the
      logged box pose composed with a learned per-(actor, frame) correction (x, y, z, yaw); actors not
-     seen in that frame are hidden; the sky texture fills the remaining transmittance;
+     seen in that frame are hidden; the sky texture fills the remaining transmittance; the camera pose
+     gets a learned per-frame rigid correction (odometry and interpolation errors of the log) and the
+     image a learned per-frame affine colour transform (auto exposure and white balance);
   3. loss = 0.8 L1 + 0.2 (1 - SSIM) + depth_weight · |log z_render - log z_lidar| at LiDAR pixels
      + lidar_alpha_weight · (1 - alpha) at LiDAR pixels (the sky may not paint what the LiDAR hit)
      + actor_alpha_weight · (1 - actor coverage) at LiDAR pixels on actors (no ghosts when actors move)
      + MCMC's opacity and scale regularisers + a small penalty on the pose corrections;
   4. Adam steps, then gsplat's MCMCStrategy relocates dead Gaussians and adds new ones up to cap_max
      (which bounds the scene file's size) and perturbs positions;
-  5. evaluate PSNR/SSIM on held-out frames, with each actor's correction interpolated from the
-     neighbouring training frames; export the GaussianScene with the refined actor trajectories.
+  5. evaluate PSNR/SSIM on held-out frames, with every per-frame correction (actors, camera, colour)
+     interpolated from the neighbouring training frames — never fitted to a held-out image; export the
+     GaussianScene with the refined actor trajectories (the colour and camera corrections are properties
+     of the log's frames, not of the scene, and are reported, not exported).
 On CPU the renderer is `raster_reference` (differentiable torch, tiny images only) and there is no
 densification (gsplat's MCMC relocation is a CUDA kernel): enough to test the loop, not to train a scene.
 """
@@ -22,7 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -38,13 +42,14 @@ from recon_carla_bridge.recon.gaussians import (
     eval_sh,
     sample_sky_texture,
 )
-from recon_carla_bridge.recon.geometry import quat_multiply, rotmat_to_quat, yaw_pose
+from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotmat_to_quat, small_pose, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import list_views
 from recon_carla_bridge.recon.metrics import psnr, ssim
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
 _SET_KEYS = ("means", "quats", "scales", "opacities", "sh0", "shN")
+_IDENTITY_COLOUR = torch.cat([torch.eye(3), torch.zeros(3, 1)], dim=1)  # [3, 4]
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,15 @@ class TrainConfig:
         opacity_reg: MCMC opacity regulariser.
         scale_reg: MCMC scale regulariser.
         pose_reg: weight of the squared actor pose corrections (metres and radians).
+        camera_reg: weight of the squared camera pose corrections (metres and radians).
+        colour_reg: weight of the squared deviation of the colour transforms from identity.
         scene_scale: length [m] that scales the position learning rate.
         lr_means, lr_scales, lr_quats, lr_opacities, lr_sh0, lr_shN, lr_sky: Adam learning rates
             (lr_means decays exponentially to 1 % over the run).
         lr_pose_translation, lr_pose_yaw: Adam learning rates of the actor corrections.
-        pose_refine_start: step from which actor corrections are optimised.
+        pose_refine_start: step from which actor and camera corrections are optimised.
+        lr_camera_translation, lr_camera_rotation: Adam learning rates of the camera corrections (0: off).
+        lr_colour: Adam learning rate of the per-frame colour transforms (0: off).
         refine_start, refine_every, refine_stop_fraction: MCMC schedule (stop as a fraction of iterations).
         noise_lr: MCMC position-noise scale.
         clear_boxes_every: every this many steps, background Gaussians inside an actor's box (at any frame
@@ -89,6 +98,8 @@ class TrainConfig:
     opacity_reg: float = 0.01
     scale_reg: float = 0.01
     pose_reg: float = 0.1
+    camera_reg: float = 0.1
+    colour_reg: float = 0.01
     scene_scale: float = 10.0
     lr_means: float = 1.6e-4
     lr_scales: float = 5e-3
@@ -100,6 +111,9 @@ class TrainConfig:
     lr_pose_translation: float = 5e-4
     lr_pose_yaw: float = 2e-4
     pose_refine_start: int = 500
+    lr_camera_translation: float = 2e-4
+    lr_camera_rotation: float = 5e-5
+    lr_colour: float = 1e-3
     refine_start: int = 500
     refine_every: int = 100
     refine_stop_fraction: float = 0.8
@@ -132,8 +146,36 @@ class _Model:
     actor_ids: list[str]
     logged: torch.Tensor  # [A, F, 4, 4] logged world_from_box (identity where absent)
     present: torch.Tensor  # [A, F] bool
+    present_cpu: np.ndarray  # (A, F) bool, the same on the host (interpolation looks it up without a GPU wait)
     delta_t: torch.nn.Parameter  # [A, F, 3] box-frame translation corrections [m]
     delta_yaw: torch.nn.Parameter  # [A, F] yaw corrections [rad]
+    camera_delta: torch.nn.Parameter  # [F, 6] camera-frame corrections: translation [m], rotation vector [rad]
+    colour: torch.nn.Parameter  # [F, 3, 4] affine colour transform per frame (identity | 0 at start)
+    actor_cache: tuple[torch.Tensor, int, torch.Tensor, torch.Tensor] | None = None  # ("owner", its version, rows, one-hot)
+
+    def actor_rows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices [Na] of the actor Gaussians and their owners one-hot [Na, A], recomputed only when
+        densification replaced or edited "owner" (nonzero() waits for the GPU: not run every step).
+
+        Per-Gaussian actor transforms are gathered as one-hot @ per-actor values: the backward of that is
+        one small matrix product, where indexing [A] values by [Na] owners has a backward that
+        serialises on the few repeated indices (it took half the GPU time of a step)."""
+        owner = self.params["owner"]
+        cache = self.actor_cache
+        if cache is None or cache[0] is not owner or cache[1] != owner._version:  # the cache holds the tensor: no id reuse
+            rows = (owner < len(self.actor_ids)).nonzero().squeeze(1)
+            onehot = torch.nn.functional.one_hot(owner[rows], len(self.actor_ids)).to(torch.float32)
+            self.actor_cache = (owner, owner._version, rows, onehot)
+        return self.actor_cache[2], self.actor_cache[3]
+
+
+class _Corrections(NamedTuple):
+    """The per-frame corrections one view is rendered with."""
+
+    actor_t: torch.Tensor  # [A, 3]
+    actor_yaw: torch.Tensor  # [A]
+    camera: torch.Tensor  # [6]
+    colour: torch.Tensor  # [3, 4]
 
 
 def _build_model(scene: GaussianScene, num_frames: int, device: torch.device) -> _Model:
@@ -167,8 +209,11 @@ def _build_model(scene: GaussianScene, num_frames: int, device: torch.device) ->
         actor_ids=actor_ids,
         logged=logged.to(device),
         present=present.to(device),
+        present_cpu=present.numpy(),
         delta_t=torch.nn.Parameter(torch.zeros(count, num_frames, 3, device=device)),
         delta_yaw=torch.nn.Parameter(torch.zeros(count, num_frames, device=device)),
+        camera_delta=torch.nn.Parameter(torch.zeros(num_frames, 6, device=device)),
+        colour=torch.nn.Parameter(_IDENTITY_COLOUR.to(device).repeat(num_frames, 1, 1)),
     )
 
 
@@ -202,28 +247,36 @@ def _clear_actor_boxes(model: _Model, boxes: list[tuple[torch.Tensor, torch.Tens
     return int(inside.sum())
 
 
-def _frame_corrections(model: _Model, frame: int, train_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Corrections ([A, 3], [A]) at `frame`: the learned ones on training frames, else interpolated."""
-    if bool(train_frames[frame]):
-        return model.delta_t[:, frame], model.delta_yaw[:, frame]
+def _interpolated(values: torch.Tensor, usable: np.ndarray, frame: int) -> torch.Tensor | None:
+    """values[frame] interpolated linearly between the nearest usable frames before and after it
+    (the nearest one at the ends); None when no frame is usable. values: [F, ...]; usable: (F,) bool."""
+    frames = np.nonzero(usable)[0]
+    if len(frames) == 0:
+        return None
+    before, after = frames[frames < frame], frames[frames > frame]
+    if len(before) and len(after):
+        f0, f1 = int(before[-1]), int(after[0])
+        w = (frame - f0) / (f1 - f0)
+        return (1 - w) * values[f0] + w * values[f1]
+    return values[int(before[-1]) if len(before) else int(after[0])]
+
+
+def _frame_corrections(model: _Model, frame: int, train_frames: np.ndarray) -> _Corrections:
+    """Corrections at `frame`: the learned ones on training frames (train_frames: (F,) bool), else
+    interpolated from them (detached)."""
+    if train_frames[frame]:
+        return _Corrections(model.delta_t[:, frame], model.delta_yaw[:, frame], model.camera_delta[frame], model.colour[frame])
     count = len(model.actor_ids)
     dt = torch.zeros(count, 3, device=model.delta_t.device)
     dyaw = torch.zeros(count, device=model.delta_t.device)
-    usable = (model.present & train_frames[None]).cpu().numpy()
+    usable = model.present_cpu & train_frames[None]
     for a in range(count):
-        frames = np.nonzero(usable[a])[0]
-        if len(frames) == 0:
-            continue
-        before, after = frames[frames < frame], frames[frames > frame]
-        if len(before) and len(after):
-            f0, f1 = int(before[-1]), int(after[0])
-            w = (frame - f0) / (f1 - f0)
-            dt[a] = (1 - w) * model.delta_t[a, f0] + w * model.delta_t[a, f1]
-            dyaw[a] = (1 - w) * model.delta_yaw[a, f0] + w * model.delta_yaw[a, f1]
-        else:
-            nearest = int(before[-1]) if len(before) else int(after[0])
-            dt[a], dyaw[a] = model.delta_t[a, nearest], model.delta_yaw[a, nearest]
-    return dt.detach(), dyaw.detach()
+        shift, turn = _interpolated(model.delta_t[a], usable[a], frame), _interpolated(model.delta_yaw[a], usable[a], frame)
+        if shift is not None:
+            dt[a], dyaw[a] = shift, turn
+    camera = _interpolated(model.camera_delta, train_frames, frame)
+    colour = _interpolated(model.colour, train_frames, frame)
+    return _Corrections(dt.detach(), dyaw.detach(), camera.detach(), colour.detach())
 
 
 def _owner_transforms(model: _Model, frame: int, dt: torch.Tensor, dyaw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -237,32 +290,34 @@ def _owner_transforms(model: _Model, frame: int, dt: torch.Tensor, dyaw: torch.T
 
 
 def _render_view(
-    model: _Model, view: ViewTensors, dt: torch.Tensor, dyaw: torch.Tensor, backend: str,
-    dirs: torch.Tensor | None = None,
+    model: _Model, view: ViewTensors, corrections: _Corrections, backend: str, dirs: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-    """Render one view: rgb with sky [H, W, 3], expected depth [H, W], alpha [H, W], and gsplat's info
-    plus "actor_coverage" [H, W] (the accumulated weight of actor Gaussians)."""
+    """Render one view: rgb with sky [H, W, 3] after the frame's colour transform, expected depth [H, W],
+    alpha [H, W], and gsplat's info plus "actor_coverage" [H, W] (the accumulated weight of actor Gaussians)."""
     p = model.params
     frame = view.view.frame_index
-    rotation, translation, visible = _owner_transforms(model, frame, dt, dyaw)
+    rotation, translation, visible = _owner_transforms(model, frame, corrections.actor_t, corrections.actor_yaw)
     owner = p["owner"]
-    camera_position = view.world_from_camera[:3, 3]
+    world_from_camera = view.world_from_camera @ small_pose(corrections.camera)
+    camera_position = world_from_camera[:3, 3].detach()
     means, quats = p["means"], p["quats"]
     view_dirs = means - camera_position  # view directions in each Gaussian's own frame (world for the background)
-    actor_index = (owner < len(model.actor_ids)).nonzero().squeeze(1)
+    actor_index, actor_onehot = model.actor_rows()
     if actor_index.numel():  # move only the actor Gaussians: no gradient traffic through the background
-        actor_owner = owner[actor_index]
-        rot = rotation[actor_owner]  # [Na, 3, 3]
-        moved = torch.einsum("nij,nj->ni", rot, means[actor_index]) + translation[actor_owner]
+        count = len(model.actor_ids)
+        per_actor = torch.cat([rotation[:count].reshape(count, 9), translation[:count], rotmat_to_quat(rotation[:count])], dim=1)
+        per_gaussian = actor_onehot @ per_actor  # [Na, 16]
+        rot = per_gaussian[:, :9].reshape(-1, 3, 3)
+        moved = torch.einsum("nij,nj->ni", rot, means[actor_index]) + per_gaussian[:, 9:12]
         means = torch.index_put(means, (actor_index,), moved)
-        quats = torch.index_put(quats, (actor_index,), quat_multiply(rotmat_to_quat(rotation)[actor_owner], quats[actor_index]))
+        quats = torch.index_put(quats, (actor_index,), quat_multiply(per_gaussian[:, 12:], quats[actor_index]))
         view_dirs = torch.index_put(view_dirs, (actor_index,), torch.einsum("nji,nj->ni", rot, moved - camera_position))
     opacities = torch.sigmoid(p["opacities"]) * visible[owner]
     colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
     is_actor = (owner < len(model.actor_ids)).to(colors.dtype)[:, None]  # 4th channel: actor coverage
     colors = torch.cat([colors, is_actor], dim=1)
     width, height = view.view.width, view.view.height
-    viewmat = torch.linalg.inv(view.world_from_camera)
+    viewmat = invert_rigid(world_from_camera)
     if backend == "gsplat":
         from gsplat import rasterization
 
@@ -283,7 +338,9 @@ def _render_view(
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
-    return rgb + (1.0 - alpha)[..., None] * sky, depth, alpha, info
+    composite = rgb + (1.0 - alpha)[..., None] * sky
+    colour = corrections.colour
+    return composite @ colour[:, :3].T + colour[:, 3], depth, alpha, info
 
 
 def _progress(step: int, config: TrainConfig, started: float) -> float:
@@ -310,7 +367,8 @@ def _make_optimizers(model: _Model, config: TrainConfig) -> dict[str, torch.opti
         "sh0": config.lr_sh0,
         "shN": config.lr_shN,
     }
-    return {name: torch.optim.Adam([model.params[name]], lr=lr, eps=1e-15) for name, lr in rates.items()}
+    fused = model.params["means"].is_cuda  # one kernel per step and parameter, not one per operation
+    return {name: torch.optim.Adam([model.params[name]], lr=lr, eps=1e-15, fused=fused) for name, lr in rates.items()}
 
 
 def train(
@@ -336,14 +394,22 @@ def train(
         raise InputError(f"scene log {log.name!r}: no training views (every frame is held out)")
     initial = scene if scene is not None else initial_scene(log, config.init, views)
     model = _build_model(initial, len(log.frames), device)
-    train_frames = torch.zeros(len(log.frames), dtype=torch.bool, device=device)
+    train_frames = np.zeros(len(log.frames), dtype=bool)
     train_frames[[v.view.frame_index for v in train_views]] = True
 
     optimizers = _make_optimizers(model, config)
     sky_optimizer = torch.optim.Adam([model.sky_logits], lr=config.lr_sky)
     pose_optimizer = torch.optim.Adam(
-        [{"params": [model.delta_t], "lr": config.lr_pose_translation}, {"params": [model.delta_yaw], "lr": config.lr_pose_yaw}]
+        [
+            {"params": [model.delta_t], "lr": config.lr_pose_translation},
+            {"params": [model.delta_yaw], "lr": config.lr_pose_yaw},
+            {"params": [model.camera_delta], "lr": config.lr_camera_translation},
+        ]
     )
+    camera_rotation_lr = config.lr_camera_rotation / max(config.lr_camera_translation, 1e-12)
+    camera_scale = torch.tensor([1.0, 1.0, 1.0] + [camera_rotation_lr] * 3, device=device)
+    identity_colour = _IDENTITY_COLOUR.to(device)
+    colour_optimizer = torch.optim.Adam([model.colour], lr=config.lr_colour) if config.lr_colour > 0 else None
     strategy, strategy_state = None, None
     if backend == "gsplat":
         from gsplat import MCMCStrategy
@@ -369,9 +435,13 @@ def train(
             group["lr"] = config.lr_means * config.scene_scale * 0.01**progress_fraction
         if strategy is not None and progress_fraction >= config.refine_stop_fraction:
             strategy.refine_stop_iter = min(strategy.refine_stop_iter, step)
-        rgb, depth, alpha, info = _render_view(
-            model, view, model.delta_t[:, frame], model.delta_yaw[:, frame], backend, dirs_cache[pick]
-        )
+        corrections = _frame_corrections(model, frame, train_frames)
+        if config.lr_camera_translation > 0:  # one Adam group: rotations scaled to their own rate
+            camera = corrections.camera * camera_scale
+        else:
+            camera = corrections.camera.detach() * 0
+        corrections = corrections._replace(camera=camera)
+        rgb, depth, alpha, info = _render_view(model, view, corrections, backend, dirs_cache[pick])
         target = view.image.float() / 255.0
         l1 = torch.abs(rgb - target).mean()
         loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
@@ -389,6 +459,8 @@ def train(
         loss = loss + config.opacity_reg * torch.sigmoid(model.params["opacities"]).mean()
         loss = loss + config.scale_reg * torch.exp(model.params["scales"]).mean()
         loss = loss + config.pose_reg * (model.delta_t[:, frame].pow(2).sum() + model.delta_yaw[:, frame].pow(2).sum())
+        loss = loss + config.camera_reg * camera.pow(2).sum()
+        loss = loss + config.colour_reg * (model.colour[frame] - identity_colour).pow(2).sum()
         loss.backward()
         for optimizer in optimizers.values():
             optimizer.step()
@@ -398,6 +470,9 @@ def train(
         if step >= config.pose_refine_start:
             pose_optimizer.step()
         pose_optimizer.zero_grad(set_to_none=True)
+        if colour_optimizer is not None:
+            colour_optimizer.step()
+            colour_optimizer.zero_grad(set_to_none=True)
         if boxes and step % config.clear_boxes_every == 0 and progress_fraction < config.refine_stop_fraction:
             _clear_actor_boxes(model, boxes)
         if strategy is not None:
@@ -414,8 +489,9 @@ def train(
         torch.cuda.synchronize()
     train_seconds = time.time() - started
 
-    metrics = evaluate(model, test_views, train_frames, backend)
+    metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_lr)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
+    metrics.update(_correction_summary(model, train_frames, camera_rotation_lr))
     trained = _export(model, initial, train_frames)
     trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()
@@ -424,12 +500,14 @@ def train(
 
 
 @torch.no_grad()
-def evaluate(model: _Model, views: list[ViewTensors], train_frames: torch.Tensor, backend: str) -> dict[str, Any]:
-    """Mean PSNR/SSIM of `views` (actor corrections interpolated from training frames)."""
+def evaluate(model: _Model, views: list[ViewTensors], train_frames: np.ndarray, backend: str,
+             camera_rotation_scale: float = 1.0) -> dict[str, Any]:
+    """Mean PSNR/SSIM of `views`, every correction interpolated from the training frames around each."""
     psnrs, ssims = [], []
+    scale = torch.tensor([1.0, 1.0, 1.0] + [camera_rotation_scale] * 3, device=model.camera_delta.device)
     for view in views:
-        dt, dyaw = _frame_corrections(model, view.view.frame_index, train_frames)
-        rgb, _, _, _ = _render_view(model, view, dt, dyaw, backend)
+        corrections = _frame_corrections(model, view.view.frame_index, train_frames)
+        rgb, _, _, _ = _render_view(model, view, corrections._replace(camera=corrections.camera * scale), backend)
         target = view.image.float() / 255.0
         rgb = rgb.clamp(0, 1)
         psnrs.append(psnr(rgb, target))
@@ -439,6 +517,18 @@ def evaluate(model: _Model, views: list[ViewTensors], train_frames: torch.Tensor
         "ssim": float(np.mean(ssims)) if ssims else math.nan,
         "psnr_per_view": [round(v, 3) for v in psnrs],
         "held_out_frames": [v.view.frame_index for v in views],
+    }
+
+
+def _correction_summary(model: _Model, train_frames: np.ndarray, camera_rotation_scale: float) -> dict[str, float]:
+    """Mean camera correction (cm, mrad) and colour-transform deviation over the training frames."""
+    trained = torch.as_tensor(np.nonzero(train_frames)[0], device=model.camera_delta.device)
+    camera = model.camera_delta.detach()[trained]
+    colour = model.colour.detach()[trained] - _IDENTITY_COLOUR.to(camera.device)
+    return {
+        "camera_correction_cm": round(float(camera[:, :3].norm(dim=1).mean()) * 100, 2),
+        "camera_correction_mrad": round(float(camera[:, 3:].norm(dim=1).mean()) * camera_rotation_scale * 1000, 2),
+        "colour_correction": round(float(colour.abs().mean()), 4),
     }
 
 
@@ -458,7 +548,7 @@ def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitCo
 
 
 @torch.no_grad()
-def _export(model: _Model, initial: GaussianScene, train_frames: torch.Tensor, min_opacity: float = 0.005) -> GaussianScene:
+def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min_opacity: float = 0.005) -> GaussianScene:
     """The trained GaussianScene on the CPU: dead Gaussians dropped, actor trajectories refined."""
     p = {k: v.detach().cpu() for k, v in model.params.items()}
     alive = torch.sigmoid(p["opacities"]) > min_opacity
@@ -473,8 +563,9 @@ def _export(model: _Model, initial: GaussianScene, train_frames: torch.Tensor, m
         base = initial.actors[track_id]
         poses = []
         for frame in base.frame_indices.tolist():
-            dt, dyaw = _frame_corrections(model, frame, train_frames)
-            poses.append((model.logged[index, frame] @ yaw_pose(dt[index], dyaw[index])).cpu())
+            corrections = _frame_corrections(model, frame, train_frames)
+            shift, turn = corrections.actor_t[index], corrections.actor_yaw[index]
+            poses.append((model.logged[index, frame] @ yaw_pose(shift, turn)).detach().cpu())
         actors[track_id] = ActorAsset(
             track_id=track_id,
             category=base.category,

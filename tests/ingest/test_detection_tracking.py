@@ -9,35 +9,7 @@ from recon_carla_bridge.ingest.detection import DetectionConfig, detect_objects,
 from recon_carla_bridge.ingest.scenelog import pose_from_xyz_yaw
 from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
 
-
-def ground_plane(rng: np.random.Generator) -> np.ndarray:
-    xy = rng.uniform(-30, 30, size=(40000, 2))
-    return np.c_[xy, rng.normal(0, 0.02, len(xy))]
-
-
-def car_surface(center_xy: tuple[float, float], yaw: float, rng: np.random.Generator, size=(4.4, 1.8, 1.5)) -> np.ndarray:
-    """Points on the four sides and roof of a box standing on the ground."""
-    length, width, height = size
-    faces = []
-    for _ in range(1500):
-        side = rng.integers(5)
-        u, v = rng.uniform(-0.5, 0.5, 2)
-        z = rng.uniform(0.35, height)
-        if side == 0:
-            p = (length / 2, u * width, z)
-        elif side == 1:
-            p = (-length / 2, u * width, z)
-        elif side == 2:
-            p = (u * length, width / 2, z)
-        elif side == 3:
-            p = (u * length, -width / 2, z)
-        else:
-            p = (u * length, v * width, height)
-        faces.append(p)
-    local = np.array(faces)
-    world = local @ pose_from_xyz_yaw(np.zeros(3), yaw)[:3, :3].T
-    world[:, :2] += center_xy
-    return world
+from .synthetic import car_surface, ground_plane
 
 
 def test_oriented_box_fit_recovers_a_rectangle() -> None:

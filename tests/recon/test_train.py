@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -60,3 +61,25 @@ def test_reconstruct_command_writes_a_loadable_scene(synthetic_log, tmp_path: Pa
     assert "held-out PSNR" in capsys.readouterr().out
     scene = load_scene(out)
     assert "car0" in scene.actors and scene.metadata["iterations"] == "2"
+
+
+def test_held_out_corrections_are_interpolated_from_training_frames() -> None:
+    from recon_carla_bridge.recon.train import _interpolated
+
+    values = torch.arange(10, dtype=torch.float32)[:, None] * torch.tensor([1.0, -2.0])
+    usable = np.ones(10, dtype=bool)
+    usable[[0, 4, 8]] = False
+    assert torch.allclose(_interpolated(values, usable, 4), values[4])  # halfway between frames 3 and 5
+    assert torch.allclose(_interpolated(values, usable, 0), values[1])  # nearest at the start
+    usable[9] = False
+    assert torch.allclose(_interpolated(values, usable, 9), values[7])  # nearest at the end
+    assert _interpolated(values, np.zeros(10, dtype=bool), 3) is None
+
+
+def test_training_reports_camera_and_colour_corrections(synthetic_log) -> None:
+    result = train(synthetic_log, TrainConfig(iterations=4, device="cpu", init=TINY_INIT, pose_refine_start=0), progress=False)
+    for key in ("camera_correction_cm", "camera_correction_mrad", "colour_correction"):
+        assert np.isfinite(result.metrics[key]) and result.metrics[key] >= 0.0
+    off = train(synthetic_log, TrainConfig(iterations=4, device="cpu", init=TINY_INIT, pose_refine_start=0,
+                                           lr_camera_translation=0.0, lr_colour=0.0), progress=False)
+    assert off.metrics["camera_correction_cm"] == 0.0 and off.metrics["colour_correction"] == 0.0
