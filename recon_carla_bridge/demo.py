@@ -98,6 +98,8 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
         others.append([(a.get_location().x, a.get_location().y, a.get_transform().rotation.yaw,
                         2.0 * a.bounding_box.extent.x, 2.0 * a.bounding_box.extent.y)
                        for a in world.get_actors().filter("vehicle.*") if a.id != ego.id and a.get_location().z > -100])
+    for sensor in (camera, collision_sensor, lane_sensor):
+        sensor.destroy()  # a GPU camera's last image is delivered (from the sensor thread) before it goes
     wall = time.perf_counter() - started
     lane_offsets = _lane_offsets(world.get_map(), trajectory)
     metrics = {
@@ -124,8 +126,6 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
                 fps=config.camera_hz, progress=progress)
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    for sensor in (camera, collision_sensor, lane_sensor):
-        sensor.stop()
     return DemoResult(str(video_path), str(bev_path), str(metrics_path), metrics)
 
 

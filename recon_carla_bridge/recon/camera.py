@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -112,8 +113,11 @@ class CameraBatch:
         return view
 
     def to(self, device: str | torch.device) -> CameraBatch:
-        """The same cameras on another device."""
-        return CameraBatch(self.world_from_camera.to(device), self.K.to(device), self.width, self.height)
+        """The same cameras on another device (this batch itself when it is there already)."""
+        world_from_camera, K = self.world_from_camera.to(device), self.K.to(device)
+        if world_from_camera is self.world_from_camera and K is self.K:
+            return self
+        return CameraBatch(world_from_camera, K, self.width, self.height)
 
     def scaled(self, width: int, height: int) -> CameraBatch:
         """The same cameras rendering at another resolution (intrinsics scaled per axis)."""
@@ -124,7 +128,11 @@ class CameraBatch:
         return CameraBatch(self.world_from_camera, K, int(width), int(height))
 
     def ray_directions(self) -> torch.Tensor:
-        """[C, H, W, 3] unit world-space directions through the pixel centres."""
+        """[C, H, W, 3] unit world-space directions through the pixel centres (computed once per batch)."""
+        return self._ray_directions
+
+    @cached_property
+    def _ray_directions(self) -> torch.Tensor:
         ys, xs = torch.meshgrid(
             torch.arange(self.height, dtype=torch.float32, device=self.device) + 0.5,
             torch.arange(self.width, dtype=torch.float32, device=self.device) + 0.5,

@@ -10,11 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.geometry import quat_multiply, rotmat_to_quat
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.recon.semantics import SemanticPalette
 
 SH_C0 = 0.28209479177387814
 SH_C1 = 0.4886025119029199
@@ -237,6 +241,16 @@ class GaussianScene:
         owner = torch.cat([torch.full((s.count,), k, dtype=torch.int64) for k, s in enumerate(sets)])
         return GaussianSet.concat(sets), owner.to(self.background.means.device), ids
 
+    @cached_property
+    def semantic_slots(self) -> tuple["SemanticPalette", torch.Tensor, torch.Tensor]:
+        """The palette of the scene's tags and the slot of every background [N] and actor-pack [M] Gaussian,
+        computed once (finding them per frame would wait for the GPU twice)."""
+        from recon_carla_bridge.recon.semantics import SemanticPalette
+
+        pack = self.actor_pack[0]
+        palette = SemanticPalette.for_tags(torch.cat([self.background.semantic, pack.semantic]))
+        return palette, palette.slots_of(self.background.semantic), palette.slots_of(pack.semantic)
+
     def gaussian_count(self) -> int:
         """Total number of Gaussians (background and every actor)."""
         return self.background.count + sum(a.gaussians.count for a in self.actors.values())
@@ -294,36 +308,40 @@ def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, cl
     return kept, int(inside.sum())
 
 
+HIDDEN_OPACITY_LOGIT = -30.0  # an actor that is not drawn: opacity ~1e-13, below every rasterizer's cut-off
+
+
 def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) -> GaussianSet:
     """Background plus each actor named in `actor_poses` (track id -> [4, 4] world_from_box), in the world frame.
 
-    Actors not named are not drawn; an unknown track id is an InputError. All actors move in one batch.
+    Actors not named are not drawn (made transparent, so the set always holds the background and then
+    every actor's Gaussians in `actor_pack` order, and nothing here waits for the GPU); an unknown track
+    id or a non-finite pose is an InputError. All actors move in one batch; the poses go to the device
+    in one copy.
     """
-    device = scene.background.means.device
-    poses = []
-    for track_id, pose in actor_poses.items():
-        if track_id not in scene.actors:
-            raise InputError(f"actor_poses: unknown track id {track_id!r}")
-        pose_t = torch.as_tensor(pose, dtype=torch.float32)
-        if tuple(pose_t.shape) != (4, 4) or not bool(torch.isfinite(pose_t).all()):
-            raise InputError(f"actor_poses[{track_id!r}]: expected a finite 4x4 matrix")
-        poses.append(pose_t.to(device))
-    if not poses:
+    if not actor_poses:
         return scene.background
     pack, owner, ids = scene.actor_pack
-    slot_of_actor = torch.full((len(ids),), -1, dtype=torch.int64)
     index_of = {track_id: k for k, track_id in enumerate(ids)}
-    slot_of_actor[[index_of[t] for t in actor_poses]] = torch.arange(len(poses))
-    slot = slot_of_actor.to(device)[owner]  # [M] pose slot of each actor Gaussian, -1 = not drawn
-    keep = slot >= 0
-    drawn = pack if bool(keep.all()) else pack.select(keep)
-    slot = slot[keep]
-    stacked = torch.stack(poses)  # [S, 4, 4]
-    rotation = stacked[slot, :3, :3]  # [M', 3, 3]
-    means = torch.matmul(rotation, drawn.means[:, :, None])[:, :, 0] + stacked[slot, :3, 3]
-    quats = quat_multiply(rotmat_to_quat(stacked[:, :3, :3])[slot], drawn.quats)
-    sh = drawn.sh
+    poses = torch.eye(4).repeat(len(ids), 1, 1)
+    drawn = torch.zeros(len(ids), dtype=torch.bool)
+    for track_id, pose in actor_poses.items():
+        if track_id not in index_of:
+            raise InputError(f"actor_poses: unknown track id {track_id!r}")
+        pose_t = torch.as_tensor(pose, dtype=torch.float32).cpu()
+        if tuple(pose_t.shape) != (4, 4) or not bool(torch.isfinite(pose_t).all()):
+            raise InputError(f"actor_poses[{track_id!r}]: expected a finite 4x4 matrix")
+        poses[index_of[track_id]] = pose_t
+        drawn[index_of[track_id]] = True
+    device = scene.background.means.device
+    per_actor = torch.cat([poses.reshape(len(ids), 16), drawn[:, None].to(torch.float32)], dim=1).to(device, non_blocking=True)
+    stacked, visible = per_actor[:, :16].reshape(-1, 4, 4), per_actor[owner, 16] > 0.5
+    rotation = stacked[owner, :3, :3]  # [M, 3, 3]
+    means = torch.matmul(rotation, pack.means[:, :, None])[:, :, 0] + stacked[owner, :3, 3]
+    quats = quat_multiply(rotmat_to_quat(stacked[:, :3, :3])[owner], pack.quats)
+    sh = pack.sh
     if sh.shape[1] == 4:
         sh = torch.cat([sh[:, :1], rotate_sh_band1(sh[:, 1:], rotation)], dim=1)
-    moved = GaussianSet(means, quats, drawn.log_scales, drawn.opacity_logits, sh, drawn.semantic)
+    opacity = torch.where(visible, pack.opacity_logits, torch.full_like(pack.opacity_logits, HIDDEN_OPACITY_LOGIT))
+    moved = GaussianSet(means, quats, pack.log_scales, opacity, sh, pack.semantic)
     return GaussianSet.concat([scene.background, moved])

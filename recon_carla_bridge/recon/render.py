@@ -69,17 +69,23 @@ def render(
     chosen = choose_backend(backend)
     device = torch.device("cuda") if chosen == "gsplat" else torch.device("cpu")
     world = compose_world(scene, {k: torch.as_tensor(v, dtype=torch.float32) for k, v in actor_poses.items()})
-    return render_gaussians(world, scene.sky.texture, cameras, chosen, device)
+    palette, background_slots, actor_slots = scene.semantic_slots
+    slots = torch.cat([background_slots, actor_slots]) if world.count > background_slots.shape[0] else background_slots
+    return render_gaussians(world, scene.sky.texture, cameras, chosen, device, (palette, slots))
 
 
 def render_gaussians(
-    world: GaussianSet, sky_texture: torch.Tensor, cameras: CameraBatch, backend: str, device: torch.device
+    world: GaussianSet, sky_texture: torch.Tensor, cameras: CameraBatch, backend: str, device: torch.device,
+    semantic_slots: tuple[SemanticPalette, torch.Tensor] | None = None,
 ) -> RenderOutput:
-    """Render world-frame Gaussians plus a sky texture [Hs, Ws, 3] with a concrete backend."""
+    """Render world-frame Gaussians plus a sky texture [Hs, Ws, 3] with a concrete backend
+    (`semantic_slots`: the palette and each Gaussian's slot, when the caller knows them already)."""
     world = world.to(device)
     cameras = cameras.to(device)
-    palette = SemanticPalette.for_tags(world.semantic)
-    slots = palette.slots_of(world.semantic)
+    if semantic_slots is None:
+        semantic_slots = SemanticPalette.for_tags(world.semantic), None
+    palette = semantic_slots[0]
+    slots = palette.slots_of(world.semantic) if semantic_slots[1] is None else semantic_slots[1].to(device)
     if backend == "gsplat":
         rgb, depth_sum, alpha, slot = _render_gsplat(world, slots, palette, cameras)
     elif backend == "cpu":

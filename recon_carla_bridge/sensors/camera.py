@@ -42,9 +42,16 @@ class CameraRequest:
 
 
 class CameraBackend(Protocol):
-    """Renders many camera requests of one tick at once."""
+    """Renders many camera requests of one tick at once.
+
+    A backend whose `asynchronous` is true (one that renders on a GPU) also has
+    `launch(sim, requests) -> collect`: it starts the work and returns at once, and `collect()`
+    waits for the images; the simulation then delivers them from its delivery thread
+    (`sensors.delivery`), overlapping the next world step with the render.
+    """
 
     name: str
+    asynchronous: bool
 
     def render(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> list[np.ndarray]:
         """One (H, W, 4) uint8 BGRA image per request, in CARLA's encoding for its kind."""

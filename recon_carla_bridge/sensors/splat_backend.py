@@ -7,7 +7,7 @@ log track each world actor stands for (actors spawned later borrow a reconstruct
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -33,12 +33,15 @@ class SplatBackend:
     name = "splat"
 
     def __init__(self, scene: "GaussianScene", backend: str = "auto"):
+        from recon_carla_bridge.recon.render import choose_backend
+
         self.scene = scene
         self.backend = backend
         self.track_of_actor: dict[int, str] = {}  # world actor id -> scene track id
         vehicles = [(a.gaussians.count, tid) for tid, a in scene.actors.items() if a.category == "vehicle"]
         self.donor_track = max(vehicles)[1] if vehicles else None  # drawn for vehicles the log did not have
         self.ground = ground_plane(scene)
+        self.asynchronous = choose_backend(backend) == "gsplat"  # GPU renders are delivered from a thread
 
     def actor_poses(self, sim: "Simulation") -> dict[str, np.ndarray]:
         """Scene track id -> (4, 4) world_from_box for every drawable actor, at its simulated pose."""
@@ -60,6 +63,14 @@ class SplatBackend:
 
     def render(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> list[np.ndarray]:
         """One BGRA image per request, rendering each image size in one batch."""
+        return self.launch(sim, requests)()
+
+    def launch(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> Callable[[], list[np.ndarray]]:
+        """Start rendering every request (one batch per image size) and the copies of the encoded
+        bytes to the host; returns `collect()`, which waits for them and returns one BGRA image per
+        request. On CUDA nothing here waits for the GPU but gsplat's own tile-count read-back."""
+        import torch
+
         from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
         from recon_carla_bridge.recon.render import render
 
@@ -67,22 +78,35 @@ class SplatBackend:
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             by_size[(request.width, request.height)].append(index)
-        images: list[np.ndarray | None] = [None] * len(requests)
+        transfers: list[tuple[list[int], "torch.Tensor"]] = []  # request indices, bytes on their way to the host
         for (width, height), indices in by_size.items():
             world_from_camera = np.stack([carla_to_opencv_world_from_camera(requests[i].world_from_camera) for i in indices])
             intrinsics = np.stack([requests[i].intrinsics() for i in indices])
-            cameras = CameraBatch.from_numpy(world_from_camera, intrinsics, width, height)
+            cameras = CameraBatch.from_numpy(world_from_camera, intrinsics, width, height).to(self.scene.background.means.device)
             output = render(self.scene, cameras, poses, backend=self.backend)
             if self.ground is not None:
                 output = fill_ground(output, cameras, self.scene.sky.texture, *self.ground)
             for kind in ("rgb", "depth", "semantic"):
                 slots = [slot for slot, index in enumerate(indices) if requests[index].kind == kind]
-                if not slots:
-                    continue
-                encoded = encode_on_device(output, kind, slots)  # CARLA's BGRA, one transfer per kind
-                for position, slot in enumerate(slots):
-                    images[indices[slot]] = encoded[position]
-        return [image for image in images if image is not None]
+                if slots:
+                    encoded = encode_on_device(output, kind, slots)  # CARLA's BGRA, one transfer per kind
+                    host = encoded.to("cpu", non_blocking=encoded.is_cuda)  # pinned, asynchronous on CUDA
+                    transfers.append(([indices[slot] for slot in slots], host))
+        done = torch.cuda.Event() if any(host.is_pinned() for _, host in transfers) else None
+        if done is not None:
+            done.record()
+
+        def collect() -> list[np.ndarray]:
+            if done is not None:
+                done.synchronize()  # releases the GIL while the GPU finishes
+            images: list[np.ndarray | None] = [None] * len(requests)
+            for targets, host in transfers:
+                array = host.numpy()
+                for position, index in enumerate(targets):
+                    images[index] = array[position]
+            return [image for image in images if image is not None]
+
+        return collect
 
 
 GROUND_RANGE_M = 150.0  # rays meeting the ground plane further than this keep the sky model
@@ -135,8 +159,8 @@ def fill_ground(output: "RenderOutput", cameras: "CameraBatch", sky_texture: "to
     return RenderOutput(rgb, depth, output.alpha, semantic)
 
 
-def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> np.ndarray:
-    """(len(slots), H, W, 4) uint8 BGRA in CARLA's encoding for `kind`, computed where the render lives.
+def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> "torch.Tensor":
+    """(len(slots), H, W, 4) uint8 BGRA in CARLA's encoding for `kind`, on the render's device.
 
     Same arithmetic as camera_encoding.rgb_to_bgra / encode_depth / encode_semantic (tested against
     them), done in torch so a GPU render leaves the device once, as bytes.
@@ -160,4 +184,4 @@ def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> np.
         bgra[..., 0] = 0
         bgra[..., 1] = 0
         bgra[..., 2] = output.semantic[index].to(torch.uint8)
-    return bgra.cpu().numpy()
+    return bgra

@@ -88,7 +88,12 @@ def obb_overlap_2d(
     distance = np.einsum("pkd,pd->pk", candidate_axes, delta)  # (P, 4)
     overlap = radius(a) + radius(b) - np.abs(distance)  # (P, 4)
     overlapping = np.all(overlap > 0.0, axis=1)
-    best = np.argmin(overlap, axis=1)
+    # the axis of least overlap; ties (within 1e-9 m) go to the axis of smallest angle in [0, pi), so
+    # the pair (b, a) picks the same axis as (a, b) and its normal is exactly the opposite one
+    tied = overlap <= overlap.min(axis=1, keepdims=True) + 1e-9
+    angle = np.mod(np.arctan2(candidate_axes[..., 1], candidate_axes[..., 0]), np.pi)
+    angle = np.where(angle > np.pi - 1e-9, 0.0, angle)
+    best = np.argmin(np.where(tied, angle, np.inf), axis=1)
     rows = np.arange(len(pairs))
     depth = overlap[rows, best]
     normal = candidate_axes[rows, best] * np.sign(distance[rows, best] + 1e-12)[:, None]

@@ -23,6 +23,7 @@ import numpy as np
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
 from recon_carla_bridge.sensors.data import Image
+from recon_carla_bridge.sensors.delivery import SensorDelivery
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
 from recon_carla_bridge.world import collisions, kinematics
 from recon_carla_bridge.world import traffic_lights
@@ -75,6 +76,7 @@ class Simulation:
         self._dead: dict[int, ActorState] = {}
         self._facades: dict[int, _ActorFacade] = {}
         self._sensors: dict[int, SensorRuntime] = {}
+        self._delivery = SensorDelivery()  # cameras of asynchronous backends (GPU) are delivered here
         self._specs: dict[int, Any] = {}
         self._ackermann: dict[int, carla.VehicleAckermannControl] = {}
         self._traffic_managers: dict[int, "TrafficManager"] = {}
@@ -299,6 +301,7 @@ class Simulation:
         """Move log-replayed actors along their logs; one that would drive into an actor that is not
         replayed (the ego, a taken-over vehicle) waits, and its log resumes later from where it paused."""
         free = [s for s in self._bodies() if s.actor_id not in self._replays and s.kind != ActorKind.PROP]
+        moves: list[tuple[ActorState, float, tuple[np.ndarray, np.ndarray]]] = []
         for actor_id, replay in list(self._replays.items()):
             state = self._states.get(actor_id)
             if state is None:
@@ -306,29 +309,42 @@ class Simulation:
                 continue
             delay = self._replay_delays.get(actor_id, 0.0)
             pose = replay(self.clock.elapsed_seconds - delay)
-            previous = state.location.copy()
             if pose is None:
                 state.location = np.array([state.location[0], state.location[1], HIDDEN_Z])
                 state.velocity = np.zeros(3)
                 continue
-            if free and self._replay_would_hit(state, pose, free):
-                self._replay_delays[actor_id] = delay + dt
+            moves.append((state, delay, pose))
+        blocked = self._replays_blocked(moves, free) if free and moves else np.zeros(len(moves), dtype=bool)
+        for (state, delay, pose), wait in zip(moves, blocked):
+            if wait:
+                self._replay_delays[state.actor_id] = delay + dt
                 state.velocity = np.zeros(3)
                 continue
+            previous = state.location
             state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
             state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
             state.velocity[2] = 0.0
 
-    def _replay_would_hit(self, state: ActorState, pose: tuple[np.ndarray, np.ndarray], others: list[ActorState]) -> bool:
-        near = [o for o in others if np.linalg.norm(o.location[:2] - pose[0][:2]) < 15.0
-                and abs(o.location[2] - pose[0][2]) < 3.0]
-        if not near:
-            return False
-        candidate = ActorState(-1, state.kind, "", {}, pose[0], pose[1], state.half_extents + REPLAY_MARGIN_M, state.box_center)
-        boxes = self._boxes(near + [candidate])
-        pairs = np.array([[len(near), i] for i in range(len(near))])
+    def _replays_blocked(self, moves: list[tuple[ActorState, float, tuple[np.ndarray, np.ndarray]]],
+                         free: list[ActorState]) -> np.ndarray:
+        """(len(moves),) True where a replayed actor's next pose (box grown by REPLAY_MARGIN_M) would
+        overlap an actor that is not replayed; one vectorised test for every nearby pair."""
+        candidates = [ActorState(-1, state.kind, "", {}, pose[0], pose[1], state.half_extents + REPLAY_MARGIN_M, state.box_center)
+                      for state, _, pose in moves]
+        boxes = self._boxes(free + candidates)
+        count = len(free)
+        targets = np.array([pose[0] for _, _, pose in moves])  # (M, 3)
+        others = np.array([s.location for s in free])  # (K, 3)
+        near = (np.linalg.norm(targets[:, None, :2] - others[None, :, :2], axis=2) < 15.0) & \
+            (np.abs(targets[:, None, 2] - others[None, :, 2]) < 3.0)
+        move_index, free_index = np.nonzero(near)
+        blocked = np.zeros(len(moves), dtype=bool)
+        if len(move_index) == 0:
+            return blocked
+        pairs = np.stack([count + move_index, free_index], axis=1)
         overlapping, _, _ = collisions.obb_overlap_2d(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
-        return bool(overlapping.any())
+        blocked[move_index[overlapping]] = True
+        return blocked
 
     # ---- spawning --------------------------------------------------------------------------
     def spawn(self, blueprint: Blueprint, transform: carla.Transform, parent_id: int | None = None,
@@ -411,6 +427,8 @@ class Simulation:
             return False
         state.alive = False
         self._dead[actor_id] = state
+        if actor_id in self._sensors and self._delivery.busy:
+            self.flush_sensor_data()  # a sensor's last images arrive before it goes
         self._sensors.pop(actor_id, None)
         self._ackermann.pop(actor_id, None)
         for manager in self._traffic_managers.values():
@@ -710,11 +728,27 @@ class Simulation:
             model = runtime.model
             assert isinstance(model, CameraModel)
             requests.append(model.request(pose_matrix(state.location, state.rotation)))
-        images = self.camera_backend.render(self, requests)
-        for (actor_id, runtime), bgra, request in zip(cameras, images, requests):
-            state = self._states[actor_id]
-            image = Image(frame, elapsed, to_transform(state.location, state.rotation), bgra, request.fov_deg)
-            self._deliver(actor_id, runtime, image)
+        transforms = [to_transform(self._states[actor_id].location, self._states[actor_id].rotation) for actor_id, _ in cameras]
+        backend = self.camera_backend
+        if getattr(backend, "asynchronous", False):
+            self._delivery.wait()  # the previous tick's images first: in order, at most one tick in flight
+            collect = backend.launch(self, requests)
+
+            def deliver_when_rendered() -> None:
+                self._deliver_images(cameras, collect(), requests, transforms, frame, elapsed)
+
+            self._delivery.submit(deliver_when_rendered)
+            return
+        self._deliver_images(cameras, backend.render(self, requests), requests, transforms, frame, elapsed)
+
+    def _deliver_images(self, cameras: list[tuple[int, SensorRuntime]], images: list[np.ndarray],
+                        requests: list[Any], transforms: list[carla.Transform], frame: int, elapsed: float) -> None:
+        for (actor_id, runtime), bgra, request, transform in zip(cameras, images, requests, transforms):
+            self._deliver(actor_id, runtime, Image(frame, elapsed, transform, bgra, request.fov_deg))
+
+    def flush_sensor_data(self) -> None:
+        """Wait until every camera image of past ticks has reached its callback (a render failure raises)."""
+        self._delivery.wait()
 
     def _deliver(self, actor_id: int, runtime: SensorRuntime, data: Any) -> None:
         callback = runtime.callback

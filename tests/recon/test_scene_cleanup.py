@@ -75,7 +75,7 @@ def test_device_encoding_matches_the_reference_encoders() -> None:
     depth = torch.rand(2, 5, 7, generator=generator) * 1200.0
     semantic = torch.randint(0, 29, (2, 5, 7), generator=generator)
     output = RenderOutput(rgb, depth, torch.ones(2, 5, 7), semantic)
-    assert np.array_equal(encode_on_device(output, "rgb", [1])[0], rgb_to_bgra(rgb[1].numpy()))
-    assert np.array_equal(encode_on_device(output, "depth", [0])[0], encode_depth(depth[0].numpy()))
-    assert np.array_equal(encode_on_device(output, "semantic", [0, 1])[1], encode_semantic(semantic[1].numpy()))
-    assert np.array_equal(encode_on_device(output, "rgb", [0])[0], rgb_to_bgra(rgb[0].numpy()))
+    assert np.array_equal(encode_on_device(output, "rgb", [1])[0].numpy(), rgb_to_bgra(rgb[1].numpy()))
+    assert np.array_equal(encode_on_device(output, "depth", [0])[0].numpy(), encode_depth(depth[0].numpy()))
+    assert np.array_equal(encode_on_device(output, "semantic", [0, 1])[1].numpy(), encode_semantic(semantic[1].numpy()))
+    assert np.array_equal(encode_on_device(output, "rgb", [0])[0].numpy(), rgb_to_bgra(rgb[0].numpy()))

@@ -106,6 +106,13 @@ def _camera(world: carla.World, parent: carla.Actor, kind: str = "rgb") -> tuple
     return sensor, images
 
 
+def _tick(world: carla.World) -> int:
+    """Tick and wait for the cameras' images (on CUDA they arrive from the sensor thread, as in CARLA)."""
+    frame = world.tick()
+    world.simulation.flush_sensor_data()
+    return frame
+
+
 def _array(image: carla.Image) -> np.ndarray:
     return np.frombuffer(image.raw_data, dtype=np.uint8).reshape(image.height, image.width, 4)
 
@@ -125,7 +132,7 @@ def test_rgb_depth_semantic_have_carla_layouts(scene_world: carla.World) -> None
     _, rgb = _camera(scene_world, ego, "rgb")
     _, depth = _camera(scene_world, ego, "depth")
     _, semantic = _camera(scene_world, ego, "semantic_segmentation")
-    frame = scene_world.tick()
+    frame = _tick(scene_world)
     for images in (rgb, depth, semantic):
         assert len(images) == 1 and images[0].frame == frame
         assert isinstance(images[0], carla.Image)
@@ -152,9 +159,9 @@ def test_rgb_depth_semantic_have_carla_layouts(scene_world: carla.World) -> None
 def test_rendering_is_deterministic(scene_world: carla.World) -> None:
     ego = _ego(scene_world)
     _, images = _camera(scene_world, ego)
-    scene_world.tick()
+    _tick(scene_world)
     ego.set_simulate_physics(False)
-    scene_world.tick()
+    _tick(scene_world)
     first, second = _array(images[0]), _array(images[1])
     assert np.array_equal(first, second)
 
@@ -163,11 +170,11 @@ def test_camera_moves_with_the_ego(scene_world: carla.World) -> None:
     ego = _ego(scene_world)
     _, depth = _camera(scene_world, ego, "depth")
     _, semantic = _camera(scene_world, ego, "semantic_segmentation")
-    scene_world.tick()
+    _tick(scene_world)
     start = ego.get_transform()
     moved = carla.Transform(carla.Location(start.location.x + 10.0, start.location.y + 3.5, start.location.z), start.rotation)
     ego.set_transform(moved)  # one lane over (CARLA +y), 10 m closer to the wall
-    scene_world.tick()
+    _tick(scene_world)
     before, after = decode_depth(_array(depth[0])), decode_depth(_array(depth[1]))
     wall_before = np.median(before[_array(semantic[0])[..., 2] == 3])
     wall_after = np.median(after[_array(semantic[1])[..., 2] == 3])
@@ -178,13 +185,13 @@ def test_camera_moves_with_the_ego(scene_world: carla.World) -> None:
 def test_a_moved_actor_is_drawn_at_its_new_place_without_a_ghost(scene_world: carla.World) -> None:
     ego = _ego(scene_world)
     _, semantic = _camera(scene_world, ego, "semantic_segmentation")
-    scene_world.tick()
+    _tick(scene_world)
     car = [a for a in scene_world.get_actors().filter("vehicle.*") if a.attributes.get("role_name") == "log_car0"][0]
     before = _array(semantic[0])[..., 2] == 14
     transform = car.get_transform()
     car.set_transform(carla.Transform(carla.Location(transform.location.x, transform.location.y - 3.0,
                                                      transform.location.z), transform.rotation))  # 3 m to the left
-    scene_world.tick()
+    _tick(scene_world)
     after = _array(semantic[1])[..., 2] == 14
     columns_before = np.nonzero(before.any(axis=0))[0]
     columns_after = np.nonzero(after.any(axis=0))[0]
@@ -198,14 +205,54 @@ def test_cameras_of_one_tick_render_in_one_batch(scene_world: carla.World) -> No
     ego = _ego(scene_world)
     backend = scene_world.simulation.camera_backend
     calls: list[int] = []
-    original = backend.render
+    entry = "launch" if backend.asynchronous else "render"  # the GPU path launches, the CPU path renders
+    original = getattr(backend, entry)
 
-    def counting(sim: object, requests: list) -> list:
+    def counting(sim: object, requests: list):
         calls.append(len(requests))
         return original(sim, requests)
 
-    backend.render = counting  # type: ignore[method-assign]
+    setattr(backend, entry, counting)
     streams = [_camera(scene_world, ego, kind)[1] for kind in ("rgb", "rgb", "depth", "semantic_segmentation")]
-    scene_world.tick()
+    _tick(scene_world)
     assert calls == [4]
     assert all(len(images) == 1 for images in streams)
+
+
+def test_asynchronous_backend_delivers_in_order_from_a_worker_thread(scene_world: carla.World) -> None:
+    """The GPU path (launch now, deliver from the sensor thread), run with the CPU renderer."""
+    import threading
+
+    ego = _ego(scene_world)
+    scene_world.simulation.camera_backend.asynchronous = False
+    sync_camera, sync_images = _camera(scene_world, ego)
+    scene_world.tick()
+    reference = _array(sync_images[-1]).copy()
+    sync_camera.destroy()
+    backend = scene_world.simulation.camera_backend
+    backend.asynchronous = True
+    camera, images = _camera(scene_world, ego)
+    threads: list[str] = []
+    camera.listen(lambda image: (threads.append(threading.current_thread().name), images.append(image)))
+    ticks = [scene_world.tick() for _ in range(3)]
+    camera.destroy()  # the last tick's image arrives before the sensor goes
+    assert [image.frame for image in images] == ticks
+    assert all(name.startswith("recon-sensor-delivery") for name in threads)
+    assert np.array_equal(_array(images[0]), reference)  # the ego is parked: same pixels as the synchronous path
+
+
+def test_a_failed_asynchronous_render_raises_at_the_next_tick(scene_world: carla.World) -> None:
+    ego = _ego(scene_world)
+    backend = scene_world.simulation.camera_backend
+    backend.asynchronous = True
+    _camera(scene_world, ego)
+
+    def broken(sim: object, requests: list):
+        def collect() -> list:
+            raise RuntimeError("render failed on the device")
+        return collect
+
+    backend.launch = broken  # type: ignore[method-assign]
+    scene_world.tick()
+    with pytest.raises(RuntimeError, match="render failed on the device"):
+        scene_world.tick()
