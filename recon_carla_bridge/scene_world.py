@@ -58,10 +58,16 @@ class TrackReplay:
             return None
         if t > self.times[-1] + 1e-6 and not self.hold_after_end:
             return None
-        t = float(np.clip(t, self.times[0], self.times[-1]))
-        location = np.array([np.interp(t, self.times, self.locations[:, k]) for k in range(3)])
-        yaw = float(np.interp(t, self.times, self.yaws))
-        return location, np.array([0.0, yaw, 0.0])
+        t = min(max(t, float(self.times[0])), float(self.times[-1]))
+        upper = int(np.searchsorted(self.times, t))  # one search for position and yaw (called per actor per tick)
+        if upper == 0 or len(self.times) == 1:
+            return self.locations[0].astype(float), np.array([0.0, float(self.yaws[0]), 0.0])
+        lower = upper - 1
+        span = float(self.times[upper] - self.times[lower])
+        w = (t - float(self.times[lower])) / span if span > 0 else 1.0
+        location = (1.0 - w) * self.locations[lower] + w * self.locations[upper]
+        yaw = (1.0 - w) * float(self.yaws[lower]) + w * float(self.yaws[upper])
+        return location.astype(float), np.array([0.0, yaw, 0.0])
 
 
 def _track_replay(asset: "ActorAsset", bundle: SceneBundle) -> TrackReplay:
