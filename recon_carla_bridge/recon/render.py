@@ -27,6 +27,7 @@ from recon_carla_bridge.recon.gaussians import (
 from recon_carla_bridge.recon.semantics import CarlaTag, SemanticPalette
 
 SKY_DEPTH = 1000.0  # metres; CARLA's depth camera saturates at 1000 m
+GROUND_RANGE_M = 150.0  # with a ground plane, rays meeting it further than this keep the sky model
 BACKENDS = ("auto", "gsplat", "cpu", "reference")
 
 
@@ -60,26 +61,30 @@ def render(
     cameras: CameraBatch,
     actor_poses: Mapping[str, torch.Tensor | np.ndarray],
     backend: str = "auto",
+    ground: tuple[float, np.ndarray] | None = None,
 ) -> RenderOutput:
     """Render `scene` from `cameras` with the actors in `actor_poses` (track id → [4, 4] world_from_box).
 
-    Actors not in `actor_poses` are not drawn. Tensors come back on the backend's device (CUDA for
-    gsplat, CPU otherwise).
+    Actors not in `actor_poses` are not drawn. With `ground` (height m, RGB (3,)), rays below the
+    horizon that pass through the Gaussians meet a road plane instead of the sky model (see `finish`).
+    Tensors come back on the backend's device (CUDA for gsplat, CPU otherwise).
     """
     chosen = choose_backend(backend)
     device = torch.device("cuda") if chosen == "gsplat" else torch.device("cpu")
     world = compose_world(scene, {k: torch.as_tensor(v, dtype=torch.float32) for k, v in actor_poses.items()})
     palette, background_slots, actor_slots = scene.semantic_slots
     slots = torch.cat([background_slots, actor_slots]) if world.count > background_slots.shape[0] else background_slots
-    return render_gaussians(world, scene.sky.texture, cameras, chosen, device, (palette, slots))
+    return render_gaussians(world, scene.sky.texture, cameras, chosen, device, (palette, slots), ground)
 
 
 def render_gaussians(
     world: GaussianSet, sky_texture: torch.Tensor, cameras: CameraBatch, backend: str, device: torch.device,
     semantic_slots: tuple[SemanticPalette, torch.Tensor] | None = None,
+    ground: tuple[float, np.ndarray] | None = None,
 ) -> RenderOutput:
     """Render world-frame Gaussians plus a sky texture [Hs, Ws, 3] with a concrete backend
-    (`semantic_slots`: the palette and each Gaussian's slot, when the caller knows them already)."""
+    (`semantic_slots`: the palette and each Gaussian's slot, when the caller knows them already;
+    `ground`: the road plane of `finish`)."""
     world = world.to(device)
     cameras = cameras.to(device)
     if semantic_slots is None:
@@ -94,7 +99,7 @@ def render_gaussians(
         rgb, depth_sum, alpha, slot = _render_reference(world, slots, palette, cameras)
     else:
         raise InputError(f"backend: expected gsplat, cpu or reference, got {backend!r}")
-    return finish(rgb, depth_sum, alpha, slot, palette, sky_texture.to(device), cameras)
+    return finish(rgb, depth_sum, alpha, slot, palette, sky_texture.to(device), cameras, ground)
 
 
 def finish(
@@ -105,15 +110,33 @@ def finish(
     palette: SemanticPalette,
     sky_texture: torch.Tensor,
     cameras: CameraBatch,
+    ground: tuple[float, np.ndarray] | None = None,
 ) -> RenderOutput:
-    """Add the sky and turn accumulations ([C,H,W,3], [C,H,W], [C,H,W], slots [C,H,W]) into a RenderOutput."""
+    """Add the sky and turn accumulations ([C,H,W,3], [C,H,W], [C,H,W], slots [C,H,W]) into a RenderOutput.
+
+    With `ground` (height m, RGB (3,)): the sky model is a texture over directions, so where a camera
+    leaves the logged views it would paint sky-like colours on the road through gaps in the Gaussians.
+    Rays that meet the plane z = height within GROUND_RANGE_M take the road colour there instead of
+    the sky's, and where the pixel's tag would be Sky, tag Roads and the plane's depth.
+    """
     from recon_carla_bridge.recon.gaussians import sample_sky_texture
 
-    sky = sample_sky_texture(sky_texture, cameras.ray_directions())  # [C, H, W, 3]
-    out_rgb = torch.clamp(rgb + (1.0 - alpha)[..., None] * sky, 0.0, 1.0)
+    dirs = cameras.ray_directions()  # [C, H, W, 3]
+    behind = sample_sky_texture(sky_texture, dirs)  # what fills the remaining transmittance
     semantic = palette.tags_of(slot)
     is_sky = semantic == int(CarlaTag.SKY)
     depth = torch.where(is_sky, torch.full_like(depth_sum, SKY_DEPTH), depth_sum / alpha.clamp_min(1e-10))
+    if ground is not None:
+        height, colour = ground
+        down = dirs[..., 2] < -1e-6
+        distance = (height - cameras.world_from_camera[:, 2, 3][:, None, None]) / torch.where(down, dirs[..., 2], torch.full_like(dirs[..., 2], -1e-6))
+        hits = down & (distance > 0.0) & (distance < GROUND_RANGE_M)
+        road = torch.as_tensor(colour, dtype=behind.dtype, device=behind.device).expand_as(behind)
+        behind = torch.where(hits[..., None], road, behind)
+        plane_depth = distance * (dirs * cameras.world_from_camera[:, :3, 2][:, None, None, :]).sum(dim=-1)
+        semantic = torch.where(hits & is_sky, torch.full_like(semantic, int(CarlaTag.ROADS)), semantic)
+        depth = torch.where(hits & is_sky, plane_depth, depth)
+    out_rgb = torch.clamp(rgb + (1.0 - alpha)[..., None] * behind, 0.0, 1.0)
     return RenderOutput(out_rgb, depth, alpha, semantic)
 
 

@@ -406,8 +406,10 @@ def train(
             {"params": [model.camera_delta], "lr": config.lr_camera_translation},
         ]
     )
-    camera_rotation_lr = config.lr_camera_rotation / max(config.lr_camera_translation, 1e-12)
-    camera_scale = torch.tensor([1.0, 1.0, 1.0] + [camera_rotation_lr] * 3, device=device)
+    # camera_delta holds rotations in units of this many radians, so Adam's one rate (lr_camera_translation)
+    # moves them at lr_camera_rotation
+    camera_rotation_scale = config.lr_camera_rotation / max(config.lr_camera_translation, 1e-12)
+    camera_scale = torch.tensor([1.0, 1.0, 1.0] + [camera_rotation_scale] * 3, device=device)
     identity_colour = _IDENTITY_COLOUR.to(device)
     colour_optimizer = torch.optim.Adam([model.colour], lr=config.lr_colour) if config.lr_colour > 0 else None
     strategy, strategy_state = None, None
@@ -489,9 +491,9 @@ def train(
         torch.cuda.synchronize()
     train_seconds = time.time() - started
 
-    metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_lr)
+    metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
-    metrics.update(_correction_summary(model, train_frames, camera_rotation_lr))
+    metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
     trained = _export(model, initial, train_frames)
     trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()

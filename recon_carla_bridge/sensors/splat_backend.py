@@ -19,7 +19,6 @@ from recon_carla_bridge.world.state import ActorKind
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from recon_carla_bridge.recon.camera import CameraBatch
     from recon_carla_bridge.recon.gaussians import GaussianScene
     from recon_carla_bridge.recon.render import RenderOutput
     from recon_carla_bridge.world.simulation import Simulation
@@ -83,9 +82,7 @@ class SplatBackend:
             world_from_camera = np.stack([carla_to_opencv_world_from_camera(requests[i].world_from_camera) for i in indices])
             intrinsics = np.stack([requests[i].intrinsics() for i in indices])
             cameras = CameraBatch.from_numpy(world_from_camera, intrinsics, width, height).to(self.scene.background.means.device)
-            output = render(self.scene, cameras, poses, backend=self.backend)
-            if self.ground is not None:
-                output = fill_ground(output, cameras, self.scene.sky.texture, *self.ground)
+            output = render(self.scene, cameras, poses, backend=self.backend, ground=self.ground)
             for kind in ("rgb", "depth", "semantic"):
                 slots = [slot for slot, index in enumerate(indices) if requests[index].kind == kind]
                 if slots:
@@ -109,9 +106,6 @@ class SplatBackend:
         return collect
 
 
-GROUND_RANGE_M = 150.0  # rays meeting the ground plane further than this keep the sky model
-
-
 def ground_plane(scene: "GaussianScene") -> tuple[float, np.ndarray] | None:
     """(height m, RGB (3,)) of the road: median of the background Gaussians tagged as road, or None."""
     import torch
@@ -126,37 +120,6 @@ def ground_plane(scene: "GaussianScene") -> tuple[float, np.ndarray] | None:
     height = float(torch.median(background.means[road, 2]))
     colour = (background.sh[road, 0, :] * SH_C0 + 0.5).clamp(0.0, 1.0)
     return height, torch.median(colour, dim=0).values.cpu().numpy()
-
-
-def fill_ground(output: "RenderOutput", cameras: "CameraBatch", sky_texture: "torch.Tensor", height: float,
-                colour: np.ndarray) -> "RenderOutput":
-    """Show the road plane, not the sky model, through gaps in the Gaussians below the horizon.
-
-    The sky model is a texture over directions; where the ego's camera leaves the logged views it
-    would paint sky-like colours on the road. Rays that meet the plane z = `height` within
-    GROUND_RANGE_M get the road colour there (depth of the plane, tag Roads where the sky would be).
-    """
-    import torch
-
-    from recon_carla_bridge.recon.gaussians import sample_sky_texture
-    from recon_carla_bridge.recon.render import RenderOutput
-    from recon_carla_bridge.recon.semantics import CarlaTag
-
-    cameras = cameras.to(output.rgb.device)
-    dirs = cameras.ray_directions()  # [C, H, W, 3]
-    origin_z = cameras.world_from_camera[:, 2, 3][:, None, None]  # [C, 1, 1]
-    distance = (height - origin_z) / torch.where(dirs[..., 2] < -1e-6, dirs[..., 2], torch.full_like(dirs[..., 2], -1e-6))
-    hits = (dirs[..., 2] < -1e-6) & (distance > 0.0) & (distance < GROUND_RANGE_M)
-    sky = sample_sky_texture(sky_texture.to(dirs.device), dirs)
-    ground = torch.as_tensor(colour, dtype=sky.dtype, device=sky.device).expand_as(sky)
-    gap = (1.0 - output.alpha)[..., None]
-    rgb = torch.where(hits[..., None], torch.clamp(output.rgb + gap * (ground - sky), 0.0, 1.0), output.rgb)
-    optical_axis = cameras.world_from_camera[:, :3, 2][:, None, None, :]
-    plane_depth = distance * (dirs * optical_axis).sum(dim=-1)
-    is_sky = output.semantic == int(CarlaTag.SKY)
-    semantic = torch.where(hits & is_sky, torch.full_like(output.semantic, int(CarlaTag.ROADS)), output.semantic)
-    depth = torch.where(hits & is_sky, plane_depth, output.depth)
-    return RenderOutput(rgb, depth, output.alpha, semantic)
 
 
 def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> "torch.Tensor":

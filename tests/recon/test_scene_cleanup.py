@@ -10,7 +10,7 @@ from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import (ActorAsset, GaussianScene, GaussianSet, SkyModel, prune_actor_outliers,
                                                 prune_background_in_actor_boxes, rgb_to_sh_dc)
 from recon_carla_bridge.recon.render import render
-from recon_carla_bridge.sensors.splat_backend import fill_ground, ground_plane
+from recon_carla_bridge.sensors.splat_backend import ground_plane
 
 
 def _points(points: list[list[float]], tag: int, rgb=(0.4, 0.4, 0.4)) -> GaussianSet:
@@ -53,7 +53,7 @@ def test_gaps_below_the_horizon_show_the_road_plane() -> None:
     pose = np.array([[0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 1.5], [0.0, 0.0, 0.0, 1.0]])
     cameras = CameraBatch.from_numpy(pose, np.array([[20.0, 0, 24], [0, 20.0, 16], [0, 0, 1]]), 48, 32)
     output = render(scene, cameras, {}, backend="reference")
-    filled = fill_ground(output, cameras, scene.sky.texture, height, colour)
+    filled = render(scene, cameras, {}, backend="reference", ground=(height, colour))
     bottom, top = filled.rgb[0, -1, 24].numpy(), filled.rgb[0, 0, 24].numpy()
     assert np.allclose(bottom, 0.4, atol=0.05)  # road colour under the camera (Gaussians or plane)
     assert top[2] > 0.8  # the sky above is untouched

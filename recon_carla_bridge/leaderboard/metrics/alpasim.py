@@ -26,15 +26,19 @@ WRONG_LANE_ANGLE = 120.0  # degrees (2π/3)
 NEAR = 30.0  # m: actors farther than this from the ego are skipped
 
 
+def _ticks_with_actors(episode: Episode):
+    """(tick, ego (x, y, yaw), actor rows (K, 8)) for every tick that has other actors."""
+    for t in range(episode.length):
+        actors = episode.actors[t] if t < len(episode.actors) else np.zeros((0, 8))
+        if len(actors):
+            yield t, (episode.ego_pose[t, 0], episode.ego_pose[t, 1], episode.ego_pose[t, 5]), actors
+
+
 def collision_flags(episode: Episode) -> np.ndarray:
     """(T, 3) booleans per tick: front, rear, lateral collision."""
     flags = np.zeros((episode.length, 3), dtype=bool)
     hl, hw = float(episode.ego_extent[0]), float(episode.ego_extent[1])
-    for t in range(episode.length):
-        actors = episode.actors[t] if t < len(episode.actors) else np.zeros((0, 8))
-        if not len(actors):
-            continue
-        x, y, yaw = episode.ego_pose[t, 0], episode.ego_pose[t, 1], episode.ego_pose[t, 5]
+    for t, (x, y, yaw), actors in _ticks_with_actors(episode):
         near = actors[np.hypot(actors[:, 1] - x, actors[:, 2] - y) < NEAR]
         if not len(near):
             continue
@@ -59,11 +63,7 @@ def min_distances(episode: Episode) -> np.ndarray:
     """(T,) smallest ego-box to actor-box gap per tick (inf when no actor is near)."""
     out = np.full(episode.length, np.inf)
     hl, hw = float(episode.ego_extent[0]), float(episode.ego_extent[1])
-    for t in range(episode.length):
-        actors = episode.actors[t] if t < len(episode.actors) else np.zeros((0, 8))
-        if not len(actors):
-            continue
-        x, y, yaw = episode.ego_pose[t, 0], episode.ego_pose[t, 1], episode.ego_pose[t, 5]
+    for t, (x, y, yaw), actors in _ticks_with_actors(episode):
         ego = shapely.Polygon(box_corners(x, y, yaw, hl, hw))
         others = [shapely.Polygon(box_corners(r[1], r[2], r[3], r[4], r[5])) for r in actors]
         out[t] = float(np.min(shapely.distance(ego, others)))
