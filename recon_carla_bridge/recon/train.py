@@ -11,14 +11,26 @@ The algorithm, top to bottom (`train`):
      + lidar_alpha_weight · (1 - alpha) at LiDAR pixels (the sky may not paint what the LiDAR hit)
      + actor_alpha_weight · (1 - actor coverage) at LiDAR pixels on actors (no ghosts when actors move)
      + MCMC's opacity and scale regularisers + a small penalty on the pose corrections;
-  4. Adam steps, then gsplat's MCMCStrategy relocates dead Gaussians and adds new ones up to cap_max
-     (which bounds the scene file's size) and perturbs positions;
-  5. evaluate PSNR/SSIM on held-out frames, with every per-frame correction (actors, camera, colour)
+  4. Adam steps; the camera corrections lose their slow part (components slower than
+     `camera_drift_period` frames, `drift_remover`), so they fix the log's jitter but cannot drift with the scene: the
+     scene stays registered to the logged trajectory that the simulator drives; then MCMC densification
+     (`densify.GroupedMCMC`) relocates dead Gaussians within their group (background or actors) and adds
+     new ones up to cap_max (which bounds the scene file's size), keeping `background_share` of them for
+     the background, and perturbs positions;
+  5. every `clear_boxes_every` steps, background Gaussians inside actor boxes and actor Gaussians outside
+     their own box are made transparent (MCMC moves them elsewhere), and actor Gaussians' scales are
+     capped: an actor may only learn itself, and the background may not learn an actor;
+  6. a Gaussian is marked seen once it contributes to a training pixel (its projected centre receives a
+     gradient); background Gaussians never seen (e.g. the road behind a car that drove ahead of the ego
+     all along, coloured at initialisation from the car in front of it) are dropped on export: uncovering
+     them when an actor moves would draw a ghost of the car;
+  7. evaluate PSNR/SSIM on held-out frames, with every per-frame correction (actors, camera, colour)
      interpolated from the neighbouring training frames — never fitted to a held-out image; export the
-     GaussianScene with the refined actor trajectories (the colour and camera corrections are properties
-     of the log's frames, not of the scene, and are reported, not exported).
-On CPU the renderer is `raster_reference` (differentiable torch, tiny images only) and there is no
-densification (gsplat's MCMC relocation is a CUDA kernel): enough to test the loop, not to train a scene.
+     GaussianScene with the refined actor trajectories and the mean colour transform of the training
+     frames baked into its colours, and evaluate the exported scene again as the simulator renders it
+     (logged camera poses, no per-frame correction).
+On CPU the renderer is `raster_reference` (differentiable torch, tiny images only) with MCMC's relocation
+in torch and no position noise: enough to test the loop, not to train a scene.
 """
 from __future__ import annotations
 
@@ -42,6 +54,7 @@ from recon_carla_bridge.recon.gaussians import (
     eval_sh,
     sample_sky_texture,
 )
+from recon_carla_bridge.recon.densify import GroupedMCMC
 from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotmat_to_quat, small_pose, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import list_views
@@ -83,6 +96,12 @@ class TrainConfig:
         clear_boxes_every: every this many steps, background Gaussians inside an actor's box (at any frame
             the actor was seen) are made transparent, so MCMC moves them elsewhere: the background must not
             learn an actor, or moving the actor would leave a ghost (0 disables).
+        background_share: fraction of the Gaussians that densification keeps for the background.
+        actor_box_scale, actor_box_margin: actor Gaussians whose centre leaves their box grown by this
+            factor plus margin [m] are made transparent (with `clear_boxes_every`).
+        actor_max_scale: cap on an actor Gaussian's scale, as a fraction of its box's smaller horizontal size.
+        camera_drift_period: camera corrections lose every component slower than this many frames (0: keep all).
+        prune_unseen: drop background Gaussians that never contributed to a training pixel on export.
         seed: random seed.
         init: the LiDAR initialisation settings.
     """
@@ -119,6 +138,12 @@ class TrainConfig:
     refine_stop_fraction: float = 0.8
     noise_lr: float = 5e5
     clear_boxes_every: int = 100
+    background_share: float = 0.6
+    actor_box_scale: float = 1.1
+    actor_box_margin: float = 0.1
+    actor_max_scale: float = 0.25
+    camera_drift_period: float = 16.0
+    prune_unseen: bool = True
     seed: int = 0
     init: InitConfig = field(default_factory=InitConfig)
 
@@ -141,7 +166,7 @@ class TrainResult:
 class _Model:
     """Trainable state: Gaussian parameters (strategy-managed), sky, actor pose corrections."""
 
-    params: torch.nn.ParameterDict  # means, quats, scales, opacities, sh0, shN, owner, semantic
+    params: torch.nn.ParameterDict  # means, quats, scales, opacities, sh0, shN, owner, semantic, seen
     sky_logits: torch.nn.Parameter  # [Hs, Ws, 3]
     actor_ids: list[str]
     logged: torch.Tensor  # [A, F, 4, 4] logged world_from_box (identity where absent)
@@ -193,6 +218,7 @@ def _build_model(scene: GaussianScene, num_frames: int, device: torch.device) ->
             "shN": torch.nn.Parameter(merged.sh[:, 1:].clone()),
             "owner": torch.nn.Parameter(owner, requires_grad=False),
             "semantic": torch.nn.Parameter(merged.semantic.clone(), requires_grad=False),
+            "seen": torch.nn.Parameter(torch.zeros(merged.count), requires_grad=False),
         }
     ).to(device)
     count = len(actor_ids)
@@ -245,6 +271,70 @@ def _clear_actor_boxes(model: _Model, boxes: list[tuple[torch.Tensor, torch.Tens
         inside |= (local.abs() <= half).all(dim=-1).any(dim=0)
     p["opacities"].data[background[inside]] = -12.0
     return int(inside.sum())
+
+
+@torch.no_grad()
+def _contain_actors(model: _Model, sizes: torch.Tensor, config: TrainConfig) -> None:
+    """Make actor Gaussians outside their own (grown) box transparent and cap their scales
+    (sizes: [A, 3] box sizes [m]); no GPU wait."""
+    rows, onehot = model.actor_rows()
+    if rows.numel() == 0:
+        return
+    p = model.params
+    size = onehot @ sizes  # [Na, 3]
+    outside = (p["means"].data[rows].abs() > size / 2 * config.actor_box_scale + config.actor_box_margin).any(dim=1)
+    p["opacities"].data[rows] = torch.where(outside, torch.full_like(outside, -12.0, dtype=p["opacities"].dtype), p["opacities"].data[rows])
+    cap = torch.log(torch.minimum(size[:, 0], size[:, 1]) * config.actor_max_scale)[:, None]
+    p["scales"].data[rows] = torch.minimum(p["scales"].data[rows], cap)
+
+
+def drift_remover(trained: np.ndarray, period: float) -> torch.Tensor:
+    """[F, F] matrix R such that R @ corrections ([F, ...]) keeps only the part of the training frames'
+    corrections that varies faster than `period` frames (trained: (F,) bool; other frames pass unchanged).
+
+    The slow part is the least-squares fit of the cosines cos(pi k (f + 1/2) / F) with period
+    2F/k >= `period` to the training frames; R removes it, and is a projection (R @ R = R), so applying it
+    after every optimiser step does not accumulate. period <= 0: the identity (nothing removed).
+    """
+    frames = len(trained)
+    remover = np.eye(frames)
+    rows = np.nonzero(trained)[0]
+    if period <= 0 or len(rows) == 0:
+        return torch.from_numpy(remover).float()
+    count = min(len(rows), int(math.floor(2 * frames / period)) + 1)
+    basis = np.cos(np.pi * np.arange(count)[None, :] * (rows[:, None] + 0.5) / frames)  # [T, K]
+    projection = basis @ np.linalg.pinv(basis)  # onto the slow cosines, over the training frames
+    remover[np.ix_(rows, rows)] -= projection
+    return torch.from_numpy(remover).float()
+
+
+@torch.no_grad()
+def _mark_seen(model: _Model, info: dict[str, Any]) -> None:
+    """Mark the Gaussians whose projected centre received a gradient this step (they drew a pixel)."""
+    means2d = info.get("means2d")
+    if means2d is None or means2d.grad is None:
+        return
+    count = model.params["seen"].shape[0]
+    drew = means2d.grad.reshape(-1, count, 2)[0].abs().sum(dim=1) > 0
+    model.params["seen"].data.masked_fill_(drew, 1.0)
+
+
+def bake_colour(scene: GaussianScene, transform: torch.Tensor) -> GaussianScene:
+    """The scene with an affine colour transform [3, 4] (rgb' = M rgb + b) applied to every Gaussian's
+    SH coefficients and to the sky, so that it renders as the transform of its render (up to clamping)."""
+    from recon_carla_bridge.recon.gaussians import SH_C0
+
+    matrix, offset = transform[:, :3].float(), transform[:, 3].float()
+
+    def apply(g: GaussianSet) -> GaussianSet:
+        sh = g.sh @ matrix.T  # every band is linear in the colour; SH_C0 * dc + 0.5 gets the offset below
+        sh[:, 0] += (0.5 * matrix.sum(dim=1) + offset - 0.5) / SH_C0
+        return GaussianSet(g.means, g.quats, g.log_scales, g.opacity_logits, sh, g.semantic)
+
+    actors = {k: ActorAsset(a.track_id, a.category, a.size, a.moving, apply(a.gaussians), a.frame_indices, a.world_from_box)
+              for k, a in scene.actors.items()}
+    sky = SkyModel((scene.sky.texture @ matrix.T + offset).clamp(0.0, 1.0))
+    return GaussianScene(apply(scene.background), actors, sky, dict(scene.metadata))
 
 
 def _interpolated(values: torch.Tensor, usable: np.ndarray, frame: int) -> torch.Tensor | None:
@@ -334,7 +424,7 @@ def _render_view(
         projected = project(world, viewmat, view.K, width, height)
         features = torch.cat([colors, projected.depths[:, None]], dim=1)
         image, alpha = composite_reference(projected, features, width, height)
-        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {}
+        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {"means2d": projected.means2d}
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
@@ -412,15 +502,13 @@ def train(
     camera_scale = torch.tensor([1.0, 1.0, 1.0] + [camera_rotation_scale] * 3, device=device)
     identity_colour = _IDENTITY_COLOUR.to(device)
     colour_optimizer = torch.optim.Adam([model.colour], lr=config.lr_colour) if config.lr_colour > 0 else None
-    strategy, strategy_state = None, None
-    if backend == "gsplat":
-        from gsplat import MCMCStrategy
-
-        strategy = MCMCStrategy(
-            cap_max=config.cap_max, noise_lr=config.noise_lr, refine_start_iter=config.refine_start,
-            refine_stop_iter=int(config.iterations * config.refine_stop_fraction), refine_every=config.refine_every,
-        )
-        strategy_state = strategy.initialize_state()
+    densifier = GroupedMCMC(
+        cap_max=config.cap_max, shares={0: config.background_share}, noise_lr=config.noise_lr,
+        refine_start=config.refine_start, refine_stop=int(config.iterations * config.refine_stop_fraction),
+        refine_every=config.refine_every,
+    )
+    remove_drift = drift_remover(train_frames, config.camera_drift_period).to(device)
+    actor_sizes = torch.stack([initial.actors[a].size.float() for a in model.actor_ids]).to(device) if model.actor_ids else None
 
     boxes = _actor_boxes(initial, config.init.ground_slice, device) if config.clear_boxes_every > 0 else []
     dirs_cache: dict[int, torch.Tensor] = {}
@@ -435,8 +523,8 @@ def train(
         progress_fraction = _progress(step, config, started)
         for group in optimizers["means"].param_groups:
             group["lr"] = config.lr_means * config.scene_scale * 0.01**progress_fraction
-        if strategy is not None and progress_fraction >= config.refine_stop_fraction:
-            strategy.refine_stop_iter = min(strategy.refine_stop_iter, step)
+        if progress_fraction >= config.refine_stop_fraction:
+            densifier.refine_stop = min(densifier.refine_stop, step)
         corrections = _frame_corrections(model, frame, train_frames)
         if config.lr_camera_translation > 0:  # one Adam group: rotations scaled to their own rate
             camera = corrections.camera * camera_scale
@@ -444,6 +532,8 @@ def train(
             camera = corrections.camera.detach() * 0
         corrections = corrections._replace(camera=camera)
         rgb, depth, alpha, info = _render_view(model, view, corrections, backend, dirs_cache[pick])
+        if config.prune_unseen and info.get("means2d") is not None and info["means2d"].requires_grad:
+            info["means2d"].retain_grad()
         target = view.image.float() / 255.0
         l1 = torch.abs(rgb - target).mean()
         loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
@@ -464,6 +554,8 @@ def train(
         loss = loss + config.camera_reg * camera.pow(2).sum()
         loss = loss + config.colour_reg * (model.colour[frame] - identity_colour).pow(2).sum()
         loss.backward()
+        if config.prune_unseen:
+            _mark_seen(model, info)
         for optimizer in optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -471,16 +563,18 @@ def train(
         sky_optimizer.zero_grad(set_to_none=True)
         if step >= config.pose_refine_start:
             pose_optimizer.step()
+            model.camera_delta.data.copy_(remove_drift @ model.camera_delta.data)
         pose_optimizer.zero_grad(set_to_none=True)
         if colour_optimizer is not None:
             colour_optimizer.step()
             colour_optimizer.zero_grad(set_to_none=True)
-        if boxes and step % config.clear_boxes_every == 0 and progress_fraction < config.refine_stop_fraction:
-            _clear_actor_boxes(model, boxes)
-        if strategy is not None:
-            strategy.step_post_backward(
-                model.params, optimizers, strategy_state, step, info, lr=optimizers["means"].param_groups[0]["lr"]
-            )
+        if config.clear_boxes_every > 0 and step % config.clear_boxes_every == 0 and progress_fraction < config.refine_stop_fraction:
+            if boxes:
+                _clear_actor_boxes(model, boxes)
+            if actor_sizes is not None:
+                _contain_actors(model, actor_sizes, config)
+        group = (model.params["owner"] < len(model.actor_ids)).long()  # 0: background, 1: actors
+        densifier.step(model.params, optimizers, group, step, optimizers["means"].param_groups[0]["lr"])
         if step % 200 == 0:
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
         if config.max_minutes is not None and time.time() - started > 60 * config.max_minutes:
@@ -494,10 +588,17 @@ def train(
     metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
     metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
-    trained = _export(model, initial, train_frames)
+    trained, unseen = _export(model, initial, train_frames, drop_unseen=config.prune_unseen)
     trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()
+    metrics["background_gaussians"] = trained.background.count
+    metrics["unseen_background_dropped"] = unseen
     on_eval(f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f} over {len(test_views)} views")
+    if test_views:
+        exported = evaluate_scene(trained, test_views, "gsplat" if backend == "gsplat" else "cpu")
+        metrics.update({"psnr_logged_poses": exported["psnr"], "ssim_logged_poses": exported["ssim"],
+                        "psnr_per_view_logged_poses": exported["psnr_per_view"]})
+        on_eval(f"exported scene at the logged poses: PSNR {exported['psnr']:.2f} dB, SSIM {exported['ssim']:.4f}")
     return TrainResult(trained, metrics)
 
 
@@ -520,6 +621,24 @@ def evaluate(model: _Model, views: list[ViewTensors], train_frames: np.ndarray, 
         "psnr_per_view": [round(v, 3) for v in psnrs],
         "held_out_frames": [v.view.frame_index for v in views],
     }
+
+
+@torch.no_grad()
+def evaluate_scene(scene: GaussianScene, views: list[ViewTensors], backend: str) -> dict[str, Any]:
+    """Mean PSNR/SSIM of an exported scene rendered as the simulator renders it: the logged camera pose,
+    the scene's actor trajectories, no per-frame correction."""
+    from recon_carla_bridge.recon.camera import CameraBatch
+    from recon_carla_bridge.recon.render import render
+
+    psnrs, ssims = [], []
+    for view in views:
+        cameras = CameraBatch(view.world_from_camera[None].float().cpu(), view.K[None].float().cpu(), view.view.width, view.view.height)
+        out = render(scene, cameras, scene.logged_actor_poses(view.view.frame_index), backend=backend)
+        rgb = out.rgb[0].float()
+        target = view.image.float().to(rgb.device) / 255.0
+        psnrs.append(psnr(rgb, target))
+        ssims.append(float(ssim(rgb, target)))
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "psnr_per_view": [round(v, 3) for v in psnrs]}
 
 
 def _correction_summary(model: _Model, train_frames: np.ndarray, camera_rotation_scale: float) -> dict[str, float]:
@@ -550,16 +669,23 @@ def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitCo
 
 
 @torch.no_grad()
-def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min_opacity: float = 0.005) -> GaussianScene:
-    """The trained GaussianScene on the CPU: dead Gaussians dropped, actor trajectories refined."""
+def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min_opacity: float = 0.005,
+            drop_unseen: bool = False) -> tuple[GaussianScene, int]:
+    """The trained GaussianScene on the CPU: dead Gaussians dropped (and, with `drop_unseen`, background
+    Gaussians that never drew a training pixel), actor trajectories refined, the training frames' mean
+    colour transform baked in. Returns (scene, unseen background Gaussians dropped)."""
     p = {k: v.detach().cpu() for k, v in model.params.items()}
     alive = torch.sigmoid(p["opacities"]) > min_opacity
+    background_owner = len(model.actor_ids)
+    unseen = alive & (p["owner"] == background_owner) & (p["seen"] <= 0)
+    unseen_count = int(unseen.sum()) if drop_unseen else 0
+    if drop_unseen:
+        alive &= ~unseen
     sh = torch.cat([p["sh0"], p["shN"]], dim=1)
 
     def subset(mask: torch.Tensor) -> GaussianSet:
         return GaussianSet(p["means"][mask], p["quats"][mask], p["scales"][mask], p["opacities"][mask], sh[mask], p["semantic"][mask])
 
-    background_owner = len(model.actor_ids)
     actors = {}
     for index, track_id in enumerate(model.actor_ids):
         base = initial.actors[track_id]
@@ -578,4 +704,6 @@ def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min
             world_from_box=torch.stack(poses) if poses else base.world_from_box,
         )
     sky = SkyModel(torch.sigmoid(model.sky_logits.detach().cpu()))
-    return GaussianScene(subset(alive & (p["owner"] == background_owner)), actors, sky, dict(initial.metadata))
+    scene = GaussianScene(subset(alive & (p["owner"] == background_owner)), actors, sky, dict(initial.metadata))
+    mean_colour = model.colour.detach().cpu()[torch.as_tensor(np.nonzero(train_frames)[0])].mean(dim=0)
+    return bake_colour(scene, mean_colour), unseen_count

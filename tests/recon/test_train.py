@@ -83,3 +83,112 @@ def test_training_reports_camera_and_colour_corrections(synthetic_log) -> None:
     off = train(synthetic_log, TrainConfig(iterations=4, device="cpu", init=TINY_INIT, pose_refine_start=0,
                                            lr_camera_translation=0.0, lr_colour=0.0), progress=False)
     assert off.metrics["camera_correction_cm"] == 0.0 and off.metrics["colour_correction"] == 0.0
+
+
+def _with_extra(scene, background=None, actor=None):
+    """`scene` with one more Gaussian in the background and/or in car0 (positions given, box frame for the car)."""
+    from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet
+
+    def plus(g, position, log_scale):
+        extra = GaussianSet(torch.tensor([position], dtype=torch.float32), torch.tensor([[1.0, 0, 0, 0]]),
+                            torch.full((1, 3), log_scale), torch.tensor([2.0]), g.sh[:1].clone(), g.semantic[:1].clone())
+        return GaussianSet.concat([g, extra])
+
+    bg = plus(scene.background, background, -1.0) if background is not None else scene.background
+    actors = dict(scene.actors)
+    if actor is not None:
+        a = actors["car0"]
+        actors["car0"] = ActorAsset(a.track_id, a.category, a.size, a.moving, plus(a.gaussians, actor, 1.0), a.frame_indices, a.world_from_box)
+    return GaussianScene(bg, actors, scene.sky, dict(scene.metadata))
+
+
+def test_background_never_seen_is_dropped_and_actors_stay_in_their_box(synthetic_log) -> None:
+    initial = initial_scene(synthetic_log, TINY_INIT)
+    behind = (-80.0, 0.0, 1.0)  # behind every camera of the log (they look along +x)
+    start = _with_extra(initial, background=behind, actor=(9.0, 0.0, 0.0))  # a car Gaussian 7 m off its box, 2.7 m wide
+    config = TrainConfig(iterations=3, device="cpu", init=TINY_INIT, clear_boxes_every=1)
+    result = train(synthetic_log, config, progress=False, scene=start)
+    assert result.metrics["unseen_background_dropped"] >= 1
+    assert not bool((result.scene.background.means - torch.tensor(behind)).norm(dim=1).lt(1e-3).any())
+    car = result.scene.actors["car0"]
+    limit = car.size / 2 * config.actor_box_scale + config.actor_box_margin
+    assert bool((car.gaussians.means.abs() <= limit).all())
+    assert float(car.gaussians.log_scales.exp().max()) <= float(min(car.size[0], car.size[1])) * config.actor_max_scale + 1e-5
+    kept = train(synthetic_log, TrainConfig(iterations=3, device="cpu", init=TINY_INIT, prune_unseen=False),
+                 progress=False, scene=start)
+    assert kept.metrics["unseen_background_dropped"] == 0
+    assert bool((kept.scene.background.means - torch.tensor(behind)).norm(dim=1).lt(1e-3).any())
+    assert np.isfinite(result.metrics["psnr_logged_poses"])
+
+
+def test_camera_corrections_lose_their_slow_part() -> None:
+    from recon_carla_bridge.recon.train import drift_remover
+
+    trained = np.ones(40, dtype=bool)
+    trained[::8] = False  # held-out frames carry no correction and are left alone
+    remover = drift_remover(trained, 16.0)
+    torch.testing.assert_close(remover @ remover, remover, atol=1e-5, rtol=0)  # a projection: repeating it is a no-op
+    frames = torch.arange(40, dtype=torch.float32)
+    drift = torch.zeros(40, 6)
+    drift[torch.from_numpy(trained)] = 0.01 + 0.002 * frames[torch.from_numpy(trained), None]  # slow: a gauge, not an error
+    assert float((remover @ drift).abs().max()) < 0.03 * float(drift.abs().max())  # a ramp is nearly all slow cosines
+    jitter = torch.zeros(40, 6)
+    jitter[torch.from_numpy(trained), 0] = torch.tensor([0.01, -0.01]).repeat(20)[: int(trained.sum())]
+    kept = remover @ jitter
+    assert float((kept - jitter).abs().max()) < 0.004  # frame-to-frame jitter stays
+    assert float(kept[torch.from_numpy(~trained)].abs().max()) == 0.0
+    torch.testing.assert_close(drift_remover(trained, 0.0), torch.eye(40))
+
+
+def test_baked_colour_transform_renders_as_the_transformed_render() -> None:
+    from recon_carla_bridge.recon.render import render
+    from recon_carla_bridge.recon.train import bake_colour
+
+    from .synthetic import forward_camera, random_scene
+
+    from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, rgb_to_sh_dc
+
+    def positive(g: GaussianSet) -> GaussianSet:  # colours in (0.2, 0.8) in every direction: eval_sh's clamp stays idle
+        sh = g.sh.clone() * 0.05
+        sh[:, 0] = rgb_to_sh_dc(torch.rand(g.count, 3, generator=torch.Generator().manual_seed(1)) * 0.6 + 0.2)
+        return GaussianSet(g.means, g.quats, g.log_scales, g.opacity_logits, sh, g.semantic)
+
+    raw = random_scene()
+    car = raw.actors["car0"]
+    scene = GaussianScene(positive(raw.background), {"car0": ActorAsset(car.track_id, car.category, car.size, car.moving,
+                          positive(car.gaussians), car.frame_indices, car.world_from_box)}, raw.sky, raw.metadata)
+    transform = torch.tensor([[0.9, 0.05, 0.0, 0.03], [0.0, 1.1, 0.0, -0.02], [0.02, 0.0, 0.8, 0.05]])
+    camera = forward_camera()
+    poses = {"car0": torch.eye(4)}
+    plain = render(scene, camera, poses, backend="cpu").rgb[0]
+    baked = render(bake_colour(scene, transform), camera, poses, backend="cpu").rgb[0]
+    expected = plain @ transform[:, :3].T + transform[:, 3]
+    inside = ((expected > 0.02) & (expected < 0.98) & (plain > 0.02) & (plain < 0.98)).all(dim=-1)
+    assert int(inside.sum()) > 100
+    error = (baked - expected)[inside].abs()
+    assert float(error.max()) < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="gsplat training needs CUDA")
+def test_cuda_training_densifies_by_group_and_matches_torch_relocation(synthetic_log) -> None:
+    pytest.importorskip("gsplat")
+    from gsplat.relocation import compute_relocation
+
+    from recon_carla_bridge.recon.densify import GroupedMCMC, relocation_torch
+
+    binoms = GroupedMCMC(10, {}).binoms.cuda()
+    opacities = torch.rand(500, device="cuda") * 0.98 + 0.01
+    scales = torch.rand(500, 3, device="cuda") + 0.01
+    ratios = torch.randint(1, 12, (500,), device="cuda")
+    kernel = compute_relocation(opacities, scales, ratios.clone(), binoms)
+    ours = relocation_torch(opacities, scales, ratios, binoms)
+    torch.testing.assert_close(ours[0], kernel[0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours[1], kernel[1], rtol=1e-3, atol=1e-5)
+
+    config = TrainConfig(iterations=260, device="cuda", init=TINY_INIT, refine_start=50, refine_every=50, cap_max=3000,
+                         pose_refine_start=0)
+    result = train(synthetic_log, config, progress=False)
+    metrics = result.metrics
+    assert metrics["psnr"] > 20.0 and np.isfinite(metrics["psnr_logged_poses"])
+    assert metrics["gaussians"] > initial_scene(synthetic_log, TINY_INIT).gaussian_count()  # it grew
+    assert metrics["background_gaussians"] >= 0.4 * metrics["gaussians"]
