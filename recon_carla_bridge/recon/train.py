@@ -20,10 +20,10 @@ The algorithm, top to bottom (`train`):
   5. every `clear_boxes_every` steps, background Gaussians inside actor boxes and actor Gaussians outside
      their own box are made transparent (MCMC moves them elsewhere), and actor Gaussians' scales are
      capped: an actor may only learn itself, and the background may not learn an actor;
-  6. a Gaussian is marked seen once it contributes to a training pixel (its projected centre receives a
-     gradient); background Gaussians never seen (e.g. the road behind a car that drove ahead of the ego
-     all along, coloured at initialisation from the car in front of it) are dropped on export: uncovering
-     them when an actor moves would draw a ghost of the car;
+  6. every `shadow_every` steps, background Gaussians that sit behind an actor's box in every training
+     view that frames them (`shadows.always_behind_actors`: e.g. the road behind a car that drove ahead of
+     the ego all along) are made transparent, and on export dropped: they could only learn the car through
+     it, and would draw a ghost of it once the simulator moves the car;
   7. evaluate PSNR/SSIM on held-out frames, with every per-frame correction (actors, camera, colour)
      interpolated from the neighbouring training frames — never fitted to a held-out image; export the
      GaussianScene with the refined actor trajectories and the mean colour transform of the training
@@ -59,6 +59,7 @@ from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotma
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import list_views
 from recon_carla_bridge.recon.metrics import psnr, ssim
+from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
 _SET_KEYS = ("means", "quats", "scales", "opacities", "sh0", "shN")
@@ -101,7 +102,9 @@ class TrainConfig:
             factor plus margin [m] are made transparent (with `clear_boxes_every`).
         actor_max_scale: cap on an actor Gaussian's scale, as a fraction of its box's smaller horizontal size.
         camera_drift_period: camera corrections lose every component slower than this many frames (0: keep all).
-        prune_unseen: drop background Gaussians that never contributed to a training pixel on export.
+        shadow_every: every this many steps, and on export, remove background Gaussians behind actors in every
+            training view (0 disables).
+        shadow_shrink: actor boxes are shrunk by this factor for that test (the road beside a car stays).
         seed: random seed.
         init: the LiDAR initialisation settings.
     """
@@ -143,7 +146,8 @@ class TrainConfig:
     actor_box_margin: float = 0.1
     actor_max_scale: float = 0.25
     camera_drift_period: float = 16.0
-    prune_unseen: bool = True
+    shadow_every: int = 500
+    shadow_shrink: float = 0.9
     seed: int = 0
     init: InitConfig = field(default_factory=InitConfig)
 
@@ -166,7 +170,7 @@ class TrainResult:
 class _Model:
     """Trainable state: Gaussian parameters (strategy-managed), sky, actor pose corrections."""
 
-    params: torch.nn.ParameterDict  # means, quats, scales, opacities, sh0, shN, owner, semantic, seen
+    params: torch.nn.ParameterDict  # means, quats, scales, opacities, sh0, shN, owner, semantic
     sky_logits: torch.nn.Parameter  # [Hs, Ws, 3]
     actor_ids: list[str]
     logged: torch.Tensor  # [A, F, 4, 4] logged world_from_box (identity where absent)
@@ -218,7 +222,6 @@ def _build_model(scene: GaussianScene, num_frames: int, device: torch.device) ->
             "shN": torch.nn.Parameter(merged.sh[:, 1:].clone()),
             "owner": torch.nn.Parameter(owner, requires_grad=False),
             "semantic": torch.nn.Parameter(merged.semantic.clone(), requires_grad=False),
-            "seen": torch.nn.Parameter(torch.zeros(merged.count), requires_grad=False),
         }
     ).to(device)
     count = len(actor_ids)
@@ -309,14 +312,15 @@ def drift_remover(trained: np.ndarray, period: float) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _mark_seen(model: _Model, info: dict[str, Any]) -> None:
-    """Mark the Gaussians whose projected centre received a gradient this step (they drew a pixel)."""
-    means2d = info.get("means2d")
-    if means2d is None or means2d.grad is None:
-        return
-    count = model.params["seen"].shape[0]
-    drew = means2d.grad.reshape(-1, count, 2)[0].abs().sum(dim=1) > 0
-    model.params["seen"].data.masked_fill_(drew, 1.0)
+def _shadowed_background(model: _Model, views: list[ShadowView]) -> torch.Tensor:
+    """[N] bool over all Gaussians: background ones behind an actor in every training view framing them."""
+    p = model.params
+    background = p["owner"] == len(model.actor_ids)
+    shadowed = torch.zeros_like(background)
+    if views:
+        rows = background.nonzero().squeeze(1)
+        shadowed[rows] = always_behind_actors(p["means"].data[rows], views)
+    return shadowed
 
 
 def bake_colour(scene: GaussianScene, transform: torch.Tensor) -> GaussianScene:
@@ -424,7 +428,7 @@ def _render_view(
         projected = project(world, viewmat, view.K, width, height)
         features = torch.cat([colors, projected.depths[:, None]], dim=1)
         image, alpha = composite_reference(projected, features, width, height)
-        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {"means2d": projected.means2d}
+        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {}
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
@@ -511,6 +515,9 @@ def train(
     actor_sizes = torch.stack([initial.actors[a].size.float() for a in model.actor_ids]).to(device) if model.actor_ids else None
 
     boxes = _actor_boxes(initial, config.init.ground_slice, device) if config.clear_boxes_every > 0 else []
+    shadows = shadow_views([v.world_from_camera for v in train_views], [v.K for v in train_views],
+                           [v.view.frame_index for v in train_views], train_views[0].view.width,
+                           train_views[0].view.height, initial, config.shadow_shrink) if config.shadow_every > 0 else []
     dirs_cache: dict[int, torch.Tensor] = {}
     bar = tqdm(range(config.iterations), desc="reconstruct", disable=not progress, mininterval=2.0)
     step = 0
@@ -532,8 +539,6 @@ def train(
             camera = corrections.camera.detach() * 0
         corrections = corrections._replace(camera=camera)
         rgb, depth, alpha, info = _render_view(model, view, corrections, backend, dirs_cache[pick])
-        if config.prune_unseen and info.get("means2d") is not None and info["means2d"].requires_grad:
-            info["means2d"].retain_grad()
         target = view.image.float() / 255.0
         l1 = torch.abs(rgb - target).mean()
         loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
@@ -554,8 +559,6 @@ def train(
         loss = loss + config.camera_reg * camera.pow(2).sum()
         loss = loss + config.colour_reg * (model.colour[frame] - identity_colour).pow(2).sum()
         loss.backward()
-        if config.prune_unseen:
-            _mark_seen(model, info)
         for optimizer in optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -573,6 +576,8 @@ def train(
                 _clear_actor_boxes(model, boxes)
             if actor_sizes is not None:
                 _contain_actors(model, actor_sizes, config)
+        if shadows and step > 0 and step % config.shadow_every == 0:
+            model.params["opacities"].data.masked_fill_(_shadowed_background(model, shadows), -12.0)
         group = (model.params["owner"] < len(model.actor_ids)).long()  # 0: background, 1: actors
         densifier.step(model.params, optimizers, group, step, optimizers["means"].param_groups[0]["lr"])
         if step % 200 == 0:
@@ -588,11 +593,12 @@ def train(
     metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
     metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
-    trained, unseen = _export(model, initial, train_frames, drop_unseen=config.prune_unseen)
+    shadowed = _shadowed_background(model, shadows) if shadows else None
+    trained, dropped = _export(model, initial, train_frames, drop=shadowed)
     trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()
     metrics["background_gaussians"] = trained.background.count
-    metrics["unseen_background_dropped"] = unseen
+    metrics["shadowed_background_dropped"] = dropped
     on_eval(f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f} over {len(test_views)} views")
     if test_views:
         exported = evaluate_scene(trained, test_views, "gsplat" if backend == "gsplat" else "cpu")
@@ -670,17 +676,18 @@ def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitCo
 
 @torch.no_grad()
 def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min_opacity: float = 0.005,
-            drop_unseen: bool = False) -> tuple[GaussianScene, int]:
-    """The trained GaussianScene on the CPU: dead Gaussians dropped (and, with `drop_unseen`, background
-    Gaussians that never drew a training pixel), actor trajectories refined, the training frames' mean
-    colour transform baked in. Returns (scene, unseen background Gaussians dropped)."""
+            drop: torch.Tensor | None = None) -> tuple[GaussianScene, int]:
+    """The trained GaussianScene on the CPU: dead Gaussians dropped, and those in `drop` ([N] bool), actor
+    trajectories refined, the training frames' mean colour transform baked in. Returns (scene, how many
+    live Gaussians `drop` removed)."""
     p = {k: v.detach().cpu() for k, v in model.params.items()}
     alive = torch.sigmoid(p["opacities"]) > min_opacity
     background_owner = len(model.actor_ids)
-    unseen = alive & (p["owner"] == background_owner) & (p["seen"] <= 0)
-    unseen_count = int(unseen.sum()) if drop_unseen else 0
-    if drop_unseen:
-        alive &= ~unseen
+    dropped = 0
+    if drop is not None:
+        drop = drop.cpu()
+        dropped = int((alive & drop).sum())
+        alive &= ~drop
     sh = torch.cat([p["sh0"], p["shN"]], dim=1)
 
     def subset(mask: torch.Tensor) -> GaussianSet:
@@ -706,4 +713,4 @@ def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min
     sky = SkyModel(torch.sigmoid(model.sky_logits.detach().cpu()))
     scene = GaussianScene(subset(alive & (p["owner"] == background_owner)), actors, sky, dict(initial.metadata))
     mean_colour = model.colour.detach().cpu()[torch.as_tensor(np.nonzero(train_frames)[0])].mean(dim=0)
-    return bake_colour(scene, mean_colour), unseen_count
+    return bake_colour(scene, mean_colour), dropped

@@ -102,23 +102,45 @@ def _with_extra(scene, background=None, actor=None):
     return GaussianScene(bg, actors, scene.sky, dict(scene.metadata))
 
 
-def test_background_never_seen_is_dropped_and_actors_stay_in_their_box(synthetic_log) -> None:
+def test_background_hidden_behind_the_car_is_dropped_and_actors_stay_in_their_box(synthetic_log) -> None:
     initial = initial_scene(synthetic_log, TINY_INIT)
-    behind = (-80.0, 0.0, 1.0)  # behind every camera of the log (they look along +x)
-    start = _with_extra(initial, background=behind, actor=(9.0, 0.0, 0.0))  # a car Gaussian 7 m off its box, 2.7 m wide
+    hidden = (11.5, -1.5, 0.6)  # behind (and later inside) the car ahead, from every camera of the log
+    start = _with_extra(initial, background=hidden, actor=(9.0, 0.0, 0.0))  # a car Gaussian 7 m off its box, 2.7 m wide
     config = TrainConfig(iterations=3, device="cpu", init=TINY_INIT, clear_boxes_every=1)
     result = train(synthetic_log, config, progress=False, scene=start)
-    assert result.metrics["unseen_background_dropped"] >= 1
-    assert not bool((result.scene.background.means - torch.tensor(behind)).norm(dim=1).lt(1e-3).any())
+    assert result.metrics["shadowed_background_dropped"] >= 1
+    assert not bool((result.scene.background.means - torch.tensor(hidden)).norm(dim=1).lt(0.05).any())
     car = result.scene.actors["car0"]
     limit = car.size / 2 * config.actor_box_scale + config.actor_box_margin
     assert bool((car.gaussians.means.abs() <= limit).all())
     assert float(car.gaussians.log_scales.exp().max()) <= float(min(car.size[0], car.size[1])) * config.actor_max_scale + 1e-5
-    kept = train(synthetic_log, TrainConfig(iterations=3, device="cpu", init=TINY_INIT, prune_unseen=False),
+    kept = train(synthetic_log, TrainConfig(iterations=3, device="cpu", init=TINY_INIT, shadow_every=0, clear_boxes_every=0),
                  progress=False, scene=start)
-    assert kept.metrics["unseen_background_dropped"] == 0
-    assert bool((kept.scene.background.means - torch.tensor(behind)).norm(dim=1).lt(1e-3).any())
+    assert kept.metrics["shadowed_background_dropped"] == 0
+    assert bool((kept.scene.background.means - torch.tensor(hidden)).norm(dim=1).lt(0.05).any())
     assert np.isfinite(result.metrics["psnr_logged_poses"])
+
+
+def test_shadow_test_finds_points_behind_a_box_in_every_view() -> None:
+    from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene, GaussianSet, SkyModel
+    from recon_carla_bridge.recon.shadows import always_behind_actors, shadow_views
+
+    from .synthetic import FORWARD
+
+    box_pose = torch.eye(4)
+    box_pose[0, 3] = 10.0  # a 4 x 2 x 2 m box 10 m ahead of the cameras
+    actor = ActorAsset("car", "vehicle", torch.tensor([4.0, 2.0, 2.0]), True, GaussianSet.empty(),
+                       torch.tensor([0, 1]), box_pose.repeat(2, 1, 1))
+    scene = GaussianScene(GaussianSet.empty(), {"car": actor}, SkyModel.uniform((0.5, 0.5, 0.5)), {})
+    K = torch.tensor([[30.0, 0.0, 24.0], [0.0, 30.0, 16.0], [0.0, 0.0, 1.0]])
+    cameras = [torch.as_tensor(FORWARD, dtype=torch.float32).clone() for _ in range(2)]
+    cameras[1][1, 3] = 0.3  # the second camera 0.3 m to the left
+    views = shadow_views(cameras, [K, K], [0, 1], 48, 32, scene)
+    points = torch.tensor([[20.0, 0.0, 0.0], [20.0, 8.0, 0.0], [5.0, 0.0, 0.0], [-5.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
+    behind = always_behind_actors(points, views, chunk=2)
+    assert behind.tolist() == [True, False, False, False, True]  # behind; beside; in front; never framed; inside
+    cameras[1][1, 3] = 6.0  # a camera far to the side sees past the box
+    assert not bool(always_behind_actors(points[:1], shadow_views(cameras, [K, K], [0, 1], 48, 32, scene))[0])
 
 
 def test_camera_corrections_lose_their_slow_part() -> None:
