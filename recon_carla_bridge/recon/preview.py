@@ -70,20 +70,22 @@ def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: fl
     """Write held-out comparisons (GT / render / semantic / depth) and a moved-actor picture; return the paths.
 
     The moved-actor picture shows, top to bottom: the logged render, the nearest actor moved `sideways`
-    metres along its box y axis (left), and the semantic render of the moved scene.
+    metres along its box y axis (left), and the semantic render of the moved scene. Renders fill the road
+    plane as the simulator's cameras do (`ground_plane`).
     """
     from pathlib import Path
 
     from recon_carla_bridge.recon.log_views import is_held_out, list_views, load_image
-    from recon_carla_bridge.recon.render import render
+    from recon_carla_bridge.recon.render import ground_plane, render
 
+    ground = ground_plane(scene)  # the road plane the simulator's cameras fill unobserved road with
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     held = [v for v in list_views(log) if is_held_out(v.frame_index)]
     for view in held[1:3] if len(held) > 2 else held:
         poses = scene.logged_actor_poses(view.frame_index)
-        result = render(scene, _camera(log, view.frame_index, view.camera), poses, backend)
+        result = render(scene, _camera(log, view.frame_index, view.camera), poses, backend, ground)
         gt = (load_image(view.image_path, view.width, view.height) * 255 + 0.5).astype(np.uint8)
         path = out / f"recon_heldout_{view.frame_index:04d}.png"
         stack_rows([gt, to_uint8(result.rgb[0]), semantic_colours(result.semantic[0]), depth_colours(result.depth[0])], str(path))
@@ -97,8 +99,8 @@ def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: fl
         shift[1, 3] = sideways
         moved = dict(poses)
         moved[chosen] = poses[chosen] @ shift
-        before = render(scene, camera, poses, backend)
-        after = render(scene, camera, moved, backend)
+        before = render(scene, camera, poses, backend, ground)
+        after = render(scene, camera, moved, backend, ground)
         path = out / f"recon_actor_moved_{chosen}.png"
         stack_rows([to_uint8(before.rgb[0]), to_uint8(after.rgb[0]), semantic_colours(after.semantic[0])], str(path))
         written.append(str(path))

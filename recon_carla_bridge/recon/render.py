@@ -19,6 +19,7 @@ import torch
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import (
+    SH_C0,
     GaussianScene,
     GaussianSet,
     compose_world,
@@ -195,3 +196,14 @@ def _render_gsplat(world: GaussianSet, slots: torch.Tensor, palette: SemanticPal
     alpha = alphas[..., 0]
     depth_sum = image[..., -1] * alpha
     return image[..., :3], depth_sum, alpha, _slot_argmax(image[..., 3:-1], alpha, palette)
+
+
+def ground_plane(scene: GaussianScene) -> tuple[float, np.ndarray] | None:
+    """(height m, RGB (3,)) of the road: median of the background Gaussians tagged as road, or None."""
+    background = scene.background
+    road = (background.semantic == int(CarlaTag.ROADS)) | (background.semantic == int(CarlaTag.ROAD_LINE))
+    if int(road.sum()) < 50:
+        return None
+    height = float(torch.median(background.means[road, 2]))
+    colour = (background.sh[road, 0, :] * SH_C0 + 0.5).clamp(0.0, 1.0)
+    return height, torch.median(colour, dim=0).values.cpu().numpy()

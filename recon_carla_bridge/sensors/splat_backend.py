@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from recon_carla_bridge.frames import carla_to_scene_box_pose
+from recon_carla_bridge.recon.render import ground_plane
 from recon_carla_bridge.sensors.camera import CameraRequest
 from recon_carla_bridge.sensors.camera_encoding import DEPTH_FAR_M
 from recon_carla_bridge.world.state import ActorKind
@@ -104,22 +105,6 @@ class SplatBackend:
             return [image for image in images if image is not None]
 
         return collect
-
-
-def ground_plane(scene: "GaussianScene") -> tuple[float, np.ndarray] | None:
-    """(height m, RGB (3,)) of the road: median of the background Gaussians tagged as road, or None."""
-    import torch
-
-    from recon_carla_bridge.recon.gaussians import SH_C0
-    from recon_carla_bridge.recon.semantics import CarlaTag
-
-    background = scene.background
-    road = (background.semantic == int(CarlaTag.ROADS)) | (background.semantic == int(CarlaTag.ROAD_LINE))
-    if int(road.sum()) < 50:
-        return None
-    height = float(torch.median(background.means[road, 2]))
-    colour = (background.sh[road, 0, :] * SH_C0 + 0.5).clamp(0.0, 1.0)
-    return height, torch.median(colour, dim=0).values.cpu().numpy()
 
 
 def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> "torch.Tensor":

@@ -10,7 +10,7 @@ from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import (ActorAsset, GaussianScene, GaussianSet, SkyModel, prune_actor_outliers,
                                                 prune_background_in_actor_boxes, rgb_to_sh_dc)
 from recon_carla_bridge.recon.render import render
-from recon_carla_bridge.sensors.splat_backend import ground_plane
+from recon_carla_bridge.recon.render import ground_plane
 
 
 def _points(points: list[list[float]], tag: int, rgb=(0.4, 0.4, 0.4)) -> GaussianSet:
