@@ -138,6 +138,8 @@ def eval_sh(sh: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
         d = torch.nn.functional.normalize(dirs, dim=-1)
         x, y, z = d[..., 0:1], d[..., 1:2], d[..., 2:3]
         colour = colour + SH_C1 * (-y * sh[:, 1] + z * sh[:, 2] - x * sh[:, 3])
+    else:  # degree 0: the same colour along every direction, still one per direction given
+        colour = colour.expand(dirs.shape)
     return torch.clamp_min(colour + 0.5, 0.0)
 
 

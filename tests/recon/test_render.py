@@ -135,3 +135,14 @@ def test_gsplat_backend_matches_reference() -> None:
     gpu = render(scene, camera, poses, backend="gsplat")
     gpu = type(gpu)(*(t.cpu() for t in gpu))
     _assert_close(reference, gpu, rgb_tol=2e-3)
+
+
+def test_degree_zero_colours_come_back_one_per_direction() -> None:
+    """Batched renders evaluate colours for [C, N] directions; degree-0 SH must give [C, N, 3] too."""
+    from recon_carla_bridge.recon.gaussians import eval_sh
+
+    sh = torch.randn(5, 1, 3)
+    directions = torch.randn(2, 5, 3)
+    colours = eval_sh(sh, directions)
+    assert colours.shape == (2, 5, 3)
+    torch.testing.assert_close(colours[0], colours[1])
