@@ -23,8 +23,11 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backend: str) -> tuple[float, float, float, str]:
-    """(world camera frames/s with callbacks only, with every tick awaited, raw render frames/s, backend)."""
+def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backend: str,
+            repeats: int = 1) -> tuple[float, float, float, str]:
+    """(world camera frames/s with callbacks only, with every tick awaited, raw render frames/s, backend):
+    medians over `repeats` rounds, each round timing the three one after the other (so a slow spell of
+    the machine hits all three alike)."""
     import carla
 
     from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
@@ -57,16 +60,20 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
     for _ in range(3):  # warm-up (CUDA kernels, allocator)
         world.tick()
     drain(3 * cameras)
-    start = time.perf_counter()  # callbacks only: the next step overlaps the render in flight
-    for _ in range(ticks):
-        world.tick()
-    drain(ticks * cameras)
-    world_fps = cameras * ticks / (time.perf_counter() - start)
-    start = time.perf_counter()  # lock-step: every tick's images are awaited before the next tick
-    for _ in range(ticks):
-        world.tick()
-        drain(cameras)
-    lockstep_fps = cameras * ticks / (time.perf_counter() - start)
+
+    def world_rate() -> float:
+        start = time.perf_counter()  # callbacks only: the next step overlaps the render in flight
+        for _ in range(ticks):
+            world.tick()
+        drain(ticks * cameras)
+        return cameras * ticks / (time.perf_counter() - start)
+
+    def lockstep_rate() -> float:
+        start = time.perf_counter()  # lock-step: every tick's images are awaited before the next tick
+        for _ in range(ticks):
+            world.tick()
+            drain(cameras)
+        return cameras * ticks / (time.perf_counter() - start)
 
     backend_used = choose_backend(backend)
     poses = world.simulation.camera_backend.actor_poses(world.simulation)
@@ -78,12 +85,17 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
     for _ in range(3):
         render(scene_gaussians, batch, poses, backend=backend_used)
     _synchronize()
-    start = time.perf_counter()
-    for _ in range(ticks):
-        output = render(scene_gaussians, batch, poses, backend=backend_used)
-        output.rgb.cpu()  # the world also brings images to the host for carla.Image
-    _synchronize()
-    raw_fps = cameras * ticks / (time.perf_counter() - start)
+
+    def raw_rate() -> float:
+        start = time.perf_counter()
+        for _ in range(ticks):
+            output = render(scene_gaussians, batch, poses, backend=backend_used)
+            output.rgb.cpu()  # the world also brings images to the host for carla.Image
+        _synchronize()
+        return cameras * ticks / (time.perf_counter() - start)
+
+    rounds = [(world_rate(), lockstep_rate(), raw_rate()) for _ in range(max(1, repeats))]
+    world_fps, lockstep_fps, raw_fps = (float(np.median([r[i] for r in rounds])) for i in range(3))
     return world_fps, lockstep_fps, raw_fps, backend_used
 
 
@@ -96,9 +108,11 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=50)
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 6])
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of the three timings; medians are printed")
     args = parser.parse_args()
     for count in args.cameras:
-        world_fps, lockstep_fps, raw_fps, backend = measure(args.scene, count, args.width, args.height, args.ticks, args.backend)
+        world_fps, lockstep_fps, raw_fps, backend = measure(args.scene, count, args.width, args.height, args.ticks,
+                                                            args.backend, args.repeats)
         print(f"{count} camera(s) {args.width}x{args.height} [{backend}]: world sensors {world_fps:.1f} frames/s "
               f"(ratio {world_fps / raw_fps:.2f}, goal >= 0.9), awaiting every tick {lockstep_fps:.1f} frames/s "
               f"(ratio {lockstep_fps / raw_fps:.2f}); raw render {raw_fps:.1f} frames/s")
