@@ -162,15 +162,22 @@ class GroupedMCMC:
         self.binoms = torch.tensor([[math.comb(n, k) if k <= n else 0 for k in range(n_max)] for n in range(n_max)],
                                    dtype=torch.float32)
 
-    def step(self, params: torch.nn.ParameterDict, optimizers: dict[str, torch.optim.Optimizer], group: torch.Tensor,
-             step: int, lr: float, relocation: RelocationFn | None = None) -> tuple[int, int]:
+    def due(self, step: int) -> bool:
+        """Whether `step` relocates and grows (the caller need only build `group` then)."""
+        return self.refine_start < step < self.refine_stop and step % self.refine_every == 0
+
+    def step(self, params: torch.nn.ParameterDict, optimizers: dict[str, torch.optim.Optimizer],
+             group: torch.Tensor | None, step: int, lr: float, relocation: RelocationFn | None = None) -> tuple[int, int]:
         """After the optimiser step: relocate and grow when due, then perturb positions by MCMC's noise.
 
-        `group`: [N] group of each Gaussian (recomputed by the caller from its own labels after growth);
+        `group`: [N] group of each Gaussian (recomputed by the caller from its own labels after growth; only
+        needed when `due(step)`);
         `relocation`: gsplat's `compute_relocation` (the default on CUDA), `relocation_torch` (the default
         elsewhere) or a stand-in with their signature. Position noise is gsplat's (CUDA only). Returns (relocated, added)."""
         relocated = added = 0
-        if self.refine_start < step < self.refine_stop and step % self.refine_every == 0:
+        if self.due(step):
+            if group is None:
+                raise ValueError(f"GroupedMCMC.step: step {step} relocates, so it needs each Gaussian's group")
             if relocation is None and params["means"].is_cuda:
                 from gsplat.relocation import compute_relocation as relocation
             elif relocation is None:

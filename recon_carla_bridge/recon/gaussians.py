@@ -267,6 +267,12 @@ class GaussianScene:
         return poses
 
 
+def outside_actor_box(means: torch.Tensor, size: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
+    """[N] bool: box-frame centres [N, 3] outside the box of `size` ([3], or [N, 3] per Gaussian) grown
+    by `scale` and `margin` metres (the one test of training's containment and the load-time pruning)."""
+    return (means.abs() > size.to(means) / 2.0 * scale + margin).any(dim=-1)
+
+
 def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: float = 0.2) -> tuple[GaussianScene, int]:
     """Drop actor Gaussians whose centres lie outside their box (grown by `scale` and `margin` metres).
 
@@ -278,8 +284,7 @@ def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: floa
     for track_id, actor in scene.actors.items():
         gaussians = actor.gaussians
         if gaussians.count:
-            limit = actor.size.to(gaussians.means) / 2.0 * scale + margin
-            keep = (gaussians.means.abs() <= limit).all(dim=1)
+            keep = ~outside_actor_box(gaussians.means, actor.size, scale, margin)
             dropped += int((~keep).sum())
             gaussians = gaussians.select(keep)
         actors[track_id] = ActorAsset(actor.track_id, actor.category, actor.size, actor.moving, gaussians,

@@ -52,6 +52,7 @@ from recon_carla_bridge.recon.gaussians import (
     GaussianSet,
     SkyModel,
     eval_sh,
+    outside_actor_box,
     sample_sky_texture,
 )
 from recon_carla_bridge.recon.densify import GroupedMCMC
@@ -285,7 +286,7 @@ def _contain_actors(model: _Model, sizes: torch.Tensor, config: TrainConfig) -> 
         return
     p = model.params
     size = onehot @ sizes  # [Na, 3]
-    outside = (p["means"].data[rows].abs() > size / 2 * config.actor_box_scale + config.actor_box_margin).any(dim=1)
+    outside = outside_actor_box(p["means"].data[rows], size, config.actor_box_scale, config.actor_box_margin)
     p["opacities"].data[rows] = torch.where(outside, torch.full_like(outside, -12.0, dtype=p["opacities"].dtype), p["opacities"].data[rows])
     cap = torch.log(torch.minimum(size[:, 0], size[:, 1]) * config.actor_max_scale)[:, None]
     p["scales"].data[rows] = torch.minimum(p["scales"].data[rows], cap)
@@ -578,7 +579,7 @@ def train(
                 _contain_actors(model, actor_sizes, config)
         if shadows and step > 0 and step % config.shadow_every == 0:
             model.params["opacities"].data.masked_fill_(_shadowed_background(model, shadows), -12.0)
-        group = (model.params["owner"] < len(model.actor_ids)).long()  # 0: background, 1: actors
+        group = (model.params["owner"] < len(model.actor_ids)).long() if densifier.due(step) else None  # 0: background, 1: actors
         densifier.step(model.params, optimizers, group, step, optimizers["means"].param_groups[0]["lr"])
         if step % 200 == 0:
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
