@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def _synchronize() -> None:
 
 
 def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backend: str,
-            repeats: int = 1) -> tuple[float, float, float, str]:
+            repeats: int = 1, profile_rows: int = 0) -> tuple[float, float, float, str]:
     """(world camera frames/s with callbacks only, with every tick awaited, raw render frames/s, backend):
     medians over `repeats` rounds, each round timing the three one after the other (so a slow spell of
     the machine hits all three alike)."""
@@ -82,21 +83,41 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
     K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])
     batch = CameraBatch.from_numpy(matrices, K, width, height)
     scene_gaussians = world.gaussian_scene
+    ground = world.simulation.camera_backend.ground  # the world's cameras fill the road plane: same work
     for _ in range(3):
-        render(scene_gaussians, batch, poses, backend=backend_used)
+        render(scene_gaussians, batch, poses, backend=backend_used, ground=ground)
     _synchronize()
 
     def raw_rate() -> float:
         start = time.perf_counter()
         for _ in range(ticks):
-            output = render(scene_gaussians, batch, poses, backend=backend_used)
+            output = render(scene_gaussians, batch, poses, backend=backend_used, ground=ground)
             output.rgb.cpu()  # the world also brings images to the host for carla.Image
         _synchronize()
         return cameras * ticks / (time.perf_counter() - start)
 
     rounds = [(world_rate(), lockstep_rate(), raw_rate()) for _ in range(max(1, repeats))]
+    if profile_rows > 0:
+        _print_profile("world, awaiting every tick", lockstep_rate, profile_rows)
+        _print_profile("raw render", raw_rate, profile_rows)
     world_fps, lockstep_fps, raw_fps = (float(np.median([r[i] for r in rounds])) for i in range(3))
     return world_fps, lockstep_fps, raw_fps, backend_used
+
+
+def _print_profile(title: str, run: Callable[[], float], rows: int) -> None:
+    """cProfile one timing round and print its top functions by own time (where the CPU goes)."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    rate = run()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(rows)
+    print(f"--- profile: {title} ({rate:.1f} frames/s under the profiler)")
+    print("\n".join(line for line in text.getvalue().splitlines()[6:] if line.strip()))
 
 
 def main() -> None:
@@ -109,10 +130,12 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 6])
     parser.add_argument("--repeats", type=int, default=5, help="rounds of the three timings; medians are printed")
+    parser.add_argument("--profile", type=int, default=0, metavar="ROWS",
+                        help="after the timings, print this many rows of a cProfile of each path (0: none)")
     args = parser.parse_args()
     for count in args.cameras:
         world_fps, lockstep_fps, raw_fps, backend = measure(args.scene, count, args.width, args.height, args.ticks,
-                                                            args.backend, args.repeats)
+                                                            args.backend, args.repeats, args.profile)
         print(f"{count} camera(s) {args.width}x{args.height} [{backend}]: world sensors {world_fps:.1f} frames/s "
               f"(ratio {world_fps / raw_fps:.2f}, goal >= 0.9), awaiting every tick {lockstep_fps:.1f} frames/s "
               f"(ratio {lockstep_fps / raw_fps:.2f}); raw render {raw_fps:.1f} frames/s")

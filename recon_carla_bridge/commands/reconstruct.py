@@ -4,6 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.recon.train import TrainConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +27,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--metrics-json", default=None, help="also write the metrics to this JSON file")
     parser.add_argument("--preview-dir", default=None, help="write held-out and moved-actor PNGs here")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a TrainConfig setting, e.g. --set camera_reg=0.01 (repeatable; "
+                        "see recon/train.py TrainConfig for the fields)")
     parser.set_defaults(func=handler)
+
+
+def apply_overrides(config: "TrainConfig", overrides: list[str]) -> "TrainConfig":
+    """`config` with each "field=value" of `overrides` applied (value parsed as the field's type);
+    an unknown field, a missing '=' or a value of the wrong type is an InputError naming it."""
+    import dataclasses
+
+    from recon_carla_bridge.errors import InputError
+
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    changes: dict[str, object] = {}
+    for item in overrides:
+        name, equals, raw = item.partition("=")
+        name = name.strip()
+        if not equals:
+            raise InputError(f"--set {item!r}: expected FIELD=VALUE")
+        current = getattr(config, name, None) if name in fields else None
+        if name not in fields or dataclasses.is_dataclass(current) or name in ("device", "iterations", "seed", "max_minutes"):
+            settable = sorted(n for n, f in fields.items() if not dataclasses.is_dataclass(getattr(config, n))
+                              and n not in ("device", "iterations", "seed", "max_minutes"))
+            raise InputError(f"--set {item!r}: unknown or not settable field {name!r}; settable: {', '.join(settable)}")
+        kind = type(current) if current is not None else float
+        try:
+            changes[name] = kind(raw) if kind is not bool else raw.strip().lower() in ("1", "true", "yes", "on")
+        except ValueError:
+            raise InputError(f"--set {item!r}: {raw!r} is not a valid {kind.__name__} for {name}") from None
+    return dataclasses.replace(config, **changes)
 
 
 def handler(args: argparse.Namespace) -> int:
@@ -41,6 +75,7 @@ def handler(args: argparse.Namespace) -> int:
     config = TrainConfig(iterations=args.iters, device=args.device, max_minutes=args.max_minutes, seed=args.seed)
     if args.cap_max is not None:
         config = dataclasses.replace(config, cap_max=args.cap_max)
+    config = apply_overrides(config, args.set)
     result = train(log, config)
     scene = result.scene
     scene.metadata.update(

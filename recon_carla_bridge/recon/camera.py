@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.recon.transfer import to_device
 
 # S: CARLA world -> SceneLog world (flip y). Its own inverse.
 _FLIP_Y = np.diag([1.0, -1.0, 1.0, 1.0])
@@ -58,6 +59,9 @@ class CameraBatch:
         K: [C, 3, 3] float32 intrinsics in pixels (pixel centres at integer + 0.5, like gsplat).
         width: image width W in pixels.
         height: image height H in pixels.
+
+    Poses and intrinsics are checked to be finite when they are on the host (a batch is built there
+    and moved with `to`); a check of GPU tensors would make the CPU wait for the GPU every frame.
     """
 
     world_from_camera: torch.Tensor
@@ -73,7 +77,8 @@ class CameraBatch:
             raise InputError(f"CameraBatch.K: expected [{pose.shape[0]}, 3, 3], got {tuple(K.shape)}")
         if self.width <= 0 or self.height <= 0:
             raise InputError(f"CameraBatch: image size must be positive, got {self.width}x{self.height}")
-        if not bool(torch.isfinite(pose).all()) or not bool(torch.isfinite(K).all()):
+        on_host = pose.device.type == "cpu" and K.device.type == "cpu"  # on a GPU the test would wait for it
+        if on_host and (not bool(torch.isfinite(pose).all()) or not bool(torch.isfinite(K).all())):
             raise InputError("CameraBatch: poses and intrinsics must be finite")
 
     @staticmethod
@@ -114,7 +119,7 @@ class CameraBatch:
 
     def to(self, device: str | torch.device) -> CameraBatch:
         """The same cameras on another device (this batch itself when it is there already)."""
-        world_from_camera, K = self.world_from_camera.to(device), self.K.to(device)
+        world_from_camera, K = to_device(self.world_from_camera, device), to_device(self.K, device)
         if world_from_camera is self.world_from_camera and K is self.K:
             return self
         return CameraBatch(world_from_camera, K, self.width, self.height)

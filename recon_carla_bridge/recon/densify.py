@@ -142,8 +142,11 @@ class GroupedMCMC:
         cap_max: most Gaussians in total.
         shares: group -> wanted fraction of cap (e.g. {0: 0.6} keeps 60 % for group 0, the background).
         noise_lr: position-noise scale (times the means' learning rate), as gsplat's MCMC.
-        refine_start, refine_stop, refine_every: relocation and growth happen every `refine_every`
-            steps in (refine_start, refine_stop).
+        refine_start, refine_stop, refine_every: relocation happens every `refine_every` steps in
+            (refine_start, refine_stop).
+        grow_stop: growth stops at this step (None: at refine_stop). Relocating past it keeps the grown
+            budget in use: Gaussians that die late (opacity regularisation, containment) are reborn
+            instead of being lost at export.
         min_opacity: Gaussians at or below this opacity are dead.
         grow_factor: at most this many times the current count after a growth step.
     """
@@ -156,6 +159,7 @@ class GroupedMCMC:
     refine_every: int = 100
     min_opacity: float = 0.005
     grow_factor: float = 1.05
+    grow_stop: int | None = None
 
     def __post_init__(self) -> None:
         n_max = 51  # gsplat's table size: a Gaussian is split at most 50 ways per step
@@ -183,7 +187,8 @@ class GroupedMCMC:
             elif relocation is None:
                 relocation = relocation_torch
             relocated = self._relocate(params, optimizers, group, relocation)
-            added = self._grow(params, optimizers, group, relocation)
+            if step < (self.refine_stop if self.grow_stop is None else self.grow_stop):
+                added = self._grow(params, optimizers, group, relocation)
         if self.noise_lr > 0 and params["means"].is_cuda:
             from gsplat.strategy.ops import inject_noise_to_position
 

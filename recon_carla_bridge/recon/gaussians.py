@@ -16,6 +16,7 @@ import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.geometry import quat_multiply, rotmat_to_quat
+from recon_carla_bridge.recon.transfer import to_device
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.recon.semantics import SemanticPalette
@@ -267,14 +268,34 @@ class GaussianScene:
         return poses
 
 
-def outside_actor_box(means: torch.Tensor, size: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
+SHADOW_SKIRT_HEIGHT_M = 0.3  # a shadow skirt reaches this far above (and below) the box floor
+
+
+def outside_actor_box(means: torch.Tensor, size: torch.Tensor, scale: float, margin: float,
+                      skirt: float = 0.0) -> torch.Tensor:
     """[N] bool: box-frame centres [N, 3] outside the box of `size` ([3], or [N, 3] per Gaussian) grown
-    by `scale` and `margin` metres (the one test of training's containment and the load-time pruning)."""
-    return (means.abs() > size.to(means) / 2.0 * scale + margin).any(dim=-1)
+    by `scale` and `margin` metres, and outside its shadow skirt: the road around the box, `skirt`
+    metres wide and within SHADOW_SKIRT_HEIGHT_M of the box floor, where the actor may paint the shadow
+    it carries along (the one test of training's containment and the load-time pruning)."""
+    half = size.to(means) / 2.0
+    outside = (means.abs() > half * scale + margin).any(dim=-1)
+    if skirt <= 0.0:
+        return outside
+    return outside & ~in_shadow_skirt(means, size, skirt)
 
 
-def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: float = 0.2) -> tuple[GaussianScene, int]:
-    """Drop actor Gaussians whose centres lie outside their box (grown by `scale` and `margin` metres).
+def in_shadow_skirt(means: torch.Tensor, size: torch.Tensor, skirt: float) -> torch.Tensor:
+    """[N] bool: box-frame centres [N, 3] on the road around the box of `size` ([3] or [N, 3]), at most
+    `skirt` metres from its footprint and SHADOW_SKIRT_HEIGHT_M from its floor."""
+    half = size.to(means) / 2.0
+    footprint = (means[..., :2].abs() <= half[..., :2] + skirt).all(dim=-1)
+    return footprint & ((means[..., 2] + half[..., 2]).abs() <= SHADOW_SKIRT_HEIGHT_M) & (skirt > 0.0)
+
+
+def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: float = 0.2,
+                         skirt: float = 1.5) -> tuple[GaussianScene, int]:
+    """Drop actor Gaussians whose centres lie outside their box (grown by `scale` and `margin` metres)
+    and its shadow skirt (`skirt` m of road around it, see `outside_actor_box`).
 
     Training can park Gaussians of an actor far from it (to explain background or another actor seen
     through it); they move with the actor in simulation and draw ghosts. Returns (scene, number dropped).
@@ -284,7 +305,7 @@ def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: floa
     for track_id, actor in scene.actors.items():
         gaussians = actor.gaussians
         if gaussians.count:
-            keep = ~outside_actor_box(gaussians.means, actor.size, scale, margin)
+            keep = ~outside_actor_box(gaussians.means, actor.size, scale, margin, skirt)
             dropped += int((~keep).sum())
             gaussians = gaussians.select(keep)
         actors[track_id] = ActorAsset(actor.track_id, actor.category, actor.size, actor.moving, gaussians,
@@ -341,7 +362,7 @@ def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) ->
         poses[index_of[track_id]] = pose_t
         drawn[index_of[track_id]] = True
     device = scene.background.means.device
-    per_actor = torch.cat([poses.reshape(len(ids), 16), drawn[:, None].to(torch.float32)], dim=1).to(device, non_blocking=True)
+    per_actor = to_device(torch.cat([poses.reshape(len(ids), 16), drawn[:, None].to(torch.float32)], dim=1), device)
     stacked, visible = per_actor[:, :16].reshape(-1, 4, 4), per_actor[owner, 16] > 0.5
     rotation = stacked[owner, :3, :3]  # [M, 3, 3]
     means = torch.matmul(rotation, pack.means[:, :, None])[:, :, 0] + stacked[owner, :3, 3]

@@ -26,6 +26,7 @@ from recon_carla_bridge.recon.gaussians import (
     eval_sh,
 )
 from recon_carla_bridge.recon.semantics import CarlaTag, SemanticPalette
+from recon_carla_bridge.recon.transfer import to_device
 
 SKY_DEPTH = 1000.0  # metres; CARLA's depth camera saturates at 1000 m
 GROUND_RANGE_M = 150.0  # with a ground plane, rays meeting it further than this keep the sky model
@@ -132,7 +133,7 @@ def finish(
         down = dirs[..., 2] < -1e-6
         distance = (height - cameras.world_from_camera[:, 2, 3][:, None, None]) / torch.where(down, dirs[..., 2], torch.full_like(dirs[..., 2], -1e-6))
         hits = down & (distance > 0.0) & (distance < GROUND_RANGE_M)
-        road = torch.as_tensor(colour, dtype=behind.dtype, device=behind.device).expand_as(behind)
+        road = to_device(torch.as_tensor(colour, dtype=behind.dtype), behind.device).expand_as(behind)
         behind = torch.where(hits[..., None], road, behind)
         plane_depth = distance * (dirs * cameras.world_from_camera[:, :3, 2][:, None, None, :]).sum(dim=-1)
         semantic = torch.where(hits & is_sky, torch.full_like(semantic, int(CarlaTag.ROADS)), semantic)

@@ -6,6 +6,7 @@ scene uses to slots 0..K-1 and back.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -108,4 +109,10 @@ class SemanticPalette:
 
     def tags_of(self, slots: torch.Tensor) -> torch.Tensor:
         """CARLA tags (same shape as `slots`, int64) of slot indices."""
-        return torch.tensor(self.tags, dtype=torch.int64, device=slots.device)[slots.to(torch.int64)]
+        return _tag_table(self.tags, slots.device)[slots.to(torch.int64)]
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_table(tags: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """[K] int64 tags on `device`, made once: a fresh host-to-GPU copy per frame would wait for the GPU."""
+    return torch.tensor(tags, dtype=torch.int64).to(device)

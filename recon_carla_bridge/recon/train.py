@@ -34,6 +34,7 @@ in torch and no position noise: enough to test the loop, not to train a scene.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -60,6 +61,7 @@ from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotma
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import list_views
 from recon_carla_bridge.recon.metrics import psnr, ssim
+from recon_carla_bridge.recon.semantics import CarlaTag
 from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
@@ -93,7 +95,10 @@ class TrainConfig:
         pose_refine_start: step from which actor and camera corrections are optimised.
         lr_camera_translation, lr_camera_rotation: Adam learning rates of the camera corrections (0: off).
         lr_colour: Adam learning rate of the per-frame colour transforms (0: off).
-        refine_start, refine_every, refine_stop_fraction: MCMC schedule (stop as a fraction of iterations).
+        refine_start, refine_every, refine_stop_fraction: MCMC schedule (growth stops at this fraction of
+            the run, of its iterations or of its time budget).
+        relocate_stop_fraction: dead Gaussians are relocated until this fraction of the run (>= the growth
+            stop: the budget stays in use instead of dying under the opacity regulariser).
         noise_lr: MCMC position-noise scale.
         clear_boxes_every: every this many steps, background Gaussians inside an actor's box (at any frame
             the actor was seen) are made transparent, so MCMC moves them elsewhere: the background must not
@@ -102,6 +107,9 @@ class TrainConfig:
         actor_box_scale, actor_box_margin: actor Gaussians whose centre leaves their box grown by this
             factor plus margin [m] are made transparent (with `clear_boxes_every`).
         actor_max_scale: cap on an actor Gaussian's scale, as a fraction of its box's smaller horizontal size.
+        actor_shadow_skirt: actor Gaussians may also sit on the road this many metres around their box (near
+            its floor): a moving car's shadow moves with it, and the static background cannot draw it. They
+            are tagged as road on export (0 disables).
         camera_drift_period: camera corrections lose every component slower than this many frames (0: keep all).
         shadow_every: every this many steps, and on export, remove background Gaussians behind actors in every
             training view (0 disables).
@@ -140,12 +148,14 @@ class TrainConfig:
     refine_start: int = 500
     refine_every: int = 100
     refine_stop_fraction: float = 0.8
+    relocate_stop_fraction: float = 0.95
     noise_lr: float = 5e5
     clear_boxes_every: int = 100
     background_share: float = 0.6
     actor_box_scale: float = 1.1
     actor_box_margin: float = 0.1
     actor_max_scale: float = 0.25
+    actor_shadow_skirt: float = 1.2
     camera_drift_period: float = 16.0
     shadow_every: int = 500
     shadow_shrink: float = 0.9
@@ -286,7 +296,8 @@ def _contain_actors(model: _Model, sizes: torch.Tensor, config: TrainConfig) -> 
         return
     p = model.params
     size = onehot @ sizes  # [Na, 3]
-    outside = outside_actor_box(p["means"].data[rows], size, config.actor_box_scale, config.actor_box_margin)
+    outside = outside_actor_box(p["means"].data[rows], size, config.actor_box_scale, config.actor_box_margin,
+                                config.actor_shadow_skirt)
     p["opacities"].data[rows] = torch.where(outside, torch.full_like(outside, -12.0, dtype=p["opacities"].dtype), p["opacities"].data[rows])
     cap = torch.log(torch.minimum(size[:, 0], size[:, 1]) * config.actor_max_scale)[:, None]
     p["scales"].data[rows] = torch.minimum(p["scales"].data[rows], cap)
@@ -509,7 +520,8 @@ def train(
     colour_optimizer = torch.optim.Adam([model.colour], lr=config.lr_colour) if config.lr_colour > 0 else None
     densifier = GroupedMCMC(
         cap_max=config.cap_max, shares={0: config.background_share}, noise_lr=config.noise_lr,
-        refine_start=config.refine_start, refine_stop=int(config.iterations * config.refine_stop_fraction),
+        refine_start=config.refine_start, refine_stop=int(config.iterations * max(config.relocate_stop_fraction, config.refine_stop_fraction)),
+        grow_stop=int(config.iterations * config.refine_stop_fraction),
         refine_every=config.refine_every,
     )
     remove_drift = drift_remover(train_frames, config.camera_drift_period).to(device)
@@ -532,6 +544,8 @@ def train(
         for group in optimizers["means"].param_groups:
             group["lr"] = config.lr_means * config.scene_scale * 0.01**progress_fraction
         if progress_fraction >= config.refine_stop_fraction:
+            densifier.grow_stop = min(densifier.grow_stop, step)
+        if progress_fraction >= config.relocate_stop_fraction:
             densifier.refine_stop = min(densifier.refine_stop, step)
         corrections = _frame_corrections(model, frame, train_frames)
         if config.lr_camera_translation > 0:  # one Adam group: rotations scaled to their own rate
@@ -572,7 +586,7 @@ def train(
         if colour_optimizer is not None:
             colour_optimizer.step()
             colour_optimizer.zero_grad(set_to_none=True)
-        if config.clear_boxes_every > 0 and step % config.clear_boxes_every == 0 and progress_fraction < config.refine_stop_fraction:
+        if config.clear_boxes_every > 0 and step % config.clear_boxes_every == 0 and densifier.refine_stop > step:
             if boxes:
                 _clear_actor_boxes(model, boxes)
             if actor_sizes is not None:
@@ -595,9 +609,11 @@ def train(
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
     metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
     shadowed = _shadowed_background(model, shadows) if shadows else None
-    trained, dropped = _export(model, initial, train_frames, drop=shadowed)
+    trained, dropped = _export(model, initial, train_frames, drop=shadowed,
+                               box=(config.actor_box_scale, config.actor_box_margin))
     trained = _relabel_background(trained, log.ego_positions(), config.init)
     metrics["gaussians"] = trained.gaussian_count()
+    metrics["gaussians_trained"] = int(model.params["means"].shape[0])  # before export drops the dead ones
     metrics["background_gaussians"] = trained.background.count
     metrics["shadowed_background_dropped"] = dropped
     on_eval(f"held-out PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.4f} over {len(test_views)} views")
@@ -676,11 +692,22 @@ def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitCo
 
 
 @torch.no_grad()
+def _shadow_as_road(gaussians: GaussianSet, size: torch.Tensor, box: tuple[float, float]) -> GaussianSet:
+    """An actor's Gaussians with those outside its box (grown by `box` = (scale, margin)), i.e. in its
+    shadow skirt, tagged as road: the semantic camera sees the car's shadow as the road it lies on."""
+    if gaussians.count == 0:
+        return gaussians
+    skirt = outside_actor_box(gaussians.means, size, box[0], box[1])
+    semantic = torch.where(skirt, torch.full_like(gaussians.semantic, int(CarlaTag.ROADS)), gaussians.semantic)
+    return dataclasses.replace(gaussians, semantic=semantic)
+
+
 def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min_opacity: float = 0.005,
-            drop: torch.Tensor | None = None) -> tuple[GaussianScene, int]:
+            drop: torch.Tensor | None = None, box: tuple[float, float] = (1.1, 0.1)) -> tuple[GaussianScene, int]:
     """The trained GaussianScene on the CPU: dead Gaussians dropped, and those in `drop` ([N] bool), actor
-    trajectories refined, the training frames' mean colour transform baked in. Returns (scene, how many
-    live Gaussians `drop` removed)."""
+    trajectories refined, actor Gaussians outside their box grown by `box` = (scale, margin) tagged as
+    road (`_shadow_as_road`), the training frames' mean colour transform baked in. Returns (scene, how
+    many live Gaussians `drop` removed)."""
     p = {k: v.detach().cpu() for k, v in model.params.items()}
     alive = torch.sigmoid(p["opacities"]) > min_opacity
     background_owner = len(model.actor_ids)
@@ -707,7 +734,7 @@ def _export(model: _Model, initial: GaussianScene, train_frames: np.ndarray, min
             category=base.category,
             size=base.size,
             moving=base.moving,
-            gaussians=subset(alive & (p["owner"] == index)),
+            gaussians=_shadow_as_road(subset(alive & (p["owner"] == index)), base.size, box),
             frame_indices=base.frame_indices.cpu(),
             world_from_box=torch.stack(poses) if poses else base.world_from_box,
         )

@@ -68,7 +68,8 @@ class SplatBackend:
     def launch(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> Callable[[], list[np.ndarray]]:
         """Start rendering every request (one batch per image size) and the copies of the encoded
         bytes to the host; returns `collect()`, which waits for them and returns one BGRA image per
-        request. On CUDA nothing here waits for the GPU but gsplat's own tile-count read-back."""
+        request. On CUDA nothing here waits for the GPU but gsplat's own tile-count read-back (the
+        small host-to-GPU copies go through pinned memory, `recon.transfer`)."""
         import torch
 
         from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
@@ -115,7 +116,12 @@ def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> "to
     """
     import torch
 
-    index = torch.as_tensor(slots, device=output.rgb.device)
+    from recon_carla_bridge.recon.transfer import to_device
+
+    if slots == list(range(slots[0], slots[0] + len(slots))):
+        index: "slice | torch.Tensor" = slice(slots[0], slots[0] + len(slots))  # a view: nothing to copy
+    else:
+        index = to_device(torch.tensor(slots), output.rgb.device)
     count, height, width = len(slots), output.rgb.shape[1], output.rgb.shape[2]
     bgra = torch.empty((count, height, width, 4), dtype=torch.uint8, device=output.rgb.device)
     bgra[..., 3] = 255

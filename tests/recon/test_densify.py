@@ -50,16 +50,20 @@ def test_new_gaussians_go_to_the_group_below_its_share() -> None:
     assert bool((balanced[sources] == 1).all())
 
 
-def test_a_grouped_mcmc_step_relocates_and_grows_with_the_optimiser_state() -> None:
-    torch.manual_seed(0)
-    n = 40
-    params = torch.nn.ParameterDict({
+def _gaussian_params(n: int) -> torch.nn.ParameterDict:
+    """n live Gaussians (opacity 0.5) with random centres and orientations."""
+    return torch.nn.ParameterDict({
         "means": torch.nn.Parameter(torch.randn(n, 3)),
         "scales": torch.nn.Parameter(torch.full((n, 3), -2.0)),
         "quats": torch.nn.Parameter(torch.nn.functional.normalize(torch.randn(n, 4), dim=1)),
         "opacities": torch.nn.Parameter(torch.full((n,), 0.0)),
-        "owner": torch.nn.Parameter(torch.tensor([0] * 10 + [1] * 30), requires_grad=False),
     })
+
+
+def test_a_grouped_mcmc_step_relocates_and_grows_with_the_optimiser_state() -> None:
+    torch.manual_seed(0)
+    params = _gaussian_params(40)
+    params["owner"] = torch.nn.Parameter(torch.tensor([0] * 10 + [1] * 30), requires_grad=False)
     params["opacities"].data[:5] = -10.0  # five dead background Gaussians
     optimizers = {k: torch.optim.Adam([params[k]], lr=1e-3) for k in ("means", "scales", "quats", "opacities")}
     sum(p.sum() for k, p in params.items() if k != "owner").backward()
@@ -76,3 +80,19 @@ def test_a_grouped_mcmc_step_relocates_and_grows_with_the_optimiser_state() -> N
         assert opt.param_groups[0]["params"][0] is params[name]
         assert opt.state[params[name]]["exp_avg"].shape[0] == 42
     assert densifier.step(params, optimizers, (params["owner"] == 1).long(), step=11, lr=1e-3) == (0, 0)  # not due
+
+
+def test_relocation_goes_on_after_growth_stops() -> None:
+    """Past `grow_stop` dead Gaussians are still reborn (the budget stays in use) but nothing is added."""
+    n = 20
+    params = _gaussian_params(n)
+    params["opacities"].data[:4] = -10.0
+    optimizers = {k: torch.optim.Adam([params[k]], lr=1e-3) for k in params}
+    densifier = GroupedMCMC(cap_max=100, shares={0: 1.0}, noise_lr=0.0, refine_start=0, refine_stop=100,
+                            refine_every=10, grow_stop=50)
+    group = torch.zeros(n, dtype=torch.long)
+    assert densifier.step(params, optimizers, group, step=60, lr=1e-3) == (4, 0)
+    assert params["means"].shape[0] == n and bool((torch.sigmoid(params["opacities"]) > 0.005).all())
+    params["opacities"].data[:3] = -10.0
+    assert densifier.step(params, optimizers, group, step=40, lr=1e-3) == (3, 1)  # before grow_stop: 5 % growth
+    assert not densifier.due(100)  # relocation ends at refine_stop

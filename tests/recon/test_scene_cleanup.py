@@ -36,6 +36,31 @@ def test_actor_gaussians_outside_their_box_are_dropped() -> None:
     assert cleaned.actors["car"].gaussians.count == 2
 
 
+def test_the_shadow_skirt_keeps_road_level_gaussians_around_the_box_only() -> None:
+    from recon_carla_bridge.recon.gaussians import outside_actor_box
+
+    size = torch.tensor([4.0, 2.0, 1.5])  # box frame: floor at z = -0.75
+    means = torch.tensor([
+        [0.0, 0.0, 0.0],  # inside
+        [3.0, 0.0, -0.7],  # 1 m behind the box, on the road: the car's shadow
+        [0.0, 2.1, -0.8],  # 1.1 m beside it, on the road
+        [0.0, 2.1, 0.5],  # beside it but 1.25 m above the road: not a shadow
+        [4.0, 0.0, -0.75],  # 2 m behind: beyond the skirt
+    ])
+    assert outside_actor_box(means, size, 1.1, 0.1).tolist() == [False, True, True, True, True]
+    assert outside_actor_box(means, size, 1.1, 0.1, skirt=1.2).tolist() == [False, False, False, True, True]
+    scene = _scene(means.tolist(), [[0.0, 0.0, 0.0]], [1])
+    assert prune_actor_outliers(scene, skirt=1.2)[1] == 2
+
+
+def test_an_actors_shadow_skirt_is_tagged_as_road_on_export() -> None:
+    from recon_carla_bridge.recon.train import _shadow_as_road
+
+    actor = _points([[0.0, 0.0, 0.0], [3.0, 0.0, -0.7]], 14)
+    tagged = _shadow_as_road(actor, torch.tensor([4.0, 2.0, 1.5]), (1.1, 0.1))
+    assert tagged.semantic.tolist() == [14, 1]  # the car stays Car, its shadow is Roads
+
+
 def test_background_copies_of_an_actor_are_dropped_but_the_road_under_it_stays() -> None:
     background = [[10.0, 0.0, 0.8], [10.5, 0.5, 1.2], [10.0, 0.0, 0.02], [30.0, 0.0, 0.8]]
     scene = _scene([[0.0, 0.0, 0.0]], background, [3, 3, 1, 3])
@@ -79,3 +104,17 @@ def test_device_encoding_matches_the_reference_encoders() -> None:
     assert np.array_equal(encode_on_device(output, "depth", [0])[0].numpy(), encode_depth(depth[0].numpy()))
     assert np.array_equal(encode_on_device(output, "semantic", [0, 1])[1].numpy(), encode_semantic(semantic[1].numpy()))
     assert np.array_equal(encode_on_device(output, "rgb", [0])[0].numpy(), rgb_to_bgra(rgb[0].numpy()))
+    three = RenderOutput(torch.cat([rgb, rgb[:1]]), torch.cat([depth, depth[:1]]), torch.ones(3, 5, 7),
+                         torch.cat([semantic, semantic[:1]]))
+    picked = encode_on_device(three, "rgb", [0, 2]).numpy()  # not a run of slots: gathered by index
+    assert np.array_equal(picked[1], rgb_to_bgra(rgb[0].numpy())) and np.array_equal(picked[0], picked[1])
+
+
+def test_to_device_keeps_a_tensor_that_is_there_already() -> None:
+    from recon_carla_bridge.recon.transfer import to_device
+
+    tensor = torch.arange(4.0)
+    assert to_device(tensor, "cpu") is tensor
+    if torch.cuda.is_available():  # the GPU path: pinned staging, no stream synchronisation
+        moved = to_device(tensor, "cuda")
+        assert moved.is_cuda and torch.equal(moved.cpu(), tensor)
