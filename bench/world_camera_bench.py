@@ -5,7 +5,9 @@ Prints, for 1 and 6 cameras on the ego: frames/s via `world.tick()` (camera sens
 CARLA encoding, callbacks, the world step) — with callbacks only (a GPU render overlaps the next world
 step) and with every tick's images awaited before the next tick (the synchronous-mode queue pattern) —
 and frames/s of `recon.render.render` called directly with the same cameras and actor poses, and the
-ratios (goal >= 0.9). gsplat on CUDA, CPU otherwise.
+ratios (goal >= 0.9); then the world step alone (cameras stopped) in ms per tick, which bounds the
+one-camera ratio from above even with no sensor overhead at all: raw / (raw + step). gsplat on CUDA,
+CPU otherwise.
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ def _synchronize() -> None:
 
 
 def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backend: str,
-            repeats: int = 1, profile_rows: int = 0) -> tuple[float, float, float, str]:
-    """(world camera frames/s with callbacks only, with every tick awaited, raw render frames/s, backend):
+            repeats: int = 1, profile_rows: int = 0) -> tuple[float, float, float, str, float]:
+    """(world camera frames/s with callbacks only, with every tick awaited, raw render frames/s, backend,
+    world step without cameras in ms):
     medians over `repeats` rounds, each round timing the three one after the other (so a slow spell of
     the machine hits all three alike)."""
     import carla
@@ -101,7 +104,13 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
         _print_profile("world, awaiting every tick", lockstep_rate, profile_rows)
         _print_profile("raw render", raw_rate, profile_rows)
     world_fps, lockstep_fps, raw_fps = (float(np.median([r[i] for r in rounds])) for i in range(3))
-    return world_fps, lockstep_fps, raw_fps, backend_used
+    for sensor in sensors:  # the world alone: the same ticks with no camera to render
+        sensor.stop()
+    start = time.perf_counter()
+    for _ in range(ticks):
+        world.tick()
+    step_ms = 1e3 * (time.perf_counter() - start) / ticks
+    return world_fps, lockstep_fps, raw_fps, backend_used, step_ms
 
 
 def _print_profile(title: str, run: Callable[[], float], rows: int) -> None:
@@ -134,11 +143,13 @@ def main() -> None:
                         help="after the timings, print this many rows of a cProfile of each path (0: none)")
     args = parser.parse_args()
     for count in args.cameras:
-        world_fps, lockstep_fps, raw_fps, backend = measure(args.scene, count, args.width, args.height, args.ticks,
-                                                            args.backend, args.repeats, args.profile)
+        world_fps, lockstep_fps, raw_fps, backend, step_ms = measure(args.scene, count, args.width, args.height,
+                                                                     args.ticks, args.backend, args.repeats, args.profile)
+        raw_ms = 1e3 * count / raw_fps  # one tick's cameras, rendered raw
         print(f"{count} camera(s) {args.width}x{args.height} [{backend}]: world sensors {world_fps:.1f} frames/s "
               f"(ratio {world_fps / raw_fps:.2f}, goal >= 0.9), awaiting every tick {lockstep_fps:.1f} frames/s "
-              f"(ratio {lockstep_fps / raw_fps:.2f}); raw render {raw_fps:.1f} frames/s")
+              f"(ratio {lockstep_fps / raw_fps:.2f}); raw render {raw_fps:.1f} frames/s; world step without "
+              f"cameras {step_ms:.2f} ms/tick (ceiling with zero sensor overhead {raw_ms / (raw_ms + step_ms):.2f})")
 
 
 if __name__ == "__main__":

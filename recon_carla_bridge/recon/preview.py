@@ -48,11 +48,12 @@ def _camera(log, frame: int, camera: str, scale: float = 1.0):
     return batch.scaled(round(calib.width * scale), round(calib.height * scale)) if scale != 1.0 else batch
 
 
-def nearest_actor(scene, poses: dict[str, torch.Tensor], camera, min_gaussians: int = 500) -> str | None:
-    """Track id of the closest actor (with at least `min_gaussians` Gaussians) whose centre is in view of `camera`."""
+def actors_in_view(scene, poses: dict[str, torch.Tensor], camera, min_gaussians: int = 500) -> list[str]:
+    """Track ids of the actors (with at least `min_gaussians` Gaussians) whose centre is in view of
+    `camera`, at least 2 m ahead, nearest first."""
     view = camera.camera_from_world()[0]
     K = camera.K[0]
-    best, best_depth = None, float("inf")
+    found: list[tuple[float, str]] = []
     for track_id, pose in poses.items():
         if scene.actors[track_id].gaussians.count < min_gaussians:
             continue
@@ -61,17 +62,59 @@ def nearest_actor(scene, poses: dict[str, torch.Tensor], camera, min_gaussians: 
             continue
         u = float(K[0, 0] * centre[0] / centre[2] + K[0, 2])
         v = float(K[1, 1] * centre[1] / centre[2] + K[1, 2])
-        if 0 <= u < camera.width and 0 <= v < camera.height and float(centre[2]) < best_depth:
-            best, best_depth = track_id, float(centre[2])
-    return best
+        if 0 <= u < camera.width and 0 <= v < camera.height:
+            found.append((float(centre[2]), track_id))
+    return [track_id for _, track_id in sorted(found)]
+
+
+def blocked_fraction(scene, poses: dict[str, torch.Tensor], track_id: str, pose: torch.Tensor, samples: int = 9) -> float:
+    """Fraction of the footprint of actor `track_id` placed at `pose` ([4, 4]) that lies inside another
+    actor's box (a `samples` x `samples` grid over the footprint, tested in each other box's frame)."""
+    half = scene.actors[track_id].size.to(torch.float32) / 2.0
+    grid = torch.linspace(-1.0, 1.0, samples)
+    xs, ys = torch.meshgrid(grid * half[0], grid * half[1], indexing="ij")
+    local = torch.stack([xs.reshape(-1), ys.reshape(-1), torch.zeros(samples * samples), torch.ones(samples * samples)], 1)
+    world = local @ pose.to(torch.float32).T  # [S, 4]
+    inside = torch.zeros(world.shape[0], dtype=torch.bool)
+    for other, other_pose in poses.items():
+        if other == track_id:
+            continue
+        in_box = world @ torch.linalg.inv(other_pose.to(torch.float32)).T
+        other_half = scene.actors[other].size.to(torch.float32) / 2.0
+        inside |= (in_box[:, :3].abs() <= other_half).all(dim=1)
+    return float(inside.float().mean())
+
+
+def actor_to_move(scene, poses: dict[str, torch.Tensor], camera, sideways: float) -> tuple[str, float] | None:
+    """(track id, signed sideways shift [m]) for the moved-actor picture: the nearest actor in view that
+    can move `sideways` metres left or right without entering another actor's box (left first); if none
+    can, the nearest actor and the side it overlaps least. None without an actor in view."""
+    candidates = actors_in_view(scene, poses, camera)
+    best: tuple[float, str, float] | None = None
+    for track_id in candidates:
+        for shift in (sideways, -sideways):
+            moved = poses[track_id] @ _sideways(shift)
+            blocked = blocked_fraction(scene, poses, track_id, moved)
+            if blocked == 0.0:
+                return track_id, shift
+            if best is None or (track_id == candidates[0] and blocked < best[0]):
+                best = (blocked, track_id, shift)
+    return (best[1], best[2]) if best is not None else None
+
+
+def _sideways(shift: float) -> torch.Tensor:
+    pose = torch.eye(4)
+    pose[1, 3] = shift
+    return pose
 
 
 def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: float = 3.0) -> list[str]:
     """Write held-out comparisons (GT / render / semantic / depth) and a moved-actor picture; return the paths.
 
-    The moved-actor picture shows, top to bottom: the logged render, the nearest actor moved `sideways`
-    metres along its box y axis (left), and the semantic render of the moved scene. Renders fill the road
-    plane as the simulator's cameras do (`ground_plane`).
+    The moved-actor picture shows, top to bottom: the logged render, an actor moved `sideways` metres
+    along its box y axis (the nearest in view that has room to the left or right, `actor_to_move`), and
+    the semantic render of the moved scene. Renders fill the road plane as the simulator's cameras do
+    (`ground_plane`).
     """
     from pathlib import Path
 
@@ -93,12 +136,11 @@ def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: fl
     view = held[len(held) // 2] if held else list_views(log)[0]
     camera = _camera(log, view.frame_index, view.camera)
     poses = scene.logged_actor_poses(view.frame_index)
-    chosen = nearest_actor(scene, poses, camera)
-    if chosen is not None:
-        shift = torch.eye(4)
-        shift[1, 3] = sideways
+    choice = actor_to_move(scene, poses, camera, sideways)
+    if choice is not None:
+        chosen, shift = choice
         moved = dict(poses)
-        moved[chosen] = poses[chosen] @ shift
+        moved[chosen] = poses[chosen] @ _sideways(shift)
         before = render(scene, camera, poses, backend, ground)
         after = render(scene, camera, moved, backend, ground)
         path = out / f"recon_actor_moved_{chosen}.png"

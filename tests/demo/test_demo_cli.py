@@ -38,6 +38,9 @@ def test_demo_writes_video_bev_and_metrics(demo_run: tuple[subprocess.CompletedP
     assert metrics["camera_frames"] == 20  # 10 Hz camera for 2 s
     assert metrics["collisions"] == []
     assert metrics["max_lane_offset_m"] < 1.0  # BasicAgent keeps to its lane
+    # frames per second of the whole driving loop, never more than of the time spent inside tick()
+    assert 0 < metrics["camera_frames_per_wall_second"] <= metrics["camera_frames_per_tick_second"]
+    assert metrics["driving_loop_seconds"] <= metrics["wall_seconds"]
     assert (out / "bev.png").stat().st_size > 10_000
     reader = imageio.get_reader(str(out / "demo.mp4"))
     frames = [frame for frame in reader]
