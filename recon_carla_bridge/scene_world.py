@@ -6,6 +6,7 @@ until a scenario or agent takes it over, and renders camera sensors from the Gau
 """
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,22 +53,26 @@ class TrackReplay:
     yaws: np.ndarray  # (F,) deg, CARLA, unwrapped
     hold_after_end: bool  # parked actors stay; moving ones leave the scene when their log ends
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_time_list", [float(t) for t in self.times])  # bisect on floats: per actor per tick
+
     def __call__(self, t: float) -> tuple[np.ndarray, np.ndarray] | None:
         """(location (3,), rotation (pitch, yaw, roll)) at time t, or None while the log does not show it."""
-        if t < self.times[0] - 1e-6 and len(self.times) > 1 and not self.hold_after_end:
+        times: list[float] = self._time_list  # type: ignore[attr-defined]
+        if t < times[0] - 1e-6 and len(times) > 1 and not self.hold_after_end:
             return None
-        if t > self.times[-1] + 1e-6 and not self.hold_after_end:
+        if t > times[-1] + 1e-6 and not self.hold_after_end:
             return None
-        t = min(max(t, float(self.times[0])), float(self.times[-1]))
-        upper = int(np.searchsorted(self.times, t))  # one search for position and yaw (called per actor per tick)
-        if upper == 0 or len(self.times) == 1:
+        t = min(max(t, times[0]), times[-1])
+        upper = bisect.bisect_left(times, t)
+        if upper == 0 or len(times) == 1:
             return self.locations[0].astype(float), np.array([0.0, float(self.yaws[0]), 0.0])
         lower = upper - 1
-        span = float(self.times[upper] - self.times[lower])
-        w = (t - float(self.times[lower])) / span if span > 0 else 1.0
+        span = times[upper] - times[lower]
+        w = (t - times[lower]) / span if span > 0 else 1.0
         location = (1.0 - w) * self.locations[lower] + w * self.locations[upper]
         yaw = (1.0 - w) * float(self.yaws[lower]) + w * float(self.yaws[upper])
-        return location.astype(float), np.array([0.0, yaw, 0.0])
+        return location, np.array([0.0, yaw, 0.0])
 
 
 def _track_replay(asset: "ActorAsset", bundle: SceneBundle) -> TrackReplay:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recon_carla_bridge.world.geometry import obb_overlap_2d
+from recon_carla_bridge.world.box_overlap import candidate_pairs, obb_overlap_pairs
 
 RESTITUTION = 0.1  # fraction of the approach speed returned after impact
 
@@ -37,28 +37,18 @@ class BoxSet:
 
 
 def detect(boxes: BoxSet) -> list[tuple[int, int, np.ndarray, float]]:
-    """All overlapping pairs as (index a, index b, normal (3,) from a to b, depth m)."""
-    count = len(boxes.actor_ids)
-    if count < 2:
+    """All overlapping pairs as (index a, index b, normal (3,) from a to b, depth m), a < b.
+
+    Broad phase (bounding circles, height ranges, families) and separating-axis test are the compiled
+    kernels of `box_overlap` (the numpy statement of the test is `geometry.obb_overlap_2d`)."""
+    if len(boxes.actor_ids) < 2:
         return []
-    radius = np.linalg.norm(boxes.half_extents[:, :2], axis=1)
-    ia, ib = np.triu_indices(count, k=1)
-    planar = np.linalg.norm(boxes.centers[ib, :2] - boxes.centers[ia, :2], axis=1)
-    vertical_gap = np.abs(boxes.centers[ib, 2] - boxes.centers[ia, 2])
-    near = (
-        (planar < radius[ia] + radius[ib])
-        & (vertical_gap < boxes.half_extents[ia, 2] + boxes.half_extents[ib, 2])
-        & (boxes.families[ia] != boxes.families[ib])
-    )
-    if not near.any():
+    pairs = candidate_pairs(boxes.centers, boxes.half_extents, boxes.families)
+    if len(pairs) == 0:
         return []
-    pairs = np.stack([ia[near], ib[near]], axis=1)
-    overlapping, depth, normal2d = obb_overlap_2d(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
-    result = []
-    for (a, b), hit, d, n in zip(pairs[overlapping], overlapping[overlapping], depth[overlapping], normal2d[overlapping]):
-        del hit
-        result.append((int(a), int(b), np.array([n[0], n[1], 0.0]), float(d)))
-    return result
+    overlapping, depth, normal2d = obb_overlap_pairs(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
+    return [(int(a), int(b), np.array([n[0], n[1], 0.0]), float(d))
+            for (a, b), d, n in zip(pairs[overlapping], depth[overlapping], normal2d[overlapping])]
 
 
 def resolve(

@@ -62,6 +62,17 @@ def vector3d(values: np.ndarray) -> carla.Vector3D:
     return carla.Vector3D(float(values[0]), float(values[1]), float(values[2]))
 
 
+def box_centres(locations: np.ndarray, yaws_deg: np.ndarray, box_centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World centres (N, 3) and yaws (N,) rad of actor boxes: actor locations (N, 3), yaws (N,) degrees and
+    box centres (N, 3) in each actor's frame (rotated by the yaw only, as for road vehicles)."""
+    yaws = np.radians(np.asarray(yaws_deg, dtype=float))
+    cos, sin = np.cos(yaws), np.sin(yaws)
+    local = np.asarray(box_centers, dtype=float)
+    centres = np.asarray(locations, dtype=float) + np.stack(
+        [cos * local[:, 0] - sin * local[:, 1], sin * local[:, 0] + cos * local[:, 1], local[:, 2]], axis=1)
+    return centres, yaws
+
+
 def obb_overlap_2d(
     centers: np.ndarray, half_extents: np.ndarray, yaws_rad: np.ndarray, pairs: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

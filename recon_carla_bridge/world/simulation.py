@@ -31,7 +31,8 @@ from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sen
                                              Walker, _ActorFacade)
 from recon_carla_bridge.world.blueprint_catalog import DEFAULT_TYRE_FRICTION, PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
-from recon_carla_bridge.world.geometry import matrix_to_pose, pose_matrix, rotation_matrix, to_transform
+from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
+from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
 
@@ -328,21 +329,24 @@ class Simulation:
     def _replays_blocked(self, moves: list[tuple[ActorState, float, tuple[np.ndarray, np.ndarray]]],
                          free: list[ActorState]) -> np.ndarray:
         """(len(moves),) True where a replayed actor's next pose (box grown by REPLAY_MARGIN_M) would
-        overlap an actor that is not replayed; one vectorised test for every nearby pair."""
-        candidates = [ActorState(-1, state.kind, "", {}, pose[0], pose[1], state.half_extents + REPLAY_MARGIN_M, state.box_center)
-                      for state, _, pose in moves]
-        boxes = self._boxes(free + candidates)
-        count = len(free)
-        targets = np.array([pose[0] for _, _, pose in moves])  # (M, 3)
-        others = np.array([s.location for s in free])  # (K, 3)
+        overlap an actor that is not replayed; one compiled test for every nearby pair."""
+        targets = np.array([pose[0] for _, _, pose in moves], dtype=float).reshape(-1, 3)  # (M, 3)
+        others = np.array([s.location for s in free], dtype=float).reshape(-1, 3)  # (K, 3)
         near = (np.linalg.norm(targets[:, None, :2] - others[None, :, :2], axis=2) < 15.0) & \
             (np.abs(targets[:, None, 2] - others[None, :, 2]) < 3.0)
         move_index, free_index = np.nonzero(near)
         blocked = np.zeros(len(moves), dtype=bool)
         if len(move_index) == 0:
             return blocked
+        free_boxes = self._boxes(free)
+        centers, yaws = box_centres(targets, np.array([float(pose[1][1]) for _, _, pose in moves]),
+                                    np.array([state.box_center for state, _, _ in moves], dtype=float))
+        halves = np.array([state.half_extents for state, _, _ in moves], dtype=float) + REPLAY_MARGIN_M
+        count = len(free)
         pairs = np.stack([count + move_index, free_index], axis=1)
-        overlapping, _, _ = collisions.obb_overlap_2d(boxes.centers[:, :2], boxes.half_extents[:, :2], boxes.yaws, pairs)
+        overlapping, _, _ = obb_overlap_pairs(np.concatenate([free_boxes.centers[:, :2], centers[:, :2]]),
+                                              np.concatenate([free_boxes.half_extents[:, :2], halves[:, :2]]),
+                                              np.concatenate([free_boxes.yaws, yaws]), pairs)
         blocked[move_index[overlapping]] = True
         return blocked
 
@@ -484,14 +488,9 @@ class Simulation:
         self._snap_to_road(state, force=force, bottom_offset=float(state.half_extents[2]))
 
     def _boxes(self, states: list[ActorState]) -> collisions.BoxSet:
-        centers = np.empty((len(states), 3))
-        yaws = np.empty(len(states))
-        for i, s in enumerate(states):
-            yaw = math.radians(s.rotation[1])
-            c, si = math.cos(yaw), math.sin(yaw)
-            bx, by, bz = s.box_center
-            centers[i] = (s.location[0] + c * bx - si * by, s.location[1] + si * bx + c * by, s.location[2] + bz)
-            yaws[i] = yaw
+        centers, yaws = box_centres(np.array([s.location for s in states], dtype=float).reshape(-1, 3),
+                                    np.array([s.rotation[1] for s in states], dtype=float),
+                                    np.array([s.box_center for s in states], dtype=float).reshape(-1, 3))
         families = np.array([self._family(s) for s in states], dtype=np.int64)
         return collisions.BoxSet(
             np.array([s.actor_id for s in states], dtype=np.int64), centers,
