@@ -10,7 +10,8 @@
   are Roads within `road_half_width` of the ego path, RoadLine where the road is bright in LiDAR
   intensity, SideWalks up to 4 m further, Terrain beyond or where green; other points are Vegetation
   when green, else Building; actors are tagged from their category. These are heuristics: there is
-  no semantic ground truth in the logs.
+  no semantic ground truth in the logs. Trained Gaussians (no intensity) are relabelled with the
+  ground near the road taken from the ego path's height instead (see `classify_background`).
 * Actors with too few LiDAR points get points sampled on their box surface, coloured from images.
 """
 from __future__ import annotations
@@ -165,6 +166,21 @@ def _lateral_distance(xy: np.ndarray, path: np.ndarray) -> np.ndarray:
     return best
 
 
+ROAD_HEIGHT_ABOVE_M = 0.3  # trained Gaussians this far above the ego path's ground still draw the road
+ROAD_DEPTH_BELOW_M = 1.5  # ... and this far below it (sunk under the surface, seen through it)
+ROAD_LINE_REACH_M = 0.25  # a trained road Gaussian this close to a LiDAR road-line point is RoadLine
+
+
+def _path_height(xy: np.ndarray, path: np.ndarray, chunk: int = 20_000) -> np.ndarray:
+    """Height (M,) of the ego path (F, 3) at its vertex nearest to each point (M, 2)."""
+    heights = np.empty(len(xy))
+    for start in range(0, len(xy), chunk):
+        part = xy[start:start + chunk]
+        nearest = np.argmin(((part[:, None, :] - path[None, :, :2]) ** 2).sum(axis=2), axis=1)
+        heights[start:start + chunk] = path[nearest, 2]
+    return heights
+
+
 def _is_green(rgb: np.ndarray) -> np.ndarray:
     return (rgb[:, 1] > rgb[:, 0] * 1.08) & (rgb[:, 1] > rgb[:, 2] * 1.08)
 
@@ -176,18 +192,29 @@ def _is_sky_like(rgb: np.ndarray) -> np.ndarray:
 
 
 def classify_background(
-    xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray | None, ego_path: np.ndarray, config: InitConfig
+    xyz: np.ndarray, rgb: np.ndarray, intensity: np.ndarray | None, ego_path: np.ndarray, config: InitConfig,
+    road_lines: np.ndarray | None = None,
 ) -> np.ndarray:
     """CARLA tags (M,) of background points by the heuristics in the module docstring.
 
-    Without LiDAR `intensity` (trained Gaussians), road markings are the bright, unsaturated road
-    points, and sky-coloured points more than 8 m above the ground are Sky.
+    Without LiDAR `intensity` (trained Gaussians): the ground near the road is the ego path's height
+    (-ROAD_DEPTH_BELOW_M .. +ROAD_HEIGHT_ABOVE_M), road markings are the road Gaussians within
+    ROAD_LINE_REACH_M of a LiDAR road-line point (`road_lines` (K, 3), the initial scene's RoadLine
+    points; none without them: a trained Gaussian's own colour says little, neighbours compensate each
+    other), and sky-coloured points more than 8 m above the ground are Sky.
     """
     tags = np.full(len(xyz), int(CarlaTag.BUILDING), dtype=np.int64)
     if len(xyz) == 0:
         return tags
     ground = _ground_mask(xyz)
     lateral = _lateral_distance(xyz[:, :2], ego_path[:, :2])
+    if intensity is None:
+        # Trained Gaussians: some sink below the road surface and drag each cell's low percentile down, and
+        # under a bridge the cell's lowest Gaussians are the bridge itself. Near the road the ego path (its
+        # origin is on the ground) gives the height of the ground instead.
+        near_road = lateral <= config.road_half_width + 4.0
+        height = xyz[:, 2] - _path_height(xyz[:, :2], ego_path)
+        ground = np.where(near_road, (height >= -ROAD_DEPTH_BELOW_M) & (height <= ROAD_HEIGHT_ABOVE_M), ground)
     green = _is_green(rgb)
     tags[~ground & green] = int(CarlaTag.VEGETATION)
     road = ground & (lateral <= config.road_half_width)
@@ -195,8 +222,13 @@ def classify_background(
     if intensity is not None:
         tags[road & (intensity >= config.road_line_intensity)] = int(CarlaTag.ROAD_LINE)
     else:
-        bright = (rgb.mean(axis=1) > 0.6) & (rgb.max(axis=1) - rgb.min(axis=1) < 0.12)
-        tags[road & bright] = int(CarlaTag.ROAD_LINE)
+        if road_lines is not None and len(road_lines) and road.any():
+            from scipy.spatial import cKDTree
+
+            distance, _ = cKDTree(road_lines).query(xyz[road], distance_upper_bound=ROAD_LINE_REACH_M)
+            marked = np.zeros(len(xyz), dtype=bool)
+            marked[np.nonzero(road)[0][np.isfinite(distance)]] = True
+            tags[marked] = int(CarlaTag.ROAD_LINE)
         tags[(xyz[:, 2] > float(np.median(ego_path[:, 2])) + 8.0) & _is_sky_like(rgb)] = int(CarlaTag.SKY)
     sidewalk = ground & ~road & (lateral <= config.road_half_width + 4.0)
     tags[sidewalk] = int(CarlaTag.SIDEWALKS)

@@ -199,8 +199,19 @@ def _render_gsplat(world: GaussianSet, slots: torch.Tensor, palette: SemanticPal
     return image[..., :3], depth_sum, alpha, _slot_argmax(image[..., 3:-1], alpha, palette)
 
 
+GROUND_PLANE_KEY = "ground_plane"  # scene metadata: "height r g b", measured on export (`measure_ground_plane`)
+
+
 def ground_plane(scene: GaussianScene) -> tuple[float, np.ndarray] | None:
-    """(height m, RGB (3,)) of the road: median of the background Gaussians tagged as road, or None."""
+    """(height m, RGB (3,)) of the road: the scene's measured plane (metadata GROUND_PLANE_KEY) when it has
+    one, else the median height and DC colour of the background Gaussians tagged as road, or None."""
+    measured = scene.metadata.get(GROUND_PLANE_KEY)
+    if measured:
+        try:
+            height, r, g, b = (float(v) for v in measured.split())
+        except ValueError:
+            raise InputError(f"scene metadata {GROUND_PLANE_KEY!r}: expected 'height r g b', got {measured!r}") from None
+        return height, np.array([r, g, b], dtype=np.float32)
     background = scene.background
     road = (background.semantic == int(CarlaTag.ROADS)) | (background.semantic == int(CarlaTag.ROAD_LINE))
     if int(road.sum()) < 50:
@@ -208,3 +219,27 @@ def ground_plane(scene: GaussianScene) -> tuple[float, np.ndarray] | None:
     height = float(torch.median(background.means[road, 2]))
     colour = (background.sh[road, 0, :] * SH_C0 + 0.5).clamp(0.0, 1.0)
     return height, torch.median(colour, dim=0).values.cpu().numpy()
+
+
+def measure_ground_plane(scene: GaussianScene, cameras: list[tuple[CameraBatch, Mapping[str, torch.Tensor]]],
+                         backend: str = "auto") -> str | None:
+    """The road plane as the splats draw it, for the scene's metadata ("height r g b"): the median height of
+    the road Gaussians, and the median colour of the rendered pixels tagged Roads that the Gaussians cover
+    (alpha > 0.9) in the given views ((camera, actor poses) pairs). A trained Gaussian's own colour says
+    little (most road Gaussians are faint, neighbours compensate each other); the rendered road does.
+    None when there is no road."""
+    background = scene.background
+    road = background.semantic == int(CarlaTag.ROADS)
+    if int(road.sum()) < 50:
+        return None
+    height = float(torch.median(background.means[road, 2]))
+    samples = []
+    for camera, poses in cameras:
+        output = render(scene, camera, poses, backend)
+        mask = (output.semantic == int(CarlaTag.ROADS)) & (output.alpha > 0.9)
+        samples.append(output.rgb[mask].cpu())
+    pixels = torch.cat(samples) if samples else torch.zeros(0, 3)
+    if pixels.shape[0] < 100:
+        return None
+    colour = torch.median(pixels, dim=0).values.tolist()
+    return f"{height:.4f} {colour[0]:.4f} {colour[1]:.4f} {colour[2]:.4f}"

@@ -611,7 +611,7 @@ def train(
     shadowed = _shadowed_background(model, shadows) if shadows else None
     trained, dropped = _export(model, initial, train_frames, drop=shadowed,
                                box=(config.actor_box_scale, config.actor_box_margin))
-    trained = _relabel_background(trained, log.ego_positions(), config.init)
+    trained = relabel_scene(trained, log, config.init, "gsplat" if backend == "gsplat" else "cpu", initial, train_views)
     metrics["gaussians"] = trained.gaussian_count()
     metrics["gaussians_trained"] = int(model.params["means"].shape[0])  # before export drops the dead ones
     metrics["background_gaussians"] = trained.background.count
@@ -664,6 +664,37 @@ def evaluate_scene(scene: GaussianScene, views: list[ViewTensors], backend: str)
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "psnr_per_view": [round(v, 3) for v in psnrs]}
 
 
+def relabel_scene(scene: GaussianScene, log: SceneLog, init: InitConfig, backend: str = "cpu",
+                  initial: GaussianScene | None = None, views: list[ViewTensors] | None = None) -> GaussianScene:
+    """The export's last step, also runnable on a trained scene file: background tags re-derived
+    (`_relabel_background`, road markings from the `initial` LiDAR scene, built from `log` when not given)
+    and the road plane measured on training `views` (loaded from `log` when not given) into the metadata."""
+    if initial is None:
+        initial = initial_scene(log, init, list_views(log))
+    if views is None:
+        views = load_view_tensors(log, [v for v in list_views(log) if not v.held_out])
+    relabelled = _relabel_background(scene, log.ego_positions(), init, initial)
+    _store_ground_plane(relabelled, views, backend)
+    return relabelled
+
+
+def _store_ground_plane(scene: GaussianScene, views: list[ViewTensors], backend: str, count: int = 4) -> None:
+    """Measure the road plane the cameras fill unseen road with on `count` training views (half size) and
+    keep it in the scene's metadata (`render.measure_ground_plane`)."""
+    from recon_carla_bridge.recon.camera import CameraBatch
+    from recon_carla_bridge.recon.render import GROUND_PLANE_KEY, measure_ground_plane
+
+    picked = [views[i] for i in np.linspace(0, len(views) - 1, min(count, len(views))).round().astype(int)] if views else []
+    cameras = []
+    for view in picked:
+        width, height = view.view.width, view.view.height
+        camera = CameraBatch(view.world_from_camera[None].float().cpu(), view.K[None].float().cpu(), width, height)
+        cameras.append((camera.scaled(max(1, width // 2), max(1, height // 2)), scene.logged_actor_poses(view.view.frame_index)))
+    measured = measure_ground_plane(scene, cameras, backend)
+    if measured is not None:
+        scene.metadata[GROUND_PLANE_KEY] = measured
+
+
 def _correction_summary(model: _Model, train_frames: np.ndarray, camera_rotation_scale: float) -> dict[str, float]:
     """Mean camera correction (cm, mrad) and colour-transform deviation over the training frames."""
     trained = torch.as_tensor(np.nonzero(train_frames)[0], device=model.camera_delta.device)
@@ -676,17 +707,22 @@ def _correction_summary(model: _Model, train_frames: np.ndarray, camera_rotation
     }
 
 
-def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitConfig) -> GaussianScene:
+def _relabel_background(scene: GaussianScene, ego_path: np.ndarray, init: InitConfig,
+                         initial: GaussianScene | None = None) -> GaussianScene:
     """Re-derive background semantic tags from the trained Gaussians' positions and colours.
 
     MCMC relocation copies a Gaussian's tag along with it, so after training tags no longer follow
-    geometry; the LiDAR-time heuristics (`init_scene.classify_background`) are applied again.
+    geometry; the heuristics of `init_scene.classify_background` are applied again, with the road
+    markings taken from the `initial` (LiDAR) scene's RoadLine points.
     """
     from recon_carla_bridge.recon.init_scene import classify_background
 
     bg = scene.background
     rgb = eval_sh(bg.sh[:, :1], torch.zeros_like(bg.means)).numpy()
-    tags = classify_background(bg.means.numpy().astype(np.float64), rgb, None, ego_path, init)
+    lines = None
+    if initial is not None:
+        lines = initial.background.means[initial.background.semantic == int(CarlaTag.ROAD_LINE)].cpu().numpy().astype(np.float64)
+    tags = classify_background(bg.means.numpy().astype(np.float64), rgb, None, ego_path, init, road_lines=lines)
     background = GaussianSet(bg.means, bg.quats, bg.log_scales, bg.opacity_logits, bg.sh, torch.from_numpy(tags))
     return GaussianScene(background, scene.actors, scene.sky, scene.metadata)
 

@@ -89,6 +89,27 @@ def test_gaps_below_the_horizon_show_the_road_plane() -> None:
     assert abs(float(filled.depth[0, row, 24]) - expected) < 0.5
 
 
+def test_the_measured_road_plane_is_the_rendered_road_and_is_kept_in_the_metadata() -> None:
+    import pytest
+
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.recon.render import GROUND_PLANE_KEY, measure_ground_plane
+
+    road = [[x, y, 0.0] for x in np.arange(0.0, 6.0, 0.25) for y in np.arange(-3.0, 3.0, 0.25)]
+    scene = _scene([[0.0, 0.0, 0.0]], road, [1] * len(road))
+    pose = np.array([[0.0, 0.0, 1.0, -1.0], [-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 1.5], [0.0, 0.0, 0.0, 1.0]])
+    cameras = CameraBatch.from_numpy(pose, np.array([[20.0, 0, 24], [0, 20.0, 16], [0, 0, 1]]), 48, 32)
+    measured = measure_ground_plane(scene, [(cameras, {})], backend="reference")
+    height, r, g, b = (float(v) for v in measured.split())
+    assert abs(height) < 1e-6 and np.allclose([r, g, b], 0.4, atol=0.03)  # the colour the splats draw
+    scene.metadata[GROUND_PLANE_KEY] = "0.25 0.1 0.2 0.3"
+    measured_height, colour = ground_plane(scene)  # the metadata wins over the Gaussians' own colours
+    assert measured_height == 0.25 and np.allclose(colour, [0.1, 0.2, 0.3])
+    scene.metadata[GROUND_PLANE_KEY] = "0.25 grey"
+    with pytest.raises(InputError, match="'ground_plane': expected 'height r g b'"):
+        ground_plane(scene)
+
+
 def test_device_encoding_matches_the_reference_encoders() -> None:
     from recon_carla_bridge.recon.render import RenderOutput
     from recon_carla_bridge.sensors.camera_encoding import encode_depth, encode_semantic, rgb_to_bgra
