@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handler)
 
 
+OWN_FLAGS = ("device", "iterations", "seed", "max_minutes")  # TrainConfig fields set by their own options
+
+
 def apply_overrides(config: "TrainConfig", overrides: list[str]) -> "TrainConfig":
     """`config` with each "field=value" of `overrides` applied (value parsed as the field's type);
     an unknown field, a missing '=' or a value of the wrong type is an InputError naming it."""
@@ -40,18 +43,17 @@ def apply_overrides(config: "TrainConfig", overrides: list[str]) -> "TrainConfig
 
     from recon_carla_bridge.errors import InputError
 
-    fields = {f.name: f for f in dataclasses.fields(config)}
+    settable = sorted(f.name for f in dataclasses.fields(config)
+                      if f.name not in OWN_FLAGS and not dataclasses.is_dataclass(getattr(config, f.name)))
     changes: dict[str, object] = {}
     for item in overrides:
         name, equals, raw = item.partition("=")
         name = name.strip()
         if not equals:
             raise InputError(f"--set {item!r}: expected FIELD=VALUE")
-        current = getattr(config, name, None) if name in fields else None
-        if name not in fields or dataclasses.is_dataclass(current) or name in ("device", "iterations", "seed", "max_minutes"):
-            settable = sorted(n for n, f in fields.items() if not dataclasses.is_dataclass(getattr(config, n))
-                              and n not in ("device", "iterations", "seed", "max_minutes"))
+        if name not in settable:
             raise InputError(f"--set {item!r}: unknown or not settable field {name!r}; settable: {', '.join(settable)}")
+        current = getattr(config, name)
         kind = type(current) if current is not None else float
         try:
             changes[name] = kind(raw) if kind is not bool else raw.strip().lower() in ("1", "true", "yes", "on")

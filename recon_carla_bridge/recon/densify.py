@@ -134,6 +134,17 @@ def _replace(params: torch.nn.ParameterDict, optimizers: dict[str, torch.optim.O
             group["params"] = [new if p is old else p for p in group["params"]]
 
 
+def _split_sources(name: str, value: torch.Tensor, sources: torch.Tensor, logit: torch.Tensor,
+                   log_scale: torch.Tensor) -> torch.Tensor:
+    """Parameter `name` with the source Gaussians given their split opacity logit and log scale (the
+    other parameters unchanged): each source and its copies keep the source's rendered footprint."""
+    if name == "opacities":
+        value[sources] = logit
+    elif name == "scales":
+        value[sources] = log_scale
+    return value
+
+
 @dataclass
 class GroupedMCMC:
     """gsplat's MCMC densification, with dead Gaussians reborn in their own group and growth split by share.
@@ -214,10 +225,7 @@ class GroupedMCMC:
         logit, log_scale = self._new_values(params, sources, relocation)
 
         def edit(name: str, value: torch.Tensor) -> torch.Tensor:
-            if name == "opacities":
-                value[sources] = logit
-            elif name == "scales":
-                value[sources] = log_scale
+            value = _split_sources(name, value, sources, logit, log_scale)
             value[dead] = value[sources]
             return value
 
@@ -240,10 +248,7 @@ class GroupedMCMC:
         logit, log_scale = self._new_values(params, sources, relocation)
 
         def edit(name: str, value: torch.Tensor) -> torch.Tensor:
-            if name == "opacities":
-                value[sources] = logit
-            elif name == "scales":
-                value[sources] = log_scale
+            value = _split_sources(name, value, sources, logit, log_scale)
             return torch.cat([value, value[sources]])
 
         def edit_state(moment: torch.Tensor) -> torch.Tensor:

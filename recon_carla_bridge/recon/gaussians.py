@@ -245,14 +245,15 @@ class GaussianScene:
         return GaussianSet.concat(sets), owner.to(self.background.means.device), ids
 
     @cached_property
-    def semantic_slots(self) -> tuple["SemanticPalette", torch.Tensor, torch.Tensor]:
-        """The palette of the scene's tags and the slot of every background [N] and actor-pack [M] Gaussian,
-        computed once (finding them per frame would wait for the GPU twice)."""
+    def semantic_slots(self) -> tuple["SemanticPalette", torch.Tensor]:
+        """The palette of the scene's tags and the slot of every Gaussian [N + M], background then actor pack
+        (the order of `compose_world`, so a composed set of n Gaussians takes the first n), computed once:
+        finding them per frame would wait for the GPU twice."""
         from recon_carla_bridge.recon.semantics import SemanticPalette
 
-        pack = self.actor_pack[0]
-        palette = SemanticPalette.for_tags(torch.cat([self.background.semantic, pack.semantic]))
-        return palette, palette.slots_of(self.background.semantic), palette.slots_of(pack.semantic)
+        tags = torch.cat([self.background.semantic, self.actor_pack[0].semantic])
+        palette = SemanticPalette.for_tags(tags)
+        return palette, palette.slots_of(tags)
 
     def gaussian_count(self) -> int:
         """Total number of Gaussians (background and every actor)."""

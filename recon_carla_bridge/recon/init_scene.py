@@ -171,14 +171,12 @@ ROAD_DEPTH_BELOW_M = 1.5  # ... and this far below it (sunk under the surface, s
 ROAD_LINE_REACH_M = 0.25  # a trained road Gaussian this close to a LiDAR road-line point is RoadLine
 
 
-def _path_height(xy: np.ndarray, path: np.ndarray, chunk: int = 20_000) -> np.ndarray:
+def _path_height(xy: np.ndarray, path: np.ndarray) -> np.ndarray:
     """Height (M,) of the ego path (F, 3) at its vertex nearest to each point (M, 2)."""
-    heights = np.empty(len(xy))
-    for start in range(0, len(xy), chunk):
-        part = xy[start:start + chunk]
-        nearest = np.argmin(((part[:, None, :] - path[None, :, :2]) ** 2).sum(axis=2), axis=1)
-        heights[start:start + chunk] = path[nearest, 2]
-    return heights
+    from scipy.spatial import cKDTree
+
+    _, nearest = cKDTree(path[:, :2]).query(xy)
+    return path[nearest, 2]
 
 
 def _is_green(rgb: np.ndarray) -> np.ndarray:

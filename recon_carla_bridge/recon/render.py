@@ -74,8 +74,8 @@ def render(
     chosen = choose_backend(backend)
     device = torch.device("cuda") if chosen == "gsplat" else torch.device("cpu")
     world = compose_world(scene, {k: torch.as_tensor(v, dtype=torch.float32) for k, v in actor_poses.items()})
-    palette, background_slots, actor_slots = scene.semantic_slots
-    slots = torch.cat([background_slots, actor_slots]) if world.count > background_slots.shape[0] else background_slots
+    palette, all_slots = scene.semantic_slots
+    slots = all_slots[: world.count]  # a view: the background alone, or with every actor
     return render_gaussians(world, scene.sky.texture, cameras, chosen, device, (palette, slots), ground)
 
 
