@@ -3,8 +3,9 @@
 SCENE_DIR/
   scene.gs      Gaussians (background + actors in box frames, with their logged trajectories)
   road.xodr     the scene's road network (SceneLog world frame; CARLA shows (x, y, z) at (x, -y, z))
-  bundle.json   name, ego trajectory (timestamps, world_from_ego), cameras (K, size, ego_from_camera),
-                ego size, geo reference — the SceneLog's metadata without images or LiDAR
+  bundle.json   name, ego trajectory (timestamps, world_from_ego: the reconstruction's refined poses when
+                scene.gs has them), cameras (K, size, ego_from_camera), ego size, geo reference — the
+                SceneLog's metadata without images or LiDAR
 
 `write_scene_bundle` builds one from a SceneLog folder and a trained scene; `load_scene_bundle`
 reads it back (or reads a full SceneLog folder that has a scene.gs next to its scene.json).
@@ -60,17 +61,19 @@ class SceneBundle:
         return self.root / "road.xodr"
 
 
-def bundle_document(scene_log_dir: str | os.PathLike[str]) -> dict:
-    """The bundle.json content of a SceneLog: name, ego trajectory, cameras, ego size."""
+def bundle_document(scene_log_dir: str | os.PathLike[str], scene_gs: str | os.PathLike[str] | None = None) -> dict:
+    """The bundle.json content of a SceneLog: name, ego trajectory, cameras, ego size. The ego trajectory is
+    the trained scene's refined one (`GaussianScene.ego_poses`) when `scene_gs` has it, else the log's."""
     from recon_carla_bridge.ingest.scenelog import load_scene_log
 
     log = load_scene_log(scene_log_dir)
+    poses = _ego_trajectory(log, scene_gs)
     return {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "name": log.name,
         "timestamps": [float(f.timestamp) for f in log.frames],
-        "world_from_ego": [np.asarray(f.world_from_ego).tolist() for f in log.frames],
+        "world_from_ego": poses.tolist(),
         "cameras": {
             name: {"K": np.asarray(c.K).tolist(), "width": int(c.width), "height": int(c.height),
                    "ego_from_camera": np.asarray(c.ego_from_camera).tolist()}
@@ -88,7 +91,7 @@ def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os
     log = load_scene_log(scene_log_dir)
     if log.road_network is None:
         raise InputError(f"{scene_log_dir}: the SceneLog has no road network (road.xodr)")
-    document = bundle_document(scene_log_dir)
+    document = bundle_document(scene_log_dir, scene_gs)
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only (re)write OUT_DIR/bundle.json (OUT_DIR already holds scene.gs and road.xodr)")
     args = parser.parse_args(argv)
     if args.metadata_only:
-        Path(args.out_dir, BUNDLE_FILE).write_text(json.dumps(bundle_document(args.scene_log_dir), indent=1), encoding="utf-8")
+        Path(args.out_dir, BUNDLE_FILE).write_text(json.dumps(bundle_document(args.scene_log_dir, args.scene_gs), indent=1), encoding="utf-8")
     else:
         write_scene_bundle(args.scene_log_dir, args.scene_gs, args.out_dir)
     return 0
@@ -168,8 +171,24 @@ def _from_scene_log(root: Path) -> SceneBundle:
     cameras = {name: BundleCamera(name, np.asarray(c.K, float), int(c.width), int(c.height),
                                   np.asarray(c.ego_from_camera, float)) for name, c in log.cameras.items()}
     return SceneBundle(root, log.name, np.array([f.timestamp for f in log.frames], float),
-                       np.array([f.world_from_ego for f in log.frames], float), cameras,
-                       np.asarray(log.ego_size, float))
+                       _ego_trajectory(log, root / "scene.gs"), cameras, np.asarray(log.ego_size, float))
+
+
+def _ego_trajectory(log, scene_gs: str | os.PathLike[str] | None) -> np.ndarray:
+    """(F, 4, 4) world_from_ego: the trained scene's refined trajectory when `scene_gs` exists and has one,
+    else the log's; InputError when the scene was trained on a log with another frame count."""
+    from recon_carla_bridge.recon.scene_file import load_scene
+
+    poses = np.array([np.asarray(f.world_from_ego, dtype=float) for f in log.frames])
+    if scene_gs is None or not Path(scene_gs).is_file():
+        return poses
+    refined = load_scene(scene_gs).ego_poses
+    if refined is None:
+        return poses
+    if refined.shape[0] != len(poses):
+        raise InputError(f"{scene_gs}: its refined ego trajectory has {refined.shape[0]} poses, the SceneLog "
+                         f"{log.root} has {len(poses)} frames: it was not trained on this log")
+    return refined.numpy()
 
 
 if __name__ == "__main__":

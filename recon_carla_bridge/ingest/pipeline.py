@@ -53,7 +53,6 @@ class IngestConfig:
         voxel: LiDAR points stored in the SceneLog are thinned to one per voxel of this size [m]; None
             keeps every point.
         lidar_max_range: stored points farther than this from the ego are dropped [m].
-        jpeg_quality: JPEG quality of the stored images (1-95).
         estimate_tracks: detect and track vehicles in the LiDAR when the log has no boxes.
         overwrite: replace an existing output folder.
         show_progress: draw progress bars on stderr.
@@ -66,7 +65,6 @@ class IngestConfig:
 
     voxel: float | None = 0.12
     lidar_max_range: float = 60.0
-    jpeg_quality: int = 95
     estimate_tracks: bool = True
     overwrite: bool = False
     show_progress: bool = True
@@ -246,9 +244,9 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
             source_frame = raw.frames[i]
             frame = Frame(index=i, timestamp=float(times[i]), world_from_ego=poses[i])
             for name, image_source in source_frame.images.items():
-                relative = f"images/{name}/{i:06d}.jpg"
-                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-                image_source.load().save(staging / relative, quality=config.jpeg_quality)
+                (staging / "images" / name).mkdir(parents=True, exist_ok=True)
+                stored = image_source.store(staging / "images" / name / f"{i:06d}")
+                relative = stored.relative_to(staging).as_posix()
                 frame.cameras[name] = CameraFrame(name, relative, float(times[i]))
                 image_count += 1
             for name, scan_source in source_frame.scans.items():

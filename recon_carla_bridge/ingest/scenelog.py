@@ -3,7 +3,8 @@
 A SceneLog is a folder (SCENE_DIR) holding
 
     scene.json                    everything but the bulk data (format below, docs/scenelog.md)
-    images/<camera>/<NNNNNN>.jpg  camera images, one per frame and camera (JPEG)
+    images/<camera>/<NNNNNN>.png  camera images, one per frame and camera: the source's own JPEG or PNG
+                                  bytes (.jpg/.png), other images as PNG; never re-encoded lossily
     lidar/<lidar>/<NNNNNN>.npy    LiDAR scans, float32 (N, 4): x, y, z [m] in the EGO frame, intensity [0..1]
     road.xodr                     OpenDRIVE road network in the world frame (optional)
 
@@ -85,7 +86,7 @@ class CameraFrame:
 
     Attributes:
         camera: name of the camera (a key of `SceneLog.cameras`).
-        image: image path relative to SCENE_DIR (JPEG, width x height of the camera's calibration).
+        image: image path relative to SCENE_DIR (JPEG or PNG, width x height of the camera's calibration).
         timestamp: capture time in seconds since the start of the log.
     """
 

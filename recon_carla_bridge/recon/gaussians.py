@@ -7,11 +7,13 @@ has its origin at the box centre and x along the box length.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
@@ -222,12 +224,16 @@ class GaussianScene:
         actors: track id -> actor asset (Gaussians in the box frame).
         sky: the sky model.
         metadata: free-form strings (scene name, source, training command, metrics).
+        ego_poses: [F, 4, 4] world_from_ego of every log frame as the reconstruction refined it (the log's
+            poses corrected by photometric pose refinement; frames without an image interpolated), or None:
+            the log's own poses are the scene's.
     """
 
     background: GaussianSet
     actors: dict[str, ActorAsset]
     sky: SkyModel
     metadata: dict[str, str] = field(default_factory=dict)
+    ego_poses: torch.Tensor | None = None
 
     @property
     def sh_degree(self) -> int:
@@ -258,6 +264,14 @@ class GaussianScene:
     def gaussian_count(self) -> int:
         """Total number of Gaussians (background and every actor)."""
         return self.background.count + sum(a.gaussians.count for a in self.actors.values())
+
+    def camera_pose(self, frame_index: int, logged_world_from_camera: np.ndarray | torch.Tensor,
+                    ego_from_camera: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """[4, 4] float64 world_from_camera of a logged camera at log frame `frame_index`: mounted on the
+        scene's refined ego pose when it has them (`ego_poses`), else the logged pose itself."""
+        if self.ego_poses is None or not 0 <= frame_index < len(self.ego_poses):
+            return torch.as_tensor(logged_world_from_camera, dtype=torch.float64).cpu()
+        return self.ego_poses[frame_index].double().cpu() @ torch.as_tensor(ego_from_camera, dtype=torch.float64).cpu()
 
     def logged_actor_poses(self, frame_index: int) -> dict[str, torch.Tensor]:
         """track id -> [4, 4] world_from_box for every actor seen in log frame `frame_index`."""
@@ -311,7 +325,7 @@ def prune_actor_outliers(scene: GaussianScene, scale: float = 1.25, margin: floa
             gaussians = gaussians.select(keep)
         actors[track_id] = ActorAsset(actor.track_id, actor.category, actor.size, actor.moving, gaussians,
                                       actor.frame_indices, actor.world_from_box)
-    return GaussianScene(scene.background, actors, scene.sky, dict(scene.metadata)), dropped
+    return dataclasses.replace(scene, actors=actors, metadata=dict(scene.metadata)), dropped
 
 
 def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, clearance: float = 0.3) -> tuple[GaussianScene, int]:
@@ -333,7 +347,7 @@ def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, cl
             within = (local[:, 0].abs() <= half[0] * scale) & (local[:, 1].abs() <= half[1] * scale)
             within &= (local[:, 2] >= -half[2] + clearance) & (local[:, 2] <= half[2] * scale)
             inside |= within
-    kept = GaussianScene(background.select(~inside), scene.actors, scene.sky, dict(scene.metadata))
+    kept = dataclasses.replace(scene, background=background.select(~inside), metadata=dict(scene.metadata))
     return kept, int(inside.sum())
 
 

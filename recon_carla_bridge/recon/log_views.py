@@ -25,6 +25,7 @@ class View:
         camera: camera name.
         image_path: absolute path of the image file.
         world_from_camera: (4, 4) float64 pose (OpenCV axes).
+        ego_from_camera: (4, 4) float64 mounting of the camera on the ego.
         K: (3, 3) float64 intrinsics.
         width, height: image size in pixels.
         held_out: True for evaluation views (every HOLDOUT_EVERY-th frame, starting at frame 0).
@@ -34,6 +35,7 @@ class View:
     camera: str
     image_path: str
     world_from_camera: np.ndarray
+    ego_from_camera: np.ndarray
     K: np.ndarray
     width: int
     height: int
@@ -57,6 +59,7 @@ def list_views(log: SceneLog) -> list[View]:
                     camera=name,
                     image_path=str(log.path(cam.image)),
                     world_from_camera=log.world_from_camera(frame.index, name),
+                    ego_from_camera=np.asarray(calib.ego_from_camera, dtype=np.float64),
                     K=calib.K,
                     width=calib.width,
                     height=calib.height,

@@ -40,11 +40,12 @@ def stack_rows(rows: list[np.ndarray], path: str) -> None:
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
 
-def _camera(log, frame: int, camera: str, scale: float = 1.0):
+def _camera(scene, log, frame: int, camera: str, scale: float = 1.0):
     from recon_carla_bridge.recon.camera import CameraBatch
 
     calib = log.cameras[camera]
-    batch = CameraBatch.from_numpy(log.world_from_camera(frame, camera), calib.K, calib.width, calib.height)
+    pose = scene.camera_pose(frame, log.world_from_camera(frame, camera), calib.ego_from_camera).numpy()
+    batch = CameraBatch.from_numpy(pose, calib.K, calib.width, calib.height)
     return batch.scaled(round(calib.width * scale), round(calib.height * scale)) if scale != 1.0 else batch
 
 
@@ -128,13 +129,13 @@ def write_previews(scene, log, out_dir: str, backend: str = "auto", sideways: fl
     held = [v for v in list_views(log) if is_held_out(v.frame_index)]
     for view in held[1:3] if len(held) > 2 else held:
         poses = scene.logged_actor_poses(view.frame_index)
-        result = render(scene, _camera(log, view.frame_index, view.camera), poses, backend, ground)
+        result = render(scene, _camera(scene, log, view.frame_index, view.camera), poses, backend, ground)
         gt = (load_image(view.image_path, view.width, view.height) * 255 + 0.5).astype(np.uint8)
         path = out / f"recon_heldout_{view.frame_index:04d}.png"
         stack_rows([gt, to_uint8(result.rgb[0]), semantic_colours(result.semantic[0]), depth_colours(result.depth[0])], str(path))
         written.append(str(path))
     view = held[len(held) // 2] if held else list_views(log)[0]
-    camera = _camera(log, view.frame_index, view.camera)
+    camera = _camera(scene, log, view.frame_index, view.camera)
     poses = scene.logged_actor_poses(view.frame_index)
     choice = actor_to_move(scene, poses, camera, sideways)
     if choice is not None:

@@ -8,6 +8,9 @@ Layout (little-endian):
               name, dtype, shape, offset and size in the payload; plus the payload's size and CRC-32
     payload   the arrays' raw bytes, back to back
 
+Version 2 adds the optional array "ego/world_from_ego" [F, 4, 4] float64 (the refined ego trajectory,
+`GaussianScene.ego_poses`); version 1 files still load.
+
 Positions are stored as float32 (metres over a ~100 m scene need more than fp16's 11 bits);
 orientations, log-scales, opacity logits, SH coefficients and the sky texture as float16 (the
 quantisation error is far below a pixel); semantic tags as uint8. No pickle: loading runs no code.
@@ -35,8 +38,9 @@ from recon_carla_bridge.recon.gaussians import (
 )
 
 MAGIC = b"RCBGSCN1"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sIQ")
+_EGO_POSES = "ego/world_from_ego"
 _SET_DTYPES = {
     "means": np.float32,
     "quats": np.float16,
@@ -71,6 +75,8 @@ def save_scene(scene: GaussianScene, path: str | os.PathLike[str]) -> int:
             }
         )
     arrays["sky/texture"] = scene.sky.texture.detach().cpu().numpy().astype(np.float16)
+    if scene.ego_poses is not None:
+        arrays[_EGO_POSES] = scene.ego_poses.detach().cpu().numpy().astype(np.float64)
 
     entries, chunks, offset = [], [], 0
     for name, array in arrays.items():
@@ -181,4 +187,14 @@ def _build_scene(header: dict[str, Any], arrays: dict[str, np.ndarray], device: 
         actors=actors,
         sky=SkyModel(_tensor(arrays["sky/texture"], device)),
         metadata={str(k): str(v) for k, v in header["metadata"].items()},
+        ego_poses=_ego_poses(arrays, device),
     )
+
+
+def _ego_poses(arrays: dict[str, np.ndarray], device: str | torch.device) -> torch.Tensor | None:
+    if _EGO_POSES not in arrays:
+        return None
+    poses = arrays[_EGO_POSES]
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4) or not np.isfinite(poses).all():
+        raise ValueError(f"array {_EGO_POSES!r}: expected finite [F, 4, 4] poses, got shape {list(poses.shape)}")
+    return torch.from_numpy(poses.astype(np.float64)).to(device)

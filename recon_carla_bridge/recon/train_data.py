@@ -24,7 +24,9 @@ class ViewTensors:
     Attributes:
         view: where it comes from.
         image: [H, W, 3] uint8.
-        world_from_camera: [4, 4] float32.
+        world_from_camera: [4, 4] float32, the logged pose.
+        world_from_ego: [4, 4] float32, the logged ego pose.
+        ego_from_camera: [4, 4] float32, the camera's mounting (world_from_camera = world_from_ego @ it).
         K: [3, 3] float32.
         depth_pixels: [M] int64 flat pixel indices with a LiDAR return (nearest return per pixel).
         depth_values: [M] float32 camera z-depth [m] of those returns.
@@ -34,6 +36,8 @@ class ViewTensors:
     view: View
     image: torch.Tensor
     world_from_camera: torch.Tensor
+    world_from_ego: torch.Tensor
+    ego_from_camera: torch.Tensor
     K: torch.Tensor
     depth_pixels: torch.Tensor
     depth_values: torch.Tensor
@@ -42,7 +46,8 @@ class ViewTensors:
     def to(self, device: torch.device | str) -> ViewTensors:
         """The same view on another device."""
         return ViewTensors(
-            self.view, self.image.to(device), self.world_from_camera.to(device), self.K.to(device),
+            self.view, self.image.to(device), self.world_from_camera.to(device), self.world_from_ego.to(device),
+            self.ego_from_camera.to(device), self.K.to(device),
             self.depth_pixels.to(device), self.depth_values.to(device), self.actor_pixels.to(device),
         )
 
@@ -94,6 +99,8 @@ def load_view_tensors(log: SceneLog, views: list[View] | None = None) -> list[Vi
                 view=view,
                 image=torch.from_numpy(np.round(image * 255).astype(np.uint8)),
                 world_from_camera=torch.as_tensor(view.world_from_camera, dtype=torch.float32),
+                world_from_ego=torch.as_tensor(view.world_from_camera @ np.linalg.inv(view.ego_from_camera), dtype=torch.float32),
+                ego_from_camera=torch.as_tensor(view.ego_from_camera, dtype=torch.float32),
                 K=torch.as_tensor(view.K, dtype=torch.float32),
                 depth_pixels=torch.from_numpy(pixels),
                 depth_values=torch.from_numpy(depths),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.scenelog import (
@@ -31,7 +32,6 @@ def make_log(root: Path) -> SceneLog:
     """A two-frame log with one camera, one LiDAR and one track, its files written under root."""
     (root / "images" / "cam").mkdir(parents=True)
     (root / "lidar" / "lid").mkdir(parents=True)
-    from PIL import Image
 
     frames = []
     for i in range(2):
@@ -110,3 +110,35 @@ def test_box_corners_span_the_box() -> None:
     assert np.allclose(corners.mean(axis=0), [1, 2, 3])
     assert np.allclose(np.ptp(corners, axis=0), [2, 4, 1])
     assert np.allclose(corners[0], [0, 4, 2.5])  # front-left-bottom: front is +y after a 90 degree turn
+
+
+def test_image_store_keeps_source_bytes_or_writes_png(tmp_path: Path) -> None:
+    """RGB JPEG and PNG sources are stored byte for byte; other images become PNG, which is lossless."""
+    from recon_carla_bridge.ingest.rawlog import ImageSource
+
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    png, jpg, grey = tmp_path / "a.png", tmp_path / "b.jpg", tmp_path / "c.png"
+    Image.fromarray(pixels).save(png)
+    Image.fromarray(pixels).save(jpg, quality=80)
+    Image.fromarray(pixels[..., 0]).save(grey)
+    out = tmp_path / "out"
+    out.mkdir()
+    for source, expected_suffix in ((png, ".png"), (jpg, ".jpg")):
+        stored = ImageSource(source, 24, 16).store(out / source.stem)
+        assert stored.suffix == expected_suffix and stored.read_bytes() == source.read_bytes()
+    stored = ImageSource(grey, 24, 16).store(out / "grey")
+    assert stored.suffix == ".png"
+    assert np.array_equal(np.asarray(Image.open(stored)), np.repeat(pixels[..., :1], 3, axis=2))
+    encoded = jpg.read_bytes()  # a container's embedded JPEG (Waymo) is written out as it is
+    stored = ImageSource(tmp_path / "log.tfrecord", 24, 16, data=encoded).store(out / "embedded")
+    assert stored.name == "embedded.jpg" and stored.read_bytes() == encoded
+
+
+def test_image_store_rejects_corrupt_image(tmp_path: Path) -> None:
+    from recon_carla_bridge.ingest.rawlog import ImageSource
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(InputError, match="bad.png: cannot decode image"):
+        ImageSource(bad, 24, 16).store(tmp_path / "stored")
+    assert not list(tmp_path.glob("stored*"))

@@ -38,6 +38,37 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert loaded.metadata == scene.metadata
 
 
+def test_refined_ego_trajectory_round_trips_and_version_1_files_still_load(tmp_path: Path) -> None:
+    import dataclasses
+
+    poses = torch.eye(4, dtype=torch.float64).repeat(5, 1, 1)
+    poses[:, 0, 3] = torch.linspace(0.0, 4.0, 5, dtype=torch.float64) + 1e-9  # float64 kept to the nanometre
+    scene = dataclasses.replace(random_scene(30, 1), ego_poses=poses)
+    save_scene(scene, tmp_path / "ego.gs")
+    assert torch.equal(load_scene(tmp_path / "ego.gs").ego_poses, poses)
+    save_scene(random_scene(30, 1), tmp_path / "plain.gs")  # no refined trajectory: the log's is the scene's
+    blob = (tmp_path / "plain.gs").read_bytes()
+    (tmp_path / "v1.gs").write_bytes(struct.pack("<8sI", MAGIC, 1) + blob[12:])
+    old = load_scene(tmp_path / "v1.gs")
+    assert old.ego_poses is None
+    logged = torch.eye(4, dtype=torch.float64)
+    assert torch.equal(old.camera_pose(2, logged, torch.eye(4)), logged)
+    mount = torch.eye(4, dtype=torch.float64)
+    mount[2, 3] = 1.5
+    assert torch.allclose(load_scene(tmp_path / "ego.gs").camera_pose(2, logged, mount)[:3, 3],
+                          torch.tensor([2.0, 0.0, 1.5], dtype=torch.float64))
+
+
+def test_malformed_ego_trajectory_is_reported(tmp_path: Path) -> None:
+    import dataclasses
+
+    poses = torch.eye(4, dtype=torch.float64).repeat(3, 1, 1)
+    poses[1, 0, 3] = float("nan")
+    save_scene(dataclasses.replace(random_scene(30, 1), ego_poses=poses), tmp_path / "nan.gs")
+    with pytest.raises(InputError, match="ego/world_from_ego"):
+        load_scene(tmp_path / "nan.gs")
+
+
 def _saved(tmp_path: Path) -> bytes:
     save_scene(random_scene(50, 1), tmp_path / "ok.gs")
     return (tmp_path / "ok.gs").read_bytes()
