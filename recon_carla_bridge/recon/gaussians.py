@@ -268,9 +268,13 @@ class GaussianScene:
     def camera_pose(self, frame_index: int, logged_world_from_camera: np.ndarray | torch.Tensor,
                     ego_from_camera: np.ndarray | torch.Tensor) -> torch.Tensor:
         """[4, 4] float64 world_from_camera of a logged camera at log frame `frame_index`: mounted on the
-        scene's refined ego pose when it has them (`ego_poses`), else the logged pose itself."""
-        if self.ego_poses is None or not 0 <= frame_index < len(self.ego_poses):
+        scene's refined ego pose when it has them (`ego_poses`), else the logged pose itself. InputError for
+        a frame the refined trajectory does not have (the scene was trained on another log)."""
+        if self.ego_poses is None:
             return torch.as_tensor(logged_world_from_camera, dtype=torch.float64).cpu()
+        if not 0 <= frame_index < len(self.ego_poses):
+            raise InputError(f"log frame {frame_index}: the scene's refined ego trajectory has {len(self.ego_poses)} "
+                             "frames (was it trained on this log?)")
         return self.ego_poses[frame_index].double().cpu() @ torch.as_tensor(ego_from_camera, dtype=torch.float64).cpu()
 
     def logged_actor_poses(self, frame_index: int) -> dict[str, torch.Tensor]:

@@ -57,6 +57,8 @@ def test_refined_ego_trajectory_round_trips_and_version_1_files_still_load(tmp_p
     mount[2, 3] = 1.5
     assert torch.allclose(load_scene(tmp_path / "ego.gs").camera_pose(2, logged, mount)[:3, 3],
                           torch.tensor([2.0, 0.0, 1.5], dtype=torch.float64))
+    with pytest.raises(InputError, match="log frame 5: the scene's refined ego trajectory has 5 frames"):
+        load_scene(tmp_path / "ego.gs").camera_pose(5, logged, mount)
 
 
 def test_malformed_ego_trajectory_is_reported(tmp_path: Path) -> None:
