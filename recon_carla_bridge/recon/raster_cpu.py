@@ -268,6 +268,15 @@ def _as_f32(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
 
+def _front_to_back(index: np.ndarray, depths: np.ndarray) -> np.ndarray:
+    """`index` ([M] int) sorted by `depths[index]` (float32, all > 0), ties in index order: one sort of
+    64-bit keys (the depth's bits, which order like the depth for positive floats, then the index), about
+    twice as fast as numpy's stable argsort of the depths."""
+    keys = (depths[index].view(np.uint32).astype(np.uint64) << np.uint64(32)) | index.astype(np.uint64)
+    keys.sort()
+    return (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def rasterize_cpu(
     means: torch.Tensor,
     quats: torch.Tensor,
@@ -300,8 +309,7 @@ def rasterize_cpu(
         camera_from_world.detach().to("cpu", torch.float64).numpy(), K.detach().to("cpu", torch.float64).numpy(),
         float(width), float(height), float(eps2d), float(NEAR_PLANE), packed, visible,
     )
-    index = np.flatnonzero(visible)
-    index = index[np.argsort(packed[index, 9], kind="stable")]  # front to back; ties keep index order
+    index = _front_to_back(np.flatnonzero(visible), packed[:, 9])
     packed = packed[index]  # [M, 13] in depth order
     slot_array = slots.detach().cpu().numpy().astype(np.int64)[index]
     tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
