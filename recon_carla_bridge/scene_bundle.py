@@ -18,10 +18,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
+
+if TYPE_CHECKING:
+    from recon_carla_bridge.ingest.scenelog import SceneLog
 
 BUNDLE_FILE = "bundle.json"
 BUNDLE_FORMAT = "recon_carla_bridge.scene_bundle"
@@ -174,7 +178,7 @@ def _from_scene_log(root: Path) -> SceneBundle:
                        _ego_trajectory(log, root / "scene.gs"), cameras, np.asarray(log.ego_size, float))
 
 
-def _ego_trajectory(log, scene_gs: str | os.PathLike[str] | None) -> np.ndarray:
+def _ego_trajectory(log: SceneLog, scene_gs: str | os.PathLike[str] | None) -> np.ndarray:
     """(F, 4, 4) world_from_ego: the trained scene's refined trajectory when `scene_gs` exists and has one,
     else the log's; InputError when the scene was trained on a log with another frame count."""
     from recon_carla_bridge.recon.scene_file import load_scene
