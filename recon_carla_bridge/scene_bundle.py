@@ -181,12 +181,12 @@ def _from_scene_log(root: Path) -> SceneBundle:
 def _ego_trajectory(log: SceneLog, scene_gs: str | os.PathLike[str] | None) -> np.ndarray:
     """(F, 4, 4) world_from_ego: the trained scene's refined trajectory when `scene_gs` exists and has one,
     else the log's; InputError when the scene was trained on a log with another frame count."""
-    from recon_carla_bridge.recon.scene_file import load_scene
+    from recon_carla_bridge.recon.scene_file import load_ego_poses
 
     poses = np.array([np.asarray(f.world_from_ego, dtype=float) for f in log.frames])
     if scene_gs is None or not Path(scene_gs).is_file():
         return poses
-    refined = load_scene(scene_gs).ego_poses
+    refined = load_ego_poses(scene_gs)
     if refined is None:
         return poses
     if refined.shape[0] != len(poses):

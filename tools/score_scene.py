@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--metrics-json", type=Path, default=None)
     args = parser.parse_args()
     log, scene = load_scene_log(args.scene_log), load_scene(args.scene)
-    views = load_view_tensors(log, [v for v in list_views(log) if v.held_out])
+    views = load_view_tensors(log, [v for v in list_views(log) if v.held_out], lidar=False)
     simulated = evaluate_scene(scene, views, "cpu")
     logged = evaluate_scene(dataclasses.replace(scene, ego_poses=None), views, "cpu")
     print(f"as simulated: PSNR {simulated['psnr']:.2f} dB, SSIM {simulated['ssim']:.4f} over {len(views)} held-out views; "

@@ -112,6 +112,25 @@ def save_scene(scene: GaussianScene, path: str | os.PathLike[str]) -> int:
 
 def load_scene(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> GaussianScene:
     """Read a `.gs` file written by `save_scene` (float32 tensors on `device`)."""
+    source, header, arrays = _read_verified(path)
+    try:
+        return _build_scene(header, arrays, device)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{source}: corrupt GaussianScene contents ({error})") from error
+
+
+def load_ego_poses(path: str | os.PathLike[str]) -> torch.Tensor | None:
+    """Only the refined ego trajectory of a `.gs` file ([F, 4, 4] float64, `GaussianScene.ego_poses`), or
+    None when it has none; the file is checked as `load_scene` checks it, but no Gaussians are built."""
+    source, _, arrays = _read_verified(path)
+    try:
+        return _ego_poses(arrays, "cpu")
+    except ValueError as error:
+        raise InputError(f"{source}: corrupt GaussianScene contents ({error})") from error
+
+
+def _read_verified(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any], dict[str, np.ndarray]]:
+    """(path, header, arrays) of a `.gs` file whose magic, version, sizes and checksum are right."""
     source = Path(path)
     try:
         blob = source.read_bytes()
@@ -141,8 +160,7 @@ def load_scene(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     if len(payload) > payload_size or zlib.crc32(payload) != crc:
         raise InputError(f"{source}: corrupt GaussianScene file (payload size or checksum mismatch)")
     try:
-        arrays = _read_arrays(header["arrays"], payload)
-        return _build_scene(header, arrays, device)
+        return source, header, _read_arrays(header["arrays"], payload)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{source}: corrupt GaussianScene contents ({error})") from error
 

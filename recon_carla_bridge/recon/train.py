@@ -88,14 +88,16 @@ class TrainConfig:
         opacity_reg: MCMC opacity regulariser.
         scale_reg: MCMC scale regulariser.
         pose_reg: weight of the squared actor pose corrections (metres and radians).
-        camera_reg: weight of the squared camera pose corrections (metres and radians).
+        camera_reg: weight of the squared ego pose corrections (metres and radians; "camera" because every
+            camera of the frame moves with them).
         colour_reg: weight of the squared deviation of the colour transforms from identity.
         scene_scale: length [m] that scales the position learning rate.
         lr_means, lr_scales, lr_quats, lr_opacities, lr_sh0, lr_shN, lr_sky: Adam learning rates
             (lr_means decays exponentially to 1 % over the run).
         lr_pose_translation, lr_pose_yaw: Adam learning rates of the actor corrections.
-        pose_refine_start: step from which actor and camera corrections are optimised.
-        lr_camera_translation, lr_camera_rotation: Adam learning rates of the camera corrections (0: off).
+        pose_refine_start: step from which actor and ego (camera) corrections are optimised.
+        lr_camera_translation, lr_camera_rotation: Adam learning rates of the per-frame ego pose corrections,
+            in the ego's frame (0: off).
         lr_colour: Adam learning rate of the per-frame colour transforms (0: off).
         refine_start, refine_every, refine_stop_fraction: MCMC schedule (growth stops at this fraction of
             the run, of its iterations or of its time budget).
@@ -112,7 +114,8 @@ class TrainConfig:
         actor_shadow_skirt: actor Gaussians may also sit on the road this many metres around their box (near
             its floor): a moving car's shadow moves with it, and the static background cannot draw it. They
             are tagged as road on export (0 disables).
-        camera_drift_period: camera corrections lose every component slower than this many frames (0: keep all).
+        camera_drift_period: ego (camera) corrections lose every component slower than this many frames
+            (0: keep all).
         shadow_every: every this many steps, and on export, remove background Gaussians behind actors in every
             training view (0 disables).
         shadow_shrink: actor boxes are shrunk by this factor for that test (the road beside a car stays).
@@ -497,7 +500,7 @@ def train(
 
     views = list_views(log)
     train_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if not v.held_out])]
-    test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out])]
+    test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out], lidar=False)]
     if not train_views:
         raise InputError(f"scene log {log.name!r}: no training views (every frame is held out)")
     initial = scene if scene is not None else initial_scene(log, config.init, views)
@@ -676,7 +679,7 @@ def relabel_scene(scene: GaussianScene, log: SceneLog, init: InitConfig, backend
     if initial is None:
         initial = initial_scene(log, init, list_views(log))
     if views is None:
-        views = load_view_tensors(log, [v for v in list_views(log) if not v.held_out])
+        views = load_view_tensors(log, [v for v in list_views(log) if not v.held_out], lidar=False)
     relabelled = _relabel_background(scene, log.ego_positions(), init, initial)
     _store_ground_plane(relabelled, views, backend)
     return relabelled

@@ -76,13 +76,14 @@ def sparse_depth(points: np.ndarray, view: View) -> tuple[np.ndarray, np.ndarray
     return pixels[first], depth[first].astype(np.float32)
 
 
-def load_view_tensors(log: SceneLog, views: list[View] | None = None) -> list[ViewTensors]:
-    """Tensors (on the CPU) of every view of the log; views of frames without a scan get no depth."""
+def load_view_tensors(log: SceneLog, views: list[View] | None = None, lidar: bool = True) -> list[ViewTensors]:
+    """Tensors (on the CPU) of every view of the log; views of frames without a scan, and every view when
+    `lidar` is False (views only rendered and scored), get no depth."""
     out = []
     for view in views or list_views(log):
         image = load_image(view.image_path, view.width, view.height)
         actor_pixels = np.zeros(0, dtype=np.int64)
-        if log.frames[view.frame_index].lidars:
+        if lidar and log.frames[view.frame_index].lidars:
             points = world_points(log, view.frame_index)[:, :3]
             pixels, depths = sparse_depth(points, view)
             on_actor = actor_point_mask(log, view.frame_index, points)

@@ -12,6 +12,7 @@ from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
 from recon_carla_bridge.recon.scene_file import (
     FORMAT_VERSION,
     MAGIC,
+    load_ego_poses,
     load_scene,
     save_scene,
 )
@@ -46,11 +47,12 @@ def test_refined_ego_trajectory_round_trips_and_version_1_files_still_load(tmp_p
     scene = dataclasses.replace(random_scene(30, 1), ego_poses=poses)
     save_scene(scene, tmp_path / "ego.gs")
     assert torch.equal(load_scene(tmp_path / "ego.gs").ego_poses, poses)
+    assert torch.equal(load_ego_poses(tmp_path / "ego.gs"), poses)  # without building the Gaussians
     save_scene(random_scene(30, 1), tmp_path / "plain.gs")  # no refined trajectory: the log's is the scene's
     blob = (tmp_path / "plain.gs").read_bytes()
     (tmp_path / "v1.gs").write_bytes(struct.pack("<8sI", MAGIC, 1) + blob[12:])
     old = load_scene(tmp_path / "v1.gs")
-    assert old.ego_poses is None
+    assert old.ego_poses is None and load_ego_poses(tmp_path / "v1.gs") is None
     logged = torch.eye(4, dtype=torch.float64)
     assert torch.equal(old.camera_pose(2, logged, torch.eye(4)), logged)
     mount = torch.eye(4, dtype=torch.float64)
@@ -69,6 +71,8 @@ def test_malformed_ego_trajectory_is_reported(tmp_path: Path) -> None:
     save_scene(dataclasses.replace(random_scene(30, 1), ego_poses=poses), tmp_path / "nan.gs")
     with pytest.raises(InputError, match="ego/world_from_ego"):
         load_scene(tmp_path / "nan.gs")
+    with pytest.raises(InputError, match="nan.gs: corrupt GaussianScene contents"):
+        load_ego_poses(tmp_path / "nan.gs")
 
 
 def _saved(tmp_path: Path) -> bytes:

@@ -237,3 +237,14 @@ def test_cuda_training_densifies_by_group_and_matches_torch_relocation(synthetic
     assert metrics["psnr"] > 20.0 and np.isfinite(metrics["psnr_as_simulated"])
     assert metrics["gaussians"] > initial_scene(synthetic_log, TINY_INIT).gaussian_count()  # it grew
     assert metrics["background_gaussians"] >= 0.4 * metrics["gaussians"]
+
+
+def test_views_loaded_without_lidar_carry_no_depth(synthetic_log) -> None:
+    from recon_carla_bridge.recon.train_data import load_view_tensors
+
+    with_lidar = load_view_tensors(synthetic_log)
+    without = load_view_tensors(synthetic_log, lidar=False)
+    assert any(v.depth_pixels.numel() for v in with_lidar)
+    assert all(v.depth_pixels.numel() == 0 and v.actor_pixels.numel() == 0 for v in without)
+    assert all(torch.equal(a.image, b.image) and torch.equal(a.world_from_camera, b.world_from_camera)
+               for a, b in zip(with_lidar, without))
