@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
     parser.add_argument("--cap-max", type=int, default=None, help="most Gaussians (bounds the file size)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--holdout", default="every:8",
+                        help="held-out split: every:N (every N-th frame, interpolation; default every:8) or "
+                        "after:K (train on frames 0..K, score the later ones: forward extrapolation)")
     parser.add_argument("--metrics-json", default=None, help="also write the metrics to this JSON file")
     parser.add_argument("--preview-dir", default=None, help="write held-out and moved-actor PNGs here")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -33,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handler)
 
 
-OWN_FLAGS = ("device", "iterations", "seed", "max_minutes")  # TrainConfig fields set by their own options
+OWN_FLAGS = ("device", "iterations", "seed", "max_minutes", "holdout")  # TrainConfig fields set by their own options
 
 
 def apply_overrides(config: "TrainConfig", overrides: list[str]) -> "TrainConfig":
@@ -68,13 +71,16 @@ def handler(args: argparse.Namespace) -> int:
 
     from recon_carla_bridge.errors import InputError
     from recon_carla_bridge.ingest.scenelog import load_scene_log
+    from recon_carla_bridge.recon.log_views import parse_holdout
     from recon_carla_bridge.recon.scene_file import save_scene
     from recon_carla_bridge.recon.train import TrainConfig, train
 
     if args.iters < 1:
         raise InputError(f"--iters: must be at least 1, got {args.iters}")
+    parse_holdout(args.holdout)  # a bad split is an error before the log is read
     log = load_scene_log(args.scene_dir)
-    config = TrainConfig(iterations=args.iters, device=args.device, max_minutes=args.max_minutes, seed=args.seed)
+    config = TrainConfig(iterations=args.iters, device=args.device, max_minutes=args.max_minutes, seed=args.seed,
+                         holdout=args.holdout)
     if args.cap_max is not None:
         config = dataclasses.replace(config, cap_max=args.cap_max)
     config = apply_overrides(config, args.set)

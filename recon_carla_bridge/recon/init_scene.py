@@ -294,8 +294,12 @@ def _box_surface_samples(size: np.ndarray, count: int, rng: np.random.Generator)
     return points * 0.95
 
 
-def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[View] | None = None) -> GaussianScene:
-    """Build the initial GaussianScene of `log` (training views only colour it: held-out images stay unseen)."""
+def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[View] | None = None,
+                  last_lidar_frame: int | None = None) -> GaussianScene:
+    """Build the initial GaussianScene of `log` (training views only colour it: held-out images stay unseen).
+
+    `last_lidar_frame`: LiDAR scans of later frames are not used (a forward-extrapolation split must not see
+    the geometry of the frames it is scored on); None uses every scan."""
     rng = np.random.default_rng(config.seed)
     views = [v for v in (views or list_views(log)) if not v.held_out]
     images = {(v.frame_index, v.camera): load_image(v.image_path, v.width, v.height) for v in views}
@@ -307,7 +311,7 @@ def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[
     actor_clouds = {track.track_id: _Cloud.new() for track in log.tracks}
     fill_xyz, fill_rgb = [], []
     for frame in log.frames:
-        if not frame.lidars:
+        if not frame.lidars or (last_lidar_frame is not None and frame.index > last_lidar_frame):
             continue
         points = world_points(log, frame.index)
         xyz, intensity = points[:, :3], points[:, 3]

@@ -14,6 +14,7 @@ from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.scenelog import ActorTrack, SceneLog
 
 HOLDOUT_EVERY = 8
+DEFAULT_HOLDOUT = f"every:{HOLDOUT_EVERY}"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class View:
         ego_from_camera: (4, 4) float64 mounting of the camera on the ego.
         K: (3, 3) float64 intrinsics.
         width, height: image size in pixels.
-        held_out: True for evaluation views (every HOLDOUT_EVERY-th frame, starting at frame 0).
+        held_out: True for evaluation views (by default every HOLDOUT_EVERY-th frame, starting at frame 0;
+            see `parse_holdout` for the other splits).
     """
 
     frame_index: int
@@ -42,13 +44,49 @@ class View:
     held_out: bool
 
 
-def is_held_out(frame_index: int) -> bool:
-    """Whether a frame is in the held-out split (every 8th frame: 0, 8, 16, ...)."""
-    return frame_index % HOLDOUT_EVERY == 0
+@dataclass(frozen=True)
+class HoldoutSplit:
+    """Which frames are held out of training and scored.
+
+    Attributes:
+        every: hold out every `every`-th frame (0, every, 2*every, ...); None when `after` is used.
+        after: train on frames 0..after and hold out every later frame (forward extrapolation); None when
+            `every` is used.
+    """
+
+    every: int | None = HOLDOUT_EVERY
+    after: int | None = None
+
+    def held_out(self, frame_index: int) -> bool:
+        """Whether `frame_index` is an evaluation frame of this split."""
+        if self.after is not None:
+            return frame_index > self.after
+        return frame_index % self.every == 0
 
 
-def list_views(log: SceneLog) -> list[View]:
-    """Every camera image of the log, in frame order."""
+def parse_holdout(text: str) -> HoldoutSplit:
+    """The split named by `text`: "every:N" (every N-th frame held out, interpolation) or "after:K" (frames
+    0..K train, later frames held out, forward extrapolation). Anything else is an InputError naming it."""
+    kind, colon, number = text.strip().partition(":")
+    try:
+        value = int(number)
+    except ValueError:
+        value = -1
+    if colon and kind == "every" and value >= 2:
+        return HoldoutSplit(every=value, after=None)
+    if colon and kind == "after" and value >= 0:
+        return HoldoutSplit(every=None, after=value)
+    raise InputError(f"holdout {text!r}: expected 'every:N' (N >= 2) or 'after:K' (K >= 0)")
+
+
+def is_held_out(frame_index: int, holdout: str = DEFAULT_HOLDOUT) -> bool:
+    """Whether a frame is in the held-out split (by default every 8th frame: 0, 8, 16, ...)."""
+    return parse_holdout(holdout).held_out(frame_index)
+
+
+def list_views(log: SceneLog, holdout: str = DEFAULT_HOLDOUT) -> list[View]:
+    """Every camera image of the log, in frame order, flagged by the `holdout` split (`parse_holdout`)."""
+    split = parse_holdout(holdout)
     views = []
     for frame in log.frames:
         for name, cam in frame.cameras.items():
@@ -63,11 +101,13 @@ def list_views(log: SceneLog) -> list[View]:
                     K=calib.K,
                     width=calib.width,
                     height=calib.height,
-                    held_out=is_held_out(frame.index),
+                    held_out=split.held_out(frame.index),
                 )
             )
     if not views:
         raise InputError(f"scene log {log.name!r}: no camera images to reconstruct from")
+    if all(v.held_out for v in views):
+        raise InputError(f"scene log {log.name!r}: holdout {holdout!r} leaves no frame to train on")
     return views
 
 

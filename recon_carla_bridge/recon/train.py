@@ -61,7 +61,7 @@ from recon_carla_bridge.recon.gaussians import (
 from recon_carla_bridge.recon.densify import GroupedMCMC
 from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotmat_to_quat, small_pose, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
-from recon_carla_bridge.recon.log_views import list_views
+from recon_carla_bridge.recon.log_views import DEFAULT_HOLDOUT, list_views, parse_holdout
 from recon_carla_bridge.recon.metrics import psnr, ssim
 from recon_carla_bridge.recon.semantics import CarlaTag
 from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
@@ -120,6 +120,8 @@ class TrainConfig:
             training view (0 disables).
         shadow_shrink: actor boxes are shrunk by this factor for that test (the road beside a car stays).
         seed: random seed.
+        holdout: which frames are held out and scored: "every:8" (interpolation) or "after:79" (frames 0-79
+            train, later ones are scored: forward extrapolation; their LiDAR is not used either).
         init: the LiDAR initialisation settings.
     """
 
@@ -165,6 +167,7 @@ class TrainConfig:
     shadow_every: int = 500
     shadow_shrink: float = 0.9
     seed: int = 0
+    holdout: str = DEFAULT_HOLDOUT
     init: InitConfig = field(default_factory=InitConfig)
 
 
@@ -498,12 +501,13 @@ def train(
     generator = np.random.default_rng(config.seed)
     started = time.time()
 
-    views = list_views(log)
+    views = list_views(log, config.holdout)
     train_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if not v.held_out])]
     test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out], lidar=False)]
     if not train_views:
         raise InputError(f"scene log {log.name!r}: no training views (every frame is held out)")
-    initial = scene if scene is not None else initial_scene(log, config.init, views)
+    initial = scene if scene is not None else initial_scene(log, config.init, views,
+                                                            parse_holdout(config.holdout).after)
     model = _build_model(initial, len(log.frames), device)
     train_frames = np.zeros(len(log.frames), dtype=bool)
     train_frames[[v.view.frame_index for v in train_views]] = True
@@ -668,7 +672,8 @@ def evaluate_scene(scene: GaussianScene, views: list[ViewTensors], backend: str)
         target = view.image.float().to(rgb.device) / 255.0
         psnrs.append(psnr(rgb, target))
         ssims.append(float(ssim(rgb, target)))
-    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "psnr_per_view": [round(v, 3) for v in psnrs]}
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "psnr_per_view": [round(v, 3) for v in psnrs],
+            "ssim_per_view": [round(v, 4) for v in ssims]}
 
 
 def relabel_scene(scene: GaussianScene, log: SceneLog, init: InitConfig, backend: str = "cpu",
