@@ -28,7 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-route-seconds", type=float, default=0.0,
                         help="cap on simulated seconds per route (0: the leaderboard's route timeout only)")
     parser.add_argument("--skip-missing-towns", action="store_true", help="run only routes whose map exists")
-    parser.add_argument("--no-video", action="store_true", help="do not record the front-camera videos")
+    parser.add_argument("--no-video", action="store_true",
+                        help="do not record the front-camera videos (about 8x faster)")
+    parser.add_argument("--no-background-traffic", action="store_true",
+                        help="drive the routes on empty roads (no leaderboard background vehicles)")
+    parser.add_argument("--background-vehicles", type=int, default=None, metavar="N",
+                        help="background vehicles (1.0 routes: in the town; 2.0: kept around the ego); "
+                             "default: the leaderboard's amount")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the 1.0 scenario sampling and of the background traffic (default 0)")
     parser.set_defaults(func=handler)
 
 
@@ -42,7 +50,12 @@ def handler(args: argparse.Namespace) -> int:
         routes=args.routes, agent=args.agent, checkpoint=args.checkpoint, agent_config=args.agent_config,
         scenarios=args.scenarios, routes_subset=args.routes_subset, repetitions=args.repetitions,
         resume=args.resume, track=args.track, step_timeout=args.timeout, max_route_seconds=args.max_route_seconds,
-        skip_missing_towns=args.skip_missing_towns, record_video=not args.no_video)
+        skip_missing_towns=args.skip_missing_towns, record_video=not args.no_video,
+        background_traffic=not args.no_background_traffic, background_vehicles=args.background_vehicles,
+        seed=args.seed)
+    if args.background_vehicles is not None and args.background_vehicles < 0:
+        print(f"error: --background-vehicles must be >= 0, got {args.background_vehicles}", file=sys.stderr)
+        return 2
     try:
         summary = evaluate(config)
     except InputError as error:
