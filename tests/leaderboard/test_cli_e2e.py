@@ -38,7 +38,7 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
     scenarios = shared_data / "leaderboard_1.0" / "all_towns_traffic_scenarios_public.json"
     checkpoint = tmp_path / "results.json"
     command = _cli() + ["evaluate", "--routes", str(routes), "--scenarios", str(scenarios), "--routes-subset", "0",
-                        "--agent", str(AGENT), "--track", "MAP", "--max-route-seconds", "4", "--no-video",
+                        "--agent", str(AGENT), "--max-route-seconds", "4", "--no-video",
                         "--checkpoint", str(checkpoint)]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -50,7 +50,7 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
     assert results["entry_status"] == "Finished" and results["eligible"] is True
     assert results["labels"] == LABELS and len(results["values"]) == len(LABELS)
     assert all(isinstance(value, str) for value in results["values"])  # the leaderboard writes strings
-    assert results["sensors"] == ["carla_speedometer", "carla_opendrive_map"]
+    assert results["sensors"] == ["carla_speedometer"]
 
     checkpoint_data = results["_checkpoint"]
     assert checkpoint_data["progress"] == [1, 1]

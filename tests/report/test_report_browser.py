@@ -37,7 +37,7 @@ def report(shared_data, tmp_path_factory) -> tuple[Path, dict]:
     """(index.html, results) of a real evaluation with one capped route."""
     folder = tmp_path_factory.mktemp("report")
     results_path = folder / "results.json"
-    assert main(["evaluate", "--routes", str(ROUTES), "--agent", str(AGENT), "--track", "MAP",
+    assert main(["evaluate", "--routes", str(ROUTES), "--agent", str(AGENT),
                  "--max-route-seconds", "6", "--checkpoint", str(results_path)]) == 0
     assert main(["report", str(results_path)]) == 0
     index = folder / "results_report" / "index.html"
