@@ -15,7 +15,6 @@ the episode recorder read it) and are driven by the world's traffic manager.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +125,7 @@ class BackgroundTraffic:
     def summary(self) -> dict[str, Any]:
         """How the traffic was made and how many vehicles it spawned (for the results file)."""
         return {"mode": self.mode, "seed": self.settings.seed, "requested": self.requested,
-                "spawned": self.spawned, "max_alive": self.max_alive}
+                "spawned": self.spawned, "removed": self.removed, "max_alive": self.max_alive}
 
 
 class TownTraffic(BackgroundTraffic):
@@ -249,9 +248,3 @@ class EgoTraffic(BackgroundTraffic):
             if not vehicle.is_alive or vehicle.get_location().distance(ego_location) > radius:
                 self._remove(actor_id)
         self._fill(initial=False)
-
-
-def closest_gap(ego_location: carla.Location, others: list[Any]) -> float:
-    """Centre distance (m) from the ego to the nearest of `others`, inf when there are none."""
-    distances = [other.get_location().distance(ego_location) for other in others]
-    return min(distances) if distances else math.inf
