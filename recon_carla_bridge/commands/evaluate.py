@@ -61,6 +61,10 @@ def handler(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nrecon-carla: interrupted; the routes that finished are kept in {args.checkpoint} "
+              "(run the same command with --resume to go on)", file=sys.stderr)
+        return 130
     values = dict(zip(summary.results["labels"], summary.results["values"]))
     print(f"Results written to {summary.checkpoint} (entry status {summary.results['entry_status']})")
     for label in ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty"):

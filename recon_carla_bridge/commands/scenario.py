@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-FREE_RIDE_DEFAULT_SECONDS = 60.0  # simulated s a never-ending FreeRide runs without --maxSimTime
+FREE_RIDE_DEFAULT_SECONDS = 20.0  # simulated s a never-ending FreeRide runs without --maxSimTime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
