@@ -157,6 +157,11 @@ class ScenarioHost:
         self._announce(len(planned.scenarios))
         if not behaviours:
             return
+        # py_trees' blackboard is global: a previous route's "triggered" flags under the same names would fire
+        # these scenarios at once (srunner's ScenarioTriggerer never resets them).
+        board = py_trees.blackboard.Blackboard()
+        for variable, _ in blackboard:
+            board.set(variable, False, overwrite=True)
         root = py_trees.composites.Parallel(name="Route scenarios",
                                             policy=py_trees.common.ParallelPolicy.SUCCESS_ON_ALL)
         root.add_child(ScenarioTriggerer(ego, planned.route, blackboard, TRIGGER_DISTANCE, repeat_scenarios=False))
@@ -227,6 +232,12 @@ class ScenarioHost:
                 traceback.print_exc()
         self.instances.clear()
         self.tree = None
+        if self._trigger_vars:
+            import py_trees
+
+            board = py_trees.blackboard.Blackboard()
+            for variable in self._trigger_vars.values():
+                board.set(variable, False, overwrite=True)
 
     def summary(self) -> dict[str, Any]:
         """Which scenarios ran, which were skipped and why (with the missing srunner types counted), which
