@@ -76,3 +76,13 @@ def test_results_file_follows_the_umask(tmp_path):
     mode = stat.S_IMODE((tmp_path / "results.json").stat().st_mode)
     assert mode == 0o644, oct(mode)
     assert json.loads((tmp_path / "results.json").read_text()) == {"a": 1}
+
+
+def test_a_running_route_prints_its_progress(shared_data, tmp_path, capsys):
+    import re
+
+    _run(tmp_path, V1_ROUTE, background_traffic=False, max_route_seconds=2.0, progress_every=1e-6)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "ticks/s" in line]
+    assert len(lines) >= 30  # one a tick at this interval: 2 s at 20 Hz
+    assert re.fullmatch(r"  RouteScenario_0_rep0: sim +[\d.]+ s, +[\d.]+ % of \d+ m, \d+ ticks/s \([\d.]+x real time\)",
+                        lines[-1]), lines[-1]
