@@ -44,6 +44,7 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Avg. driving score" in done.stdout
+    assert "scenario actors spawned: 11; background vehicles spawned: 120" in done.stdout  # Town01's 1.0 amount
 
     results = json.loads(checkpoint.read_text())
     assert {"_checkpoint", "entry_status", "eligible", "sensors", "values", "labels"} <= set(results)
