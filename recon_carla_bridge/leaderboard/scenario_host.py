@@ -86,6 +86,24 @@ def _scenario_class(kind: str) -> Any:
     raise MissingScenarioType(f"srunner 0.9.11 has no scenario class '{kind}'")
 
 
+def _configuration(spec: Any, number: int, ego: Any, configuration_class: type, actor_class: type) -> Any:
+    """srunner's ScenarioConfiguration of one route scenario, as the leaderboard's RouteScenario builds it."""
+    config = configuration_class()
+    config.trigger_points = [carla.Transform(carla.Location(spec.trigger.x, spec.trigger.y, spec.trigger.z),
+                                             carla.Rotation(yaw=spec.trigger.yaw))]
+    config.subtype = spec.subtype or "valid"
+    config.other_actors = []
+    for side in ("front", "left", "right"):
+        for actor in (spec.other_actors or {}).get(side, []):
+            transform = carla.Transform(carla.Location(float(actor["x"]), float(actor["y"]), float(actor["z"])),
+                                        carla.Rotation(yaw=float(actor["yaw"])))
+            config.other_actors.append(actor_class("vehicle.*", transform, "scenario"))
+    config.ego_vehicles = [actor_class(ego.type_id, ego.get_transform(), "hero")]
+    config.route_var_name = f"ScenarioRouteNumber{number}"
+    config.other_parameters = dict(spec.parameters)
+    return config
+
+
 class ScenarioHost:
     """Builds a route's scenarios and ticks their behaviour tree."""
 
@@ -121,21 +139,7 @@ class ScenarioHost:
         behaviours, blackboard = [], []
         for number, spec in enumerate(planned.scenarios):
             try:
-                config = ScenarioConfiguration()
-                trigger = carla.Transform(carla.Location(spec.trigger.x, spec.trigger.y, spec.trigger.z),
-                                          carla.Rotation(yaw=spec.trigger.yaw))
-                config.trigger_points = [trigger]
-                config.subtype = spec.subtype or "valid"
-                config.other_actors = []
-                for side in ("front", "left", "right"):
-                    for actor in (spec.other_actors or {}).get(side, []):
-                        config.other_actors.append(ActorConfigurationData(
-                            "vehicle.*", carla.Transform(carla.Location(float(actor["x"]), float(actor["y"]),
-                                                                        float(actor["z"])),
-                                                         carla.Rotation(yaw=float(actor["yaw"]))), "scenario"))
-                config.ego_vehicles = [ActorConfigurationData(ego.type_id, ego.get_transform(), "hero")]
-                config.route_var_name = f"ScenarioRouteNumber{number}"
-                config.other_parameters = dict(spec.parameters)
+                config = _configuration(spec, number, ego, ScenarioConfiguration, ActorConfigurationData)
                 instance = _scenario_class(spec.type)(world, [ego], config, criteria_enable=False, timeout=timeout)
             except MissingScenarioType as error:
                 self.missing_types[spec.type] += 1
@@ -151,7 +155,7 @@ class ScenarioHost:
             behaviour = instance.scenario.behavior
             if behaviour is not None:
                 behaviours.append(behaviour)
-                blackboard.append([config.route_var_name, trigger.location])
+                blackboard.append([config.route_var_name, config.trigger_points[0].location])
                 self._trigger_vars[spec.name] = config.route_var_name
             self.built.append(spec.name)
         self._announce(len(planned.scenarios))
