@@ -147,8 +147,6 @@ def handle(args: argparse.Namespace) -> int:
             return 0
         by_name = bool(args.scenario) and not args.openscenario and not args.route
         entries = scenario_entries(examples, args.configFile) if by_name else []
-        if by_name:
-            _check_scenario_name(args.scenario, entries)
         max_sim_time = _max_sim_time(args, entries)
         settings = ScenarioRunSettings(
             scenario=args.scenario, config_file=args.configFile, openscenario=args.openscenario,
@@ -159,7 +157,9 @@ def handle(args: argparse.Namespace) -> int:
             examples_dirs=examples, traffic_manager_port=args.trafficManagerPort,
             traffic_manager_seed=args.trafficManagerSeed, max_sim_time=max_sim_time,
         )
-        runner = ScenarioRunner(settings)
+        runner = ScenarioRunner(settings)  # checks the agent first
+        if by_name:
+            _check_scenario_name(args.scenario, entries)
         with stop_on_interrupt(runner):
             success = runner.run()
     except ReconCarlaError as error:
