@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="cap on simulated seconds per route (0: the leaderboard's route timeout only)")
     parser.add_argument("--skip-missing-towns", action="store_true", help="run only routes whose map exists")
     parser.add_argument("--no-video", action="store_true",
-                        help="do not record the front-camera videos (about 8x faster)")
+                        help="do not record the front-camera videos (about 4x faster: 6.7 vs 26.3 s for 20 simulated s of a route without traffic)")
     parser.add_argument("--no-background-traffic", action="store_true",
                         help="drive the routes on empty roads (no leaderboard background vehicles)")
     parser.add_argument("--background-vehicles", type=int, default=None, metavar="N",
@@ -58,7 +58,7 @@ def handler(args: argparse.Namespace) -> int:
         print(f"error: --background-vehicles must be >= 0, got {args.background_vehicles}", file=sys.stderr)
         return 2
     if config.record_video:
-        print("recording a front-camera video per route for the report (--no-video runs about 8x faster)", flush=True)
+        print("recording a front-camera video per route for the report (--no-video runs about 4x faster)", flush=True)
     try:
         summary = evaluate(config)
     except InputError as error:
