@@ -1,4 +1,4 @@
-"""A rule-based leaderboard agent (MAP track): BasicAgent control along the route the evaluator gives it.
+"""A rule-based leaderboard agent (SENSORS track): BasicAgent control along the route the evaluator gives it.
 
 It reads the ego vehicle from ScenarioRunner's CarlaDataProvider (privileged, as leaderboard autopilots do),
 plans with the GlobalRoutePlanner through the sparse global plan, and drives with BasicAgent's PID controllers,
@@ -26,19 +26,17 @@ class RouteFollowerAgent(autonomous_agent.AutonomousAgent):
     """Follows the global plan with BasicAgent."""
 
     def setup(self, path_to_conf_file: str) -> None:
-        """MAP track; the config file, when given, holds the target speed in km/h."""
-        self.track = autonomous_agent.Track.MAP
+        """SENSORS track (the default of `recon-carla evaluate`); the config file, when given, holds the target
+        speed in km/h."""
+        self.track = autonomous_agent.Track.SENSORS
         self._target_speed = DEFAULT_TARGET_SPEED
         if path_to_conf_file and Path(path_to_conf_file).is_file():
             self._target_speed = float(Path(path_to_conf_file).read_text().strip())
         self._agent: BasicAgent | None = None
 
     def sensors(self) -> list[dict]:
-        """Only the speedometer and the map: the controller reads the rest from the world."""
-        return [
-            {"type": "sensor.speedometer", "reading_frequency": 20, "id": "speed"},
-            {"type": "sensor.opendrive_map", "reading_frequency": 1, "id": "map"},
-        ]
+        """Only the speedometer: the controller reads the rest from the world (privileged, as autopilots do)."""
+        return [{"type": "sensor.speedometer", "reading_frequency": 20, "id": "speed"}]
 
     def _build(self) -> BasicAgent:
         hero = CarlaDataProvider.get_hero_actor()

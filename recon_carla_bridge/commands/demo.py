@@ -20,6 +20,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=handle)
 
 
+def check_demo_config(config: object) -> None:
+    """InputError naming the setting when the demo cannot run with it (before anything is loaded)."""
+    from recon_carla_bridge.errors import InputError
+
+    for name in ("duration_s", "world_hz", "camera_hz", "camera_scale"):
+        value = getattr(config, name)
+        if not value > 0:
+            flag = {"duration_s": "--duration", "camera_scale": "--camera-scale"}.get(name, name)
+            raise InputError(f"{flag} must be > 0, got {value}")
+    if config.render_backend == "gsplat":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("--render-backend gsplat needs a CUDA GPU, and torch sees none here; use "
+                             "--render-backend cpu (or auto, which picks gsplat only where CUDA is available)")
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the demo and print where its outputs are."""
     from recon_carla_bridge.config import load_config
@@ -29,6 +46,7 @@ def handle(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in ("scene", "duration_s", "out_dir", "render_backend", "camera_scale")}
     try:
         config = load_config(DemoConfig, args.config, overrides)
+        check_demo_config(config)
         result = run_demo(config, progress=not args.quiet)
     except ReconCarlaError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 
@@ -28,7 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-route-seconds", type=float, default=0.0,
                         help="cap on simulated seconds per route (0: the leaderboard's route timeout only)")
     parser.add_argument("--skip-missing-towns", action="store_true", help="run only routes whose map exists")
-    parser.add_argument("--no-video", action="store_true", help="do not record the front-camera videos")
+    parser.add_argument("--no-video", action="store_true",
+                        help="do not record the front-camera videos (about 4x faster: 6.7 vs 26.3 s for 20 simulated s of a route without traffic)")
+    parser.add_argument("--no-background-traffic", action="store_true",
+                        help="drive the routes on empty roads (no leaderboard background vehicles)")
+    parser.add_argument("--background-vehicles", type=int, default=None, metavar="N",
+                        help="background vehicles (1.0 routes: in the town; 2.0: kept around the ego); "
+                             "default: the leaderboard's amount")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the 1.0 scenario sampling and of the background traffic (default 0)")
     parser.set_defaults(func=handler)
 
 
@@ -42,14 +51,42 @@ def handler(args: argparse.Namespace) -> int:
         routes=args.routes, agent=args.agent, checkpoint=args.checkpoint, agent_config=args.agent_config,
         scenarios=args.scenarios, routes_subset=args.routes_subset, repetitions=args.repetitions,
         resume=args.resume, track=args.track, step_timeout=args.timeout, max_route_seconds=args.max_route_seconds,
-        skip_missing_towns=args.skip_missing_towns, record_video=not args.no_video)
+        skip_missing_towns=args.skip_missing_towns, record_video=not args.no_video,
+        background_traffic=not args.no_background_traffic, background_vehicles=args.background_vehicles,
+        seed=args.seed)
+    if args.background_vehicles is not None and args.background_vehicles < 0:
+        print(f"error: --background-vehicles must be >= 0, got {args.background_vehicles}", file=sys.stderr)
+        return 2
+    if config.record_video:
+        print("recording a front-camera video per route for the report (--no-video runs about 4x faster)", flush=True)
     try:
         summary = evaluate(config)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nrecon-carla: interrupted; the routes that finished are kept in {args.checkpoint} "
+              "(run the same command with --resume to go on)", file=sys.stderr)
+        return 130
     values = dict(zip(summary.results["labels"], summary.results["values"]))
     print(f"Results written to {summary.checkpoint} (entry status {summary.results['entry_status']})")
     for label in ("Avg. driving score", "Avg. route completion", "Avg. infraction penalty"):
         print(f"  {label}: {values.get(label)}")
+    print_scenario_totals(summary.results["_checkpoint"]["records"])
     return 0
+
+
+def print_scenario_totals(records: list) -> None:
+    """Scenario actors, background vehicles and scenario types srunner lacks, summed over the routes run."""
+    missing: Counter[str] = Counter()
+    actors = background = 0
+    for record in records:
+        meta = (record or {}).get("meta", {})
+        scenarios = meta.get("scenarios") or {}
+        missing.update(scenarios.get("missing_types") or {})
+        actors += len(scenarios.get("actors") or [])
+        background += (meta.get("background_traffic") or {}).get("spawned", 0)
+    print(f"  scenario actors spawned: {actors}; background vehicles spawned: {background}")
+    if missing:
+        names = ", ".join(f"{name} x{count}" for name, count in sorted(missing.items()))
+        print(f"  scenarios not run, srunner 0.9.11 lacks their type ({sum(missing.values())}): {names}")

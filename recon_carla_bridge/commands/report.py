@@ -25,5 +25,8 @@ def handler(args: argparse.Namespace) -> int:
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nrecon-carla: report interrupted; the results file is unchanged", file=sys.stderr)
+        return 130
     print(f"Report written to {index}")
     return 0

@@ -19,6 +19,8 @@ from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard.alias import install_leaderboard_alias
 from recon_carla_bridge.leaderboard.api.autoagents.agent_wrapper import AgentError
 from recon_carla_bridge.leaderboard.api.autoagents.autonomous_agent import (
+    PLAN_SAMPLE_DISTANCE_V1,
+    PLAN_SAMPLE_DISTANCE_V2,
     AutonomousAgent,
 )
 
@@ -77,13 +79,25 @@ def uses_legacy_constructor(agent_class: type) -> bool:
     return len(required) == 1
 
 
-def build_agent(agent_class: type, config_path: str, global_plan_gps: list, global_plan: list) -> AutonomousAgent:
-    """Construct and set up the agent the way its leaderboard generation does, and give it the route."""
+def plan_sample_distance(route_format: str) -> float:
+    """Metres between the global plan's points for a route file of `route_format` ('1.0' or '2.0'):
+    the distance that generation's `AutonomousAgent.set_global_plan` keeps."""
+    return PLAN_SAMPLE_DISTANCE_V1 if route_format == "1.0" else PLAN_SAMPLE_DISTANCE_V2
+
+
+def build_agent(agent_class: type, config_path: str, global_plan_gps: list, global_plan: list,
+                sample_distance: float | None = None) -> AutonomousAgent:
+    """Construct and set up the agent the way its constructor's leaderboard generation does, and give it the
+    route down-sampled every `sample_distance` m (the route file's generation decides; None: the constructor's)."""
     if uses_legacy_constructor(agent_class):
         agent = agent_class(config_path)  # 1.0: the constructor runs setup()
+        if sample_distance is not None:
+            agent._plan_sample_distance = sample_distance
         agent.set_global_plan(global_plan_gps, global_plan)
     else:
         agent = agent_class("localhost", 2000, False)  # 2.0: plan first, then setup()
+        if sample_distance is not None:
+            agent._plan_sample_distance = sample_distance
         agent.set_global_plan(global_plan_gps, global_plan)
         agent.setup(config_path)
     return agent

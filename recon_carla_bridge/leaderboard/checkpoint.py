@@ -70,12 +70,21 @@ def read_results(path: Path) -> dict[str, Any]:
     return data or empty_results()
 
 
+def _current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write `data` as indented JSON through a temporary file and an atomic rename."""
+    """Write `data` as indented JSON through a temporary file and an atomic rename; the file gets the
+    permissions the process umask gives a new file (mkstemp alone would make it readable by its owner only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~_current_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(data, stream, indent=4)
             stream.flush()

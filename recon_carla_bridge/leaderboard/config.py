@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from recon_carla_bridge.leaderboard.background_traffic import TrafficSettings
+
 
 @dataclass(frozen=True)
 class EvaluatorConfig:
@@ -25,7 +27,10 @@ class EvaluatorConfig:
         skip_missing_towns: run only routes whose map exists instead of refusing the whole file.
         record_video: write a front-camera MP4 per route for the report.
         video_fps: frames per second of that video (a frame every frame_rate/video_fps ticks).
-        seed: scenario sampling seed (leaderboard 1.0 uses 0).
+        seed: scenario sampling and background traffic seed (leaderboard 1.0 samples scenarios with 0).
+        background_traffic: spawn the leaderboard's background traffic (False: empty roads).
+        background_vehicles: how many background vehicles, or None for the leaderboard's amount.
+        progress_every: wall seconds between two progress lines while a route runs (0: none).
     """
 
     routes: Path
@@ -44,6 +49,14 @@ class EvaluatorConfig:
     record_video: bool = True
     video_fps: float = 10.0
     seed: int = 0
+    background_traffic: bool = True
+    background_vehicles: int | None = None
+    progress_every: float = 10.0
+
+    @property
+    def traffic(self) -> TrafficSettings:
+        """The background traffic settings of every route."""
+        return TrafficSettings(self.background_traffic, self.background_vehicles, self.seed)
 
     @property
     def artifacts_dir(self) -> Path:

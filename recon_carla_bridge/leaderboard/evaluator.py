@@ -6,12 +6,15 @@ agent file), so bad input never costs finished results. Each route's record is w
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard import scoring
 from recon_carla_bridge.leaderboard.agent_host import agent_class_of, load_agent_module
@@ -42,6 +45,29 @@ class EvaluationSummary:
     skipped_routes: tuple[str, ...]
 
 
+PUBLIC_TRIGGER_FILE = Path("leaderboard_1.0") / "all_towns_traffic_scenarios_public.json"
+
+
+def with_trigger_file(config: EvaluatorConfig) -> EvaluatorConfig:
+    """`config` with the public 1.0 scenario-trigger file of ../shared when its 1.0 routes were given none.
+
+    Says so on the console; when that file is absent too, says loudly that the 1.0 routes run without scenarios.
+    """
+    if config.scenarios is not None:
+        return config
+    routes = parse_routes_file(config.routes, None, config.routes_subset)
+    if not any(route.format == "1.0" for route in routes):
+        return config
+    public = paths.shared_data_dir() / PUBLIC_TRIGGER_FILE
+    if public.is_file():
+        print(f"{config.routes}: leaderboard 1.0 routes without --scenarios: using the public scenario triggers "
+              f"{public}", flush=True)
+        return dataclasses.replace(config, scenarios=public)
+    print(f"WARNING: {config.routes} holds leaderboard 1.0 routes and no --scenarios file was given (and {public} "
+          "is absent): these routes run WITHOUT their scenarios", file=sys.stderr, flush=True)
+    return config
+
+
 def select_routes(config: EvaluatorConfig) -> tuple[list[RouteConfig], list[str]]:
     """Parse the route file and keep the routes whose town has a map (others refused unless skipping)."""
     routes = parse_routes_file(config.routes, config.scenarios, config.routes_subset)
@@ -62,6 +88,7 @@ def select_routes(config: EvaluatorConfig) -> tuple[list[RouteConfig], list[str]
 
 def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
     """Run the evaluation and return the final results document."""
+    config = with_trigger_file(config)
     routes, skipped = select_routes(config)
     maps = {town: load_map(town) for town in {route.town for route in routes}}
     planned = {route.route_id: plan_route(route, maps[route.town], config.seed) for route in routes}
@@ -71,7 +98,8 @@ def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
     checkpoint.set_run_info({"agent": str(config.agent), "routes": str(config.routes),
                              "scenarios": str(config.scenarios) if config.scenarios else None,
                              "repetitions": config.repetitions, "track": config.track,
-                             "frame_rate": config.frame_rate, "skipped_routes": skipped})
+                             "frame_rate": config.frame_rate, "skipped_routes": skipped,
+                             "background_traffic": config.traffic.describe(), "seed": config.seed})
     registry = default_registry()
 
     import recon_carla_bridge

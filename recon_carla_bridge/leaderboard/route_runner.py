@@ -18,6 +18,7 @@ import numpy as np
 from recon_carla_bridge.leaderboard import scoring
 from recon_carla_bridge.leaderboard.agent_host import (
     build_agent,
+    plan_sample_distance,
     check_control,
     deadline,
 )
@@ -30,6 +31,7 @@ from recon_carla_bridge.leaderboard.api.envs.sensor_interface import (
     SensorConfigurationInvalid,
     SpeedometerReader,
 )
+from recon_carla_bridge.leaderboard.background_traffic import start_background_traffic
 from recon_carla_bridge.leaderboard.clock import GameClock
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.criteria import (
@@ -52,6 +54,7 @@ from recon_carla_bridge.leaderboard.episode import (
     EpisodeRecorder,
 )
 from recon_carla_bridge.leaderboard.planning import PlannedRoute, expert_trajectory
+from recon_carla_bridge.leaderboard.progress import RouteProgress
 from recon_carla_bridge.leaderboard.scenario_host import ScenarioHost
 from recon_carla_bridge.leaderboard.video import FrontVideo
 
@@ -222,6 +225,7 @@ class RouteRunner:
         criteria = None
         recorder = None
         scenarios = None
+        traffic = None
         tick_snapshot = None
         try:
             ego = self._spawn_ego()
@@ -229,7 +233,8 @@ class RouteRunner:
             try:
                 with deadline(self.config.step_timeout, "agent setup"):
                     self.agent = build_agent(self.agent_class, self.config.agent_config,
-                                             self.planned.gps_route, self.planned.route)
+                                             self.planned.gps_route, self.planned.route,
+                                             plan_sample_distance(self.planned.config.format))
                     specs = self.agent.sensors()
                 validate_sensor_configuration(specs, self.agent.track, self.config.track)
             except SensorConfigurationInvalid as error:
@@ -251,6 +256,8 @@ class RouteRunner:
             lights = self._traffic_lights()
             criteria = build_route_criteria(self.planned, self.map, lights=lights, stops=self._stop_signs())
             scenarios = ScenarioHost(self.world, ego, self.planned)
+            traffic = start_background_traffic(self.world, ego, self.planned, self.config.traffic)
+            progress = RouteProgress(route_id, self.planned.length, self.config.progress_every or float("inf"))
             extent = ego.bounding_box.extent
             recorder = EpisodeRecorder(self.planned.config.town, 1.0 / self.config.frame_rate,
                                        np.array([extent.x, extent.y, extent.z]),
@@ -283,6 +290,7 @@ class RouteRunner:
                     traceback.print_exc()
                     break
                 scenarios.tick(snapshot)
+                traffic.tick()
                 hits, self._hits = self._hits, []
                 actors, background = self._nearby(ego, transform.location, recorder)
                 light_states = self._light_states(lights)
@@ -293,6 +301,7 @@ class RouteRunner:
                                  for light, state in zip(lights, light_states)),
                     background_speeds=tuple(background), speed_limit=float(ego.get_speed_limit() or 30.0))
                 ends = criteria.update(tick_snapshot)
+                progress.update(elapsed, criteria.completion.value)
                 acceleration, angular = ego.get_acceleration(), ego.get_angular_velocity()
                 rot = transform.rotation
                 recorder.add(elapsed, snapshot.frame,
@@ -317,6 +326,12 @@ class RouteRunner:
             reason = f"{type(error).__name__}: {error}"
             traceback.print_exc()
         finally:
+            if scenarios is not None:
+                record["meta"]["scenarios"] = scenarios.summary()
+                scenarios.close()
+            if traffic is not None:
+                record["meta"]["background_traffic"] = traffic.summary()
+                traffic.close()
             self._cleanup()
             if video is not None:
                 video.close()
@@ -325,8 +340,6 @@ class RouteRunner:
         events = criteria.events() if criteria is not None else []
         if reason:
             record["meta"]["failure_reason"] = reason
-        if scenarios is not None:
-            record["meta"]["scenarios"] = scenarios.summary()
         outcome = scoring.RouteOutcome(
             events=tuple(events), route_length=self.planned.length,
             duration_game=self.clock.time, duration_system=time.time() - wall_start,

@@ -10,7 +10,7 @@ import html
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from PIL import Image, ImageDraw
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard.checkpoint import read_results
 from recon_carla_bridge.leaderboard.episode import Episode
+from recon_carla_bridge.leaderboard.progress import StepProgress
 from recon_carla_bridge.report.bev import BevRenderer, BevView, overview_image
+from recon_carla_bridge.report.metric_guide import LEADERBOARD_GUIDE, METRIC_GUIDE, arrow
 from recon_carla_bridge.report.style import PAGE_STYLE
 from recon_carla_bridge.schematic.scene import SchematicScene
 
@@ -190,9 +192,11 @@ def _leaderboard_table(results: dict[str, Any]) -> str:
     rows = []
     for label, value in zip(results.get("labels", []), results.get("values", [])):
         unit = "" if label in SCORE_LABELS else " per km" if label != "Off-road infractions" else " km"
-        rows.append(f"<tr><td>{_esc(label)}</td><td class='num'>{_esc(value)}</td><td>{unit.strip()}</td></tr>")
-    return ("<table id='leaderboard-scores'><tr><th>leaderboard 2.0</th><th>value</th><th>unit</th></tr>"
-            f"{''.join(rows)}</table>")
+        meaning, better = LEADERBOARD_GUIDE.get(label, ("", ""))
+        rows.append(f"<tr><td>{_esc(label)}</td><td class='num'>{_esc(value)}</td><td>{unit.strip()}</td>"
+                    f"<td>{_esc(arrow(better)) if better else ''}</td><td>{_esc(meaning)}</td></tr>")
+    return ("<table id='leaderboard-scores'><tr><th>leaderboard 2.0</th><th>value</th><th>unit</th><th>better</th>"
+            f"<th>meaning</th></tr>{''.join(rows)}</table>")
 
 
 def _routes_table(records: list[dict[str, Any]]) -> str:
@@ -225,11 +229,13 @@ def _metrics_table(results: dict[str, Any]) -> str:
             if not name.startswith(prefix + "."):
                 continue
             description = registry[name].description if name in registry.names else ""
+            meaning, better = METRIC_GUIDE.get(name, (description, ""))
             value = "n/a" if entry.get("value") is None else f"{entry['value']:.4g}"
             rows.append(f"<tr><td>{_esc(family)}</td><td>{_esc(name)}</td><td>{_esc(description)}</td>"
-                        f"<td class='num'>{value}</td><td class='num'>{entry.get('routes', 0)}</td></tr>")
-    return ("<table id='metrics'><tr><th>family</th><th>metric</th><th>meaning</th><th>mean</th>"
-            f"<th>routes counted</th></tr>{''.join(rows)}</table>")
+                        f"<td class='num'>{value}</td><td>{_esc(arrow(better)) if better else ''}</td>"
+                        f"<td>{_esc(meaning)}</td><td class='num'>{entry.get('routes', 0)}</td></tr>")
+    return ("<table id='metrics'><tr><th>family</th><th>metric</th><th>name</th><th>mean</th><th>better</th>"
+            f"<th>meaning</th><th>routes counted</th></tr>{''.join(rows)}</table>")
 
 
 def _route_section(record: dict[str, Any], artifacts: RouteArtifacts) -> str:
@@ -243,6 +249,19 @@ def _route_section(record: dict[str, Any], artifacts: RouteArtifacts) -> str:
         scenario_lines.append("scenarios run: " + ", ".join(scenarios["built"]))
     for name, why in (scenarios.get("skipped") or {}).items():
         scenario_lines.append(f"scenario {name} skipped: {why}")
+    if scenarios.get("missing_count"):
+        names = ", ".join(f"{kind} x{count}" for kind, count in scenarios["missing_types"].items())
+        scenario_lines.append(f"{scenarios['missing_count']} scenario(s) not run, srunner 0.9.11 lacks: {names}")
+    if scenarios.get("triggered") is not None and scenarios.get("built"):
+        scenario_lines.append("scenarios triggered: " + (", ".join(scenarios["triggered"]) or "none"))
+    for actor in scenarios.get("actors") or []:
+        closest = "never near" if actor.get("closest_m") is None else f"closest {actor['closest_m']:.1f} m"
+        scenario_lines.append(f"{actor['scenario']}: {actor['type_id']} {closest} from the ego, top speed "
+                              f"{actor['max_speed']:.1f} m/s")
+    background = meta.get("background_traffic")
+    if background:
+        scenario_lines.append(f"background traffic: {background['mode']}, {background['spawned']} vehicle(s) spawned "
+                              f"(seed {background['seed']})")
     if scenarios.get("stopped"):
         scenario_lines.append(f"scenarios stopped: {scenarios['stopped']}")
     media = ""
@@ -268,11 +287,20 @@ def _all_route_artifacts(records: list[dict[str, Any]], results_dir: Path, out_d
                          workers: int) -> dict[str, RouteArtifacts]:
     """Every route's artefacts, routes spread over `workers` processes (in this process when 1)."""
     workers = max(1, min(workers, len(records)))
+    progress = StepProgress("report: route", len(records))
     if workers == 1:
         scenes: dict[str, SchematicScene | None] = {}
-        return {r["route_id"]: _route_artifacts(r, results_dir, out_dir, videos, scenes) for r in records}
+        made = {}
+        for r in records:
+            made[r["route_id"]] = _route_artifacts(r, results_dir, out_dir, videos, scenes)
+            progress.step(r["route_id"] + (" (map and video)" if videos else " (map)"))
+        return made
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = {r["route_id"]: pool.submit(_route_artifacts, r, results_dir, out_dir, videos) for r in records}
+        for future in as_completed(futures.values()):
+            route_id = next(key for key, value in futures.items() if value is future)
+            future.result()
+            progress.step(route_id + (" (map and video)" if videos else " (map)"))
         return {route_id: future.result() for route_id, future in futures.items()}
 
 
@@ -293,6 +321,8 @@ def build_report(results_path: Path, out_dir: Path | None = None, videos: bool =
     out_dir = Path(out_dir) if out_dir else results_path.with_name(results_path.stem + "_report")
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    print(f"report: {len(records)} route(s) into {out_dir}"
+          + (" (composing videos takes the most time; --no-video is much faster)" if videos else ""), flush=True)
     artifacts = _all_route_artifacts(records, results_path.parent, out_dir, videos, workers)
     _score_plot(records, out_dir / "scores.png")
     plots = ["scores.png"]

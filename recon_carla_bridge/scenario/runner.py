@@ -81,6 +81,7 @@ class ScenarioRunner:
 
         self.manager = ReconScenarioManager(settings.debug, True, settings.timeout)
         self.outcomes: list[ScenarioOutcome] = []
+        self.stop_requested = False  # set by a Ctrl-C: finish the running scenario, start no other
 
     # ---- agents ------------------------------------------------------------------------------
     @staticmethod
@@ -168,6 +169,8 @@ class ScenarioRunner:
             raise InputError("nothing to run: give --scenario NAME, --openscenario FILE or --route FILES")
         for config in configs:
             for _ in range(max(1, self.settings.repetitions)):
+                if self.stop_requested:
+                    break
                 self.outcomes.append(self._load_and_run(config))
         return all(outcome.success for outcome in self.outcomes)
 

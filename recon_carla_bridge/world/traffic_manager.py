@@ -32,6 +32,7 @@ IDM_COMFORT_DECEL = 3.0  # m/s²
 DEFAULT_SPEED_DIFFERENCE_PCT = 30.0  # CARLA's TM drives 30 % below the limit by default
 DEFAULT_LEADING_DISTANCE_M = 2.5
 PATH_HALF_WIDTH_M = 1.6  # an obstacle this close to the path is in the way
+DRIVE_OVER_HALF_HEIGHT_M = 0.15  # props no higher than twice this (road debris) are driven over, not stopped for
 JUNCTION_LOOKAHEAD_M = 15.0  # junction entries closer than this are negotiated
 CONFLICT_DISTANCE_M = 2.5  # two paths through a junction closer than this conflict
 
@@ -525,7 +526,9 @@ class TrafficManager:
     def _gaps(self, ids: np.ndarray, position: np.ndarray, heading: np.ndarray, points: np.ndarray, length: np.ndarray,
               width: np.ndarray, ignore_vehicles: np.ndarray, ignore_walkers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Free distance (m) along each vehicle's path to the nearest body on it (inf if none), and its speed."""
-        bodies = [s for s in self._sim._states.values() if s.kind in (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP)]
+        # Props a car drives over (road debris, 0.1 m high) are no obstacle: CARLA's traffic manager ignores props.
+        bodies = [s for s in self._sim._states.values() if s.kind in (ActorKind.VEHICLE, ActorKind.WALKER)
+                  or (s.kind == ActorKind.PROP and s.half_extents[2] > DRIVE_OVER_HALF_HEIGHT_M)]
         count = len(ids)
         gap = np.full(count, np.inf)
         lead_speed = np.zeros(count)

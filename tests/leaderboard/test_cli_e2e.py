@@ -38,19 +38,20 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
     scenarios = shared_data / "leaderboard_1.0" / "all_towns_traffic_scenarios_public.json"
     checkpoint = tmp_path / "results.json"
     command = _cli() + ["evaluate", "--routes", str(routes), "--scenarios", str(scenarios), "--routes-subset", "0",
-                        "--agent", str(AGENT), "--track", "MAP", "--max-route-seconds", "4", "--no-video",
+                        "--agent", str(AGENT), "--max-route-seconds", "4", "--no-video",
                         "--checkpoint", str(checkpoint)]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240, check=False,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Avg. driving score" in done.stdout
+    assert "scenario actors spawned: 11; background vehicles spawned: 120" in done.stdout  # Town01's 1.0 amount
 
     results = json.loads(checkpoint.read_text())
     assert {"_checkpoint", "entry_status", "eligible", "sensors", "values", "labels"} <= set(results)
     assert results["entry_status"] == "Finished" and results["eligible"] is True
     assert results["labels"] == LABELS and len(results["values"]) == len(LABELS)
     assert all(isinstance(value, str) for value in results["values"])  # the leaderboard writes strings
-    assert results["sensors"] == ["carla_speedometer", "carla_opendrive_map"]
+    assert results["sensors"] == ["carla_speedometer"]
 
     checkpoint_data = results["_checkpoint"]
     assert checkpoint_data["progress"] == [1, 1]
@@ -76,3 +77,25 @@ def test_cli_evaluate_writes_the_leaderboard_results_layout(shared_data, tmp_pat
     assert global_record["scores_mean"]["score_route"] == scores["score_route"]
     assert results["values"][0] == str(global_record["scores_mean"]["score_composed"])
     assert global_record["meta"]["exceptions"] == [["RouteScenario_0_rep0", 0, record["status"]]]
+
+
+def test_the_readme_evaluate_line_works_as_written(shared_data, tmp_path, monkeypatch):
+    """The README's evaluate command (the project's agent, default --track SENSORS, towns missing here skipped),
+    capped at 1 simulated second per route."""
+    import re
+    import shlex
+
+    from recon_carla_bridge.cli import main
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"`(recon-carla evaluate [^`]+)`", readme).group(1)
+    arguments = shlex.split(line)[1:]
+    checkpoint = arguments[arguments.index("--checkpoint") + 1]
+    monkeypatch.chdir(REPO)
+    arguments[arguments.index("--checkpoint") + 1] = str(tmp_path / checkpoint)
+    assert main(arguments + ["--max-route-seconds", "1", "--no-video"]) == 0
+    results = json.loads((tmp_path / checkpoint).read_text())
+    records = results["_checkpoint"]["records"]
+    assert [r["route_id"] for r in records] == ["RouteScenario_0_rep0", "RouteScenario_2_rep0"]  # Town01, Town04
+    assert not any("Agent" in r["status"] or "Sensors" in r["status"] for r in records), records
+    assert results["run"]["skipped_routes"] == ["1 (Town03)", "3 (Town06)"]

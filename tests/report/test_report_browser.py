@@ -37,7 +37,7 @@ def report(shared_data, tmp_path_factory) -> tuple[Path, dict]:
     """(index.html, results) of a real evaluation with one capped route."""
     folder = tmp_path_factory.mktemp("report")
     results_path = folder / "results.json"
-    assert main(["evaluate", "--routes", str(ROUTES), "--agent", str(AGENT), "--track", "MAP",
+    assert main(["evaluate", "--routes", str(ROUTES), "--agent", str(AGENT),
                  "--max-route-seconds", "6", "--checkpoint", str(results_path)]) == 0
     assert main(["report", str(results_path)]) == 0
     index = folder / "results_report" / "index.html"
@@ -58,6 +58,24 @@ def test_report_files_are_complete(report):
     reader.close()
     assert frames == 61  # ticks 0..120 (6 s at 20 Hz, both ends included), one frame every 2 ticks
     assert first.shape == (384, 768 + 384, 3)  # front camera (2:1, scaled to the BEV's height) | BEV
+
+
+def test_report_says_what_each_number_means_and_which_way_is_better(report):
+    index, _ = report
+    page = index.read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>Avg. driving score</td>.*?</tr>", page).group(0)
+    assert "higher is better" in row and "route completion × infraction penalty" in row
+    row = re.search(r"<tr><td>Collisions with vehicles</td>.*?</tr>", page).group(0)
+    assert "lower is better" in row and "per km" in row
+    row = re.search(r"<tr><td>RAD</td><td>rad.CR</td>.*?</tr>", page).group(0)
+    assert "lower is better" in row and "first failure is a collision" in row
+
+
+def test_report_prints_its_progress(report, tmp_path, capsys):
+    index, _ = report
+    assert main(["report", str(index.parent.parent / "results.json"), "--no-video", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "report: 1 route(s) into" in out and "report: route 1/1: RouteScenario_0_rep0 (map)" in out
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"no Chromium at {CHROMIUM} (set RECON_CARLA_CHROMIUM)")
