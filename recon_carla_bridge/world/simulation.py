@@ -25,11 +25,11 @@ from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
 from recon_carla_bridge.sensors.data import Image
 from recon_carla_bridge.sensors.delivery import SensorDelivery
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
-from recon_carla_bridge.world import collisions, kinematics
+from recon_carla_bridge.world import collisions, friction, kinematics
 from recon_carla_bridge.world import traffic_lights
 from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, TrafficLight, TrafficSign, Vehicle,
                                              Walker, _ActorFacade)
-from recon_carla_bridge.world.blueprint_catalog import DEFAULT_TYRE_FRICTION, PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
 from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
 from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
@@ -374,9 +374,7 @@ class Simulation:
             self._update_attached(state)
             return actor_id
         if blueprint.id.startswith("static.trigger."):
-            extents = np.array([float(attributes[f"extent_{axis}"]) for axis in "xyz"])
-            if not (np.all(np.isfinite(extents)) and np.all(extents > 0)):
-                raise InputError(f"spawn_actor({blueprint.id}): extents must be positive, got {extents.tolist()}")
+            extents = friction.trigger_half_extents(blueprint.id, attributes)  # attributes in cm, as CARLA
             state = ActorState(0, ActorKind.TRIGGER, blueprint.id, attributes, location, rotation, extents,
                                np.zeros(3), mass=math.inf, simulate_physics=False)
             return self._add_state(state)
@@ -612,7 +610,7 @@ class Simulation:
             max_decel=np.array([sp.max_decel for sp in specs]),
             max_speed=np.array([sp.max_speed for sp in specs]),
         )
-        batch.grip = self._grip_factors(driven)
+        batch.friction = friction.wheel_friction(driven, list(self._states.values()))
         result = kinematics.step_vehicles(batch, dt)
         for i, state in enumerate(driven):
             state.location[0], state.location[1] = result.x[i], result.y[i]
@@ -621,20 +619,6 @@ class Simulation:
             state.steer_angle = float(result.steer_angle[i])
             state.velocity = np.array([state.speed * math.cos(result.yaw[i]), state.speed * math.sin(result.yaw[i]), 0.0])
             self._snap_to_road(state)
-
-    def _grip_factors(self, vehicles: list[ActorState]) -> np.ndarray:
-        """Per-vehicle tyre grip relative to CARLA's default friction, from friction trigger volumes."""
-        grip = np.ones(len(vehicles))
-        triggers = [s for s in self._states.values() if s.kind == ActorKind.TRIGGER and s.type_id == "static.trigger.friction"]
-        for trigger in triggers:
-            factor = max(0.05, float(trigger.attributes.get("friction", DEFAULT_TYRE_FRICTION)) / DEFAULT_TYRE_FRICTION)
-            yaw = math.radians(trigger.rotation[1])
-            for i, vehicle in enumerate(vehicles):
-                d = vehicle.location - trigger.location
-                local = (math.cos(yaw) * d[0] + math.sin(yaw) * d[1], -math.sin(yaw) * d[0] + math.cos(yaw) * d[1], d[2])
-                if all(abs(v) <= e for v, e in zip(local, trigger.half_extents)):
-                    grip[i] = min(grip[i], factor)
-        return grip
 
     def _move_walkers(self, dt: float) -> None:
         walkers = [s for s in self._states.values()
