@@ -145,9 +145,11 @@ class _ActorFacade:
         if enabled:
             self._sim.take_over(self._actor_id)
         state = self._state
-        state.simulate_physics = bool(enabled)
+        was_simulated, state.simulate_physics = state.simulate_physics, bool(enabled)
         state.road_snap_location = None  # settle onto the road again once physics runs
-        if not enabled:
+        if enabled and not was_simulated:
+            self._sim.settle(self._actor_id)
+        elif not enabled:
             state.velocity = np.zeros(3)
             state.speed = 0.0
 
