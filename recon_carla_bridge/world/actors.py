@@ -14,6 +14,7 @@ import numpy as np
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.world.geometry import from_transform, pose_matrix, to_transform, vector3d
 from recon_carla_bridge.world.state import ActorState
+from recon_carla_bridge.world.traffic_lights import waypoints_under_trigger
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.simulation import Simulation
@@ -496,8 +497,8 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
         return list(self._record.lane_waypoints)
 
     def get_stop_waypoints(self) -> list[carla.Waypoint]:
-        """Stop-line waypoints (the same as the affected lanes' here)."""
-        return list(self._record.lane_waypoints)
+        """One waypoint per lane under the trigger volume, on the incoming lanes before the stop line (as CARLA)."""
+        return waypoints_under_trigger(self._sim.map, self._record)
 
     def get_light_boxes(self) -> list[carla.BoundingBox]:
         """The light head's box at the pole (world frame)."""
