@@ -198,9 +198,10 @@ class ScenarioRunner:
 
         from recon_carla_bridge.compat_imports import install_openscenario_schema
 
-        from recon_carla_bridge.scenario import osc_conditions, osc_road_positions
+        from recon_carla_bridge.scenario import osc_conditions, osc_dates, osc_road_positions
 
         install_openscenario_schema()
+        osc_dates.install()
         osc_road_positions.install()
         osc_conditions.install()
         path = Path(self.settings.openscenario)
@@ -287,8 +288,14 @@ class ScenarioRunner:
             outcome = self._analyze(config, scenario)
             scenario.remove_all_actors()
         except Exception as error:
-            traceback.print_exc()
-            outcome = ScenarioOutcome(name, False, error=f"{type(error).__name__}: {error}")
+            destroyed = [ego.id for ego in self.ego_vehicles if not ego.is_alive]
+            if destroyed:  # srunner's own behaviours can do it (ActorSink removes every actor near its sink)
+                message = (f"the ego vehicle (id {destroyed[0]}) was destroyed by the scenario's own behaviour at simulated time "
+                           f"{self.world.get_snapshot().timestamp.elapsed_seconds:.2f} s")
+            else:
+                traceback.print_exc()
+                message = f"{type(error).__name__}: {error}"
+            outcome = ScenarioOutcome(name, False, error=message)
             # run_scenario did not reach its end: stop srunner's watchdog thread or the process hangs
             self.manager._watchdog.stop()
             self.manager._running = False
