@@ -230,9 +230,15 @@ class ScenarioRunner:
                 raise InputError(f"--route {path}: no such file")
         _check_xml(route_file)
         try:
-            return RouteParser.parse_routes_file(route_file, scenario_file, single_route)
+            configs = RouteParser.parse_routes_file(route_file, scenario_file, single_route)
         except Exception as error:
             raise InputError(f"{route_file}: {type(error).__name__}: {error}") from error
+        for config in configs:
+            if not getattr(config, "trajectory", None):
+                raise InputError(f"{route_file}: route {config.name} has no <waypoint> elements; srunner 0.9.11 reads "
+                                 "leaderboard-1.0 route files (<waypoint x= y= z=/>), not the <waypoints><position> "
+                                 "of leaderboard 2.0 (run those with recon-carla evaluate)")
+        return configs
 
     def _build_scenario(self, config: Any) -> Any:
         if self.settings.openscenario:
