@@ -105,10 +105,15 @@ def approach_waypoint(waypoint: carla.Waypoint) -> carla.Waypoint:
     return waypoint
 
 
-def _room_behind(waypoint: carla.Waypoint, wanted: float) -> float:
-    """How far (<= wanted m) the lane runs back from `waypoint` on the same road and lane."""
-    behind = previous_until_lane_start(waypoint, 0.5)
-    return min(wanted, 0.5 * len(behind)) if behind else 0.0
+def _room_behind(waypoint: carla.Waypoint, wanted: float, step: float = 0.5) -> float:
+    """How far (<= wanted m, to `step`) the lane runs back from `waypoint` on the same road and lane."""
+    current, room = waypoint, 0.0
+    while room + step <= wanted:
+        same_lane = [w for w in current.previous(step) if (w.road_id, w.lane_id) == (waypoint.road_id, waypoint.lane_id)]
+        if not same_lane or abs(same_lane[0].s - current.s) < 1e-6:
+            break
+        current, room = same_lane[0], room + step
+    return room
 
 
 def _fit_trigger(record: LightRecord) -> None:
