@@ -41,7 +41,6 @@ class LightRecord:
     trigger_half_extents: np.ndarray  # (3,) m, in the trigger's own frame
     trigger_yaw: float  # deg, heading of the controlled lanes
     stop_point: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) world, centre of the stop line
-    approach_waypoints: list[carla.Waypoint] = field(default_factory=list)  # incoming lanes at the stop line
     junction_id: int = -1  # junction the lanes lead into (-1 if none)
     actor_id: int = 0
     state: carla.TrafficLightState = carla.TrafficLightState.Red
@@ -124,7 +123,6 @@ def _fit_trigger(record: LightRecord) -> None:
     first = next(iter(approaches.values()))
     # One volume over the incoming lanes of the first lane's road and direction (CARLA reports one box too).
     lanes = [w for w in approaches.values() if w.road_id == first.road_id and (w.lane_id > 0) == (first.lane_id > 0)]
-    record.approach_waypoints = lanes
     yaw = first.transform.rotation.yaw
     c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
     points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z] for w in lanes])
