@@ -25,19 +25,41 @@ def find_ego_vehicle(world: carla.World) -> carla.Vehicle:
     raise RuntimeError("no ego vehicle (role_name 'hero' or 'ego_vehicle') in the world")
 
 
-def lane_destination(wmap: carla.Map, start: carla.Location, distance: float) -> carla.Location:
-    """A point `distance` metres down the lane from `start`, going straight through junctions."""
+def _down_the_lane(wmap: carla.Map, start: carla.Location, distance: float, step: float) -> list[carla.Waypoint]:
+    """Waypoints every `step` m down the lane from `start`, going straight through junctions, never
+    changing lanes."""
     waypoint = wmap.get_waypoint(start)
+    waypoints = [waypoint]
     travelled = 0.0
-    step = 5.0
     while travelled < distance:
         options = waypoint.next(step)
         if not options:
             break
         heading = waypoint.transform.rotation.yaw
         waypoint = min(options, key=lambda w: abs((w.transform.rotation.yaw - heading + 180.0) % 360.0 - 180.0))
+        waypoints.append(waypoint)
         travelled += step
-    return waypoint.transform.location
+    return waypoints
+
+
+def lane_destination(wmap: carla.Map, start: carla.Location, distance: float) -> carla.Location:
+    """A point `distance` metres down the lane from `start`, going straight through junctions."""
+    return _down_the_lane(wmap, start, distance, 5.0)[-1].transform.location
+
+
+def lane_route(world: carla.World, start: carla.Location, distance: float, step: float = 1.0) -> tuple[list, list]:
+    """(gps_route, route) down the ego's own lane, in the format of srunner's `interpolate_trajectory`.
+
+    Used as the ego's plan when a scenario gives none: a plan routed between two points (the global
+    route planner) may change lanes to reach its end, which takes the ego out of the lane the scenario
+    was written for (CutIn's car cuts in next to the ego's lane).
+    """
+    from agents.navigation.local_planner import RoadOption
+    from srunner.tools.route_manipulation import _get_latlon_ref, location_route_to_gps
+
+    route = [(w.transform, RoadOption.LANEFOLLOW) for w in _down_the_lane(world.get_map(), start, distance, step)]
+    lat_ref, lon_ref = _get_latlon_ref(world)
+    return location_route_to_gps(route, lat_ref, lon_ref), route
 
 
 class BasicAgentEgo(AutonomousAgent):
@@ -67,8 +89,10 @@ class BasicAgentEgo(AutonomousAgent):
             route = [(wmap.get_waypoint(transform.location), option) for transform, option in plan]
             self._basic_agent.set_global_plan(route, stop_waypoint_creation=True, clean_queue=True)
         else:
-            destination = lane_destination(world.get_map(), vehicle.get_location(), DEFAULT_DRIVE_DISTANCE_M)
-            self._basic_agent.set_destination(destination)
+            _, route = lane_route(world, vehicle.get_location(), DEFAULT_DRIVE_DISTANCE_M)
+            wmap = world.get_map()
+            self._basic_agent.set_global_plan([(wmap.get_waypoint(t.location), option) for t, option in route],
+                                              stop_waypoint_creation=True, clean_queue=True)
 
     def run_step(self, input_data: dict, timestamp: float) -> carla.VehicleControl:
         """One BasicAgent step."""

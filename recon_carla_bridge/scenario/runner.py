@@ -201,14 +201,16 @@ class ScenarioRunner:
 
         from recon_carla_bridge.compat_imports import install_openscenario_schema
 
-        from recon_carla_bridge.scenario import osc_conditions, osc_road_positions
+        from recon_carla_bridge.scenario import osc_conditions, osc_dates, osc_road_positions
 
         install_openscenario_schema()
+        osc_dates.install()
         osc_road_positions.install()
         osc_conditions.install()
         path = Path(self.settings.openscenario)
         if not path.is_file():
             raise InputError(f"--openscenario {path}: no such file")
+        _reject_openscenario_2(path)
         _check_xml(str(path))
         params = {}
         if self.settings.openscenario_params:
@@ -231,9 +233,15 @@ class ScenarioRunner:
                 raise InputError(f"--route {path}: no such file")
         _check_xml(route_file)
         try:
-            return RouteParser.parse_routes_file(route_file, scenario_file, single_route)
+            configs = RouteParser.parse_routes_file(route_file, scenario_file, single_route)
         except Exception as error:
             raise InputError(f"{route_file}: {type(error).__name__}: {error}") from error
+        for config in configs:
+            if not getattr(config, "trajectory", None):
+                raise InputError(f"{route_file}: route {config.name} has no <waypoint> elements; srunner 0.9.11 reads "
+                                 "leaderboard-1.0 route files (<waypoint x= y= z=/>), not the <waypoints><position> "
+                                 "of leaderboard 2.0 (run those with recon-carla evaluate)")
+        return configs
 
     def _build_scenario(self, config: Any) -> Any:
         if self.settings.openscenario:
@@ -259,13 +267,13 @@ class ScenarioRunner:
             if self.agent_class is not None:
                 from srunner.tools.route_manipulation import interpolate_trajectory
 
-                trajectory = getattr(config, "trajectory", None) if self.settings.route else None
-                if not trajectory:  # no route given: the ego's lane ahead, as a plan for the agent
-                    from recon_carla_bridge.scenario.ego_agents import DEFAULT_DRIVE_DISTANCE_M, lane_destination
+                from recon_carla_bridge.scenario.ego_agents import DEFAULT_DRIVE_DISTANCE_M, lane_route
 
-                    start = self.ego_vehicles[0].get_location()
-                    trajectory = [start, lane_destination(self.world.get_map(), start, DEFAULT_DRIVE_DISTANCE_M)]
-                gps_route, route = interpolate_trajectory(self.world, trajectory)
+                trajectory = getattr(config, "trajectory", None) if self.settings.route else None
+                if trajectory:
+                    gps_route, route = interpolate_trajectory(self.world, trajectory)
+                else:  # no route given: the ego's own lane ahead, as a plan for the agent
+                    gps_route, route = lane_route(self.world, self.ego_vehicles[0].get_location(), DEFAULT_DRIVE_DISTANCE_M)
                 agent = _build_agent(self.agent_class, self.settings.agent_config, gps_route, route)
                 if self.settings.route:
                     config.agent = agent
@@ -289,8 +297,14 @@ class ScenarioRunner:
             outcome = self._analyze(config, scenario)
             scenario.remove_all_actors()
         except Exception as error:
-            traceback.print_exc()
-            outcome = ScenarioOutcome(name, False, error=f"{type(error).__name__}: {error}")
+            destroyed = [ego.id for ego in self.ego_vehicles if not ego.is_alive]
+            if destroyed:  # srunner's own behaviours can do it (ActorSink removes every actor near its sink)
+                message = (f"the ego vehicle (id {destroyed[0]}) was destroyed by the scenario's own behaviour at simulated time "
+                           f"{self.world.get_snapshot().timestamp.elapsed_seconds:.2f} s")
+            else:
+                traceback.print_exc()
+                message = f"{type(error).__name__}: {error}"
+            outcome = ScenarioOutcome(name, False, error=message)
             # run_scenario did not reach its end: stop srunner's watchdog thread or the process hangs
             self.manager._watchdog.stop()
             self.manager._running = False
@@ -388,6 +402,22 @@ def list_scenarios(examples_dirs: tuple[str, ...] | None = None, config_file: st
         _check_xml(path)
         names += [s.get("name", "") for s in ET.parse(path).getroot().iter("scenario")]
     return names
+
+
+OSC2_KEYWORDS = ("import", "scenario", "actor", "struct", "enum", "modifier", "extend", "global", "type", "unit")
+
+
+def _reject_openscenario_2(path: Path) -> None:
+    """InputError for an OpenSCENARIO 2.0 file (.osc, a DSL, not XML): ScenarioRunner 0.9.11 reads 1.0 only."""
+    try:
+        head = path.read_text(encoding="utf-8", errors="replace")[:4000]
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error})") from None
+    code = [line.strip() for line in head.splitlines() if line.strip() and not line.strip().startswith("#")]
+    first_word = code[0].split()[0].rstrip(":") if code else ""
+    if path.suffix.lower() == ".osc" or (not head.lstrip().startswith("<") and first_word in OSC2_KEYWORDS):
+        raise InputError(f"{path}: OpenSCENARIO 2.0 (.osc) is not supported: ScenarioRunner 0.9.11 runs "
+                         "OpenSCENARIO 1.0 files (.xosc, XML); convert the scenario to OpenSCENARIO 1.0")
 
 
 def _check_xml(path: str) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.world.geometry import from_transform, pose_matrix, to_transform, vector3d
 from recon_carla_bridge.world.state import ActorState
+from recon_carla_bridge.world.traffic_lights import waypoints_under_trigger
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.simulation import Simulation
@@ -145,9 +146,11 @@ class _ActorFacade:
         if enabled:
             self._sim.take_over(self._actor_id)
         state = self._state
-        state.simulate_physics = bool(enabled)
+        was_simulated, state.simulate_physics = state.simulate_physics, bool(enabled)
         state.road_snap_location = None  # settle onto the road again once physics runs
-        if not enabled:
+        if enabled and not was_simulated:
+            self._sim.settle(self._actor_id)
+        elif not enabled:
             state.velocity = np.zeros(3)
             state.speed = 0.0
 
@@ -494,8 +497,8 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
         return list(self._record.lane_waypoints)
 
     def get_stop_waypoints(self) -> list[carla.Waypoint]:
-        """Stop-line waypoints (the same as the affected lanes' here)."""
-        return list(self._record.lane_waypoints)
+        """One waypoint per lane under the trigger volume, on the incoming lanes before the stop line (as CARLA)."""
+        return waypoints_under_trigger(self._sim.map, self._record)
 
     def get_light_boxes(self) -> list[carla.BoundingBox]:
         """The light head's box at the pole (world frame)."""

@@ -261,10 +261,10 @@ def _execute(world: "World", command: Any, future_actor: int | None) -> Response
 def _spawn(world: "World", command: Any) -> Response:
     parent = world.get_actor(command.parent_id) if getattr(command, "parent_id", 0) else None
     actor = world.spawn_actor(command.blueprint, command.transform, attach_to=parent)
+    # CARLA runs every chained command and answers with the new id whatever they return: srunner chains
+    # SetAutopilot(FutureActor, False) to every spawn, props and walkers (which have no autopilot) included.
     for follow_up in getattr(command, "do_after", []):
-        response = _execute(world, follow_up, actor.id)
-        if response.error:
-            return Response(actor.id, response.error)
+        _execute(world, follow_up, actor.id)
     return Response(actor.id)
 
 

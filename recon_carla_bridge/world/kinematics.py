@@ -4,7 +4,9 @@ All functions are pure over numpy arrays (one row per vehicle) so many vehicles 
 The model: throttle/brake/reverse/hand-brake set a longitudinal acceleration bounded by the
 blueprint's limits, with rolling resistance and drag; steer sets the front-wheel angle (first-order
 lag, capped so the lateral acceleration stays below tyre grip); the pose integrates the bicycle
-model about the centre of gravity (slip angle beta).
+model about the centre of gravity (slip angle beta). Tyres transmit at most friction × load: with a
+wheel friction (CARLA's 3.5 by default, less inside a friction trigger) the drive, brake and lateral
+accelerations are each capped at friction × g.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ HAND_BRAKE_DECEL_FRACTION = 0.6  # hand brake decelerates at this fraction of ma
 REVERSE_MAX_SPEED = 8.0  # m/s
 STEER_TIME_CONSTANT = 0.1  # s, wheel angle lag behind the steer command (CARLA vehicles do not steer instantly)
 MAX_LATERAL_ACCEL = 9.0  # m/s², tyre grip: wheel angle is capped so v²·tan(δ)/L stays below it
+GRAVITY = 9.81  # m/s²: tyre force is capped at friction × load = friction × mass × GRAVITY
 
 
 @dataclass
@@ -39,7 +42,7 @@ class VehicleBatch:
     max_accel: np.ndarray  # m/s²
     max_decel: np.ndarray  # m/s²
     max_speed: np.ndarray  # m/s
-    grip: np.ndarray | None = None  # tyre friction relative to CARLA's default (1 = dry road); scales accel/brake/cornering
+    friction: np.ndarray | None = None  # wheel friction (CARLA's default 3.5); caps each tyre acceleration at friction·g
 
 
 @dataclass
@@ -62,18 +65,17 @@ def step_vehicles(batch: VehicleBatch, dt: float) -> VehicleStep:
     steer = np.clip(np.nan_to_num(batch.steer), -1.0, 1.0)
     direction = np.where(batch.reverse, -1.0, 1.0)
     speed = batch.speed
-    grip = np.ones_like(speed) if batch.grip is None else np.clip(batch.grip, 0.0, 1.0)
-    max_accel = batch.max_accel * grip
-    max_decel = batch.max_decel * grip
+    tyre_limit = (np.full_like(speed, np.inf) if batch.friction is None
+                  else np.maximum(np.nan_to_num(batch.friction, nan=0.0), 0.0) * GRAVITY)  # m/s²
 
     # Longitudinal: drive force fades towards the top speed in the chosen direction.
     top_speed = np.where(batch.reverse, REVERSE_MAX_SPEED, batch.max_speed)
     moving_with_gear = np.maximum(speed * direction, 0.0)
     fade = np.clip(1.0 - (moving_with_gear / np.maximum(top_speed, 1e-3)) ** 2, 0.0, 1.0)
-    drive = direction * throttle * max_accel * fade
+    drive = direction * np.minimum(throttle * batch.max_accel * fade, tyre_limit)
+    braking = batch.max_decel * (brake + np.where(batch.hand_brake, HAND_BRAKE_DECEL_FRACTION, 0.0))
     opposing = (
-        brake * max_decel
-        + np.where(batch.hand_brake, HAND_BRAKE_DECEL_FRACTION * max_decel, 0.0)
+        np.minimum(braking, tyre_limit)
         + ROLLING_RESISTANCE
         + DRAG_COEFFICIENT * speed**2
     )
@@ -90,7 +92,8 @@ def step_vehicles(batch: VehicleBatch, dt: float) -> VehicleStep:
     # Lateral: wheel angle follows the command with a lag, capped by tyre grip at speed.
     target_angle = steer * batch.max_steer
     v_abs = np.abs(0.5 * (speed + new_speed))
-    grip_cap = np.arctan(MAX_LATERAL_ACCEL * grip * batch.wheelbase / np.maximum(v_abs**2, 1e-6))
+    lateral_limit = np.minimum(MAX_LATERAL_ACCEL, tyre_limit)
+    grip_cap = np.arctan(lateral_limit * batch.wheelbase / np.maximum(v_abs**2, 1e-6))
     target_angle = np.clip(target_angle, -grip_cap, grip_cap)
     blend = min(1.0, dt / STEER_TIME_CONSTANT)
     steer_angle = batch.steer_angle + (target_angle - batch.steer_angle) * blend

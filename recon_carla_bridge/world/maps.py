@@ -120,10 +120,17 @@ def find_map_file(map_name: str, map_dirs: list[Path] | None = None) -> Path:
 
 
 def load_map(map_name: str, map_dirs: list[Path] | None = None) -> ReconMap:
-    """Load a town by name (or an .xodr path) into a ReconMap named like CARLA's ('Carla/Maps/Town01')."""
+    """Load a town by name (or an .xodr path) into a ReconMap named like CARLA's ('Carla/Maps/Town01',
+    'Carla/Maps/Town01_Opt' for the layered variant, which has the same roads)."""
     path = find_map_file(map_name, map_dirs)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read OpenDRIVE file ({error})") from None
-    return ReconMap(f"Carla/Maps/{path.stem}", text, path)
+    return ReconMap(f"Carla/Maps/{_town_name(map_name, path)}", text, path)
+
+
+def _town_name(map_name: str, path: Path) -> str:
+    """The name CARLA gives the loaded town: a layered 'Town01_Opt' keeps its own name on its base town's roads."""
+    requested = map_name.rstrip("/").split("/")[-1]
+    return requested if requested == f"{path.stem}_Opt" else path.stem

@@ -25,11 +25,11 @@ from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
 from recon_carla_bridge.sensors.data import Image
 from recon_carla_bridge.sensors.delivery import SensorDelivery
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
-from recon_carla_bridge.world import collisions, kinematics
+from recon_carla_bridge.world import collisions, friction, kinematics
 from recon_carla_bridge.world import traffic_lights
 from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sensor, TrafficLight, TrafficSign, Vehicle,
                                              Walker, _ActorFacade)
-from recon_carla_bridge.world.blueprint_catalog import DEFAULT_TYRE_FRICTION, PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
 from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
 from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
@@ -46,6 +46,7 @@ ROAD_SNAP_REFRESH_M = 2.0  # re-query the road height after moving this far
 ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifted onto it
 TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
 SPAWN_CLEARANCE_M = 0.05
+SETTLED_HEIGHT_M = 0.05  # a vehicle set less than this above the road rests on it at once; higher, it falls
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
 HIDDEN_Z = -500.0
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
@@ -374,9 +375,7 @@ class Simulation:
             self._update_attached(state)
             return actor_id
         if blueprint.id.startswith("static.trigger."):
-            extents = np.array([float(attributes[f"extent_{axis}"]) for axis in "xyz"])
-            if not (np.all(np.isfinite(extents)) and np.all(extents > 0)):
-                raise InputError(f"spawn_actor({blueprint.id}): extents must be positive, got {extents.tolist()}")
+            extents = friction.trigger_half_extents(blueprint.id, attributes)  # attributes in cm, as CARLA
             state = ActorState(0, ActorKind.TRIGGER, blueprint.id, attributes, location, rotation, extents,
                                np.zeros(3), mass=math.inf, simulate_physics=False)
             return self._add_state(state)
@@ -410,7 +409,10 @@ class Simulation:
         state.rotation = rotation.astype(float).copy()
         state.road_snap_location = None
         if state.simulate_physics:  # with physics off CARLA keeps the pose exactly as set
-            if state.kind in (ActorKind.VEHICLE, ActorKind.PROP):
+            if state.kind == ActorKind.VEHICLE:
+                state.rotation[0] = state.rotation[2] = 0.0
+                self.settle(actor_id)
+            elif state.kind == ActorKind.PROP:
                 state.rotation[0] = state.rotation[2] = 0.0
                 self._snap_to_road(state, force=True)
             elif state.kind == ActorKind.WALKER:
@@ -421,6 +423,35 @@ class Simulation:
         for child in self._states.values():
             if child.parent_id == actor_id:
                 self._update_attached(child)
+
+    def settle(self, actor_id: int) -> None:
+        """A physics vehicle keeps the height it was given (set_transform, physics turned on): above the road
+        it falls onto it over the next ticks, as CARLA's gravity has it; a little below it is lifted onto it."""
+        state = self.state_of(actor_id)
+        state.airborne, state.fall_speed = False, 0.0
+        if state.kind != ActorKind.VEHICLE or not state.simulate_physics or state.parent_id is not None:
+            return
+        surface = self._ground_height(*(float(v) for v in state.location))
+        if surface is None:
+            return
+        if state.location[2] > surface + SETTLED_HEIGHT_M:
+            state.airborne = True
+        else:
+            self._snap_to_road(state, force=True)
+
+    def _rest_on_road(self, state: ActorState, dt: float) -> None:
+        """A vehicle follows the road surface; an airborne one falls under gravity until it lands on it."""
+        if not state.airborne:
+            self._snap_to_road(state)
+            return
+        surface = self._ground_height(*(float(v) for v in state.location))
+        state.fall_speed += kinematics.GRAVITY * dt
+        state.location[2] -= state.fall_speed * dt
+        if surface is None or state.location[2] <= surface:
+            state.airborne, state.fall_speed = False, 0.0
+            state.road_snap_location = None
+            self._snap_to_road(state, force=True)
+        state.velocity[2] = -state.fall_speed
 
     def destroy(self, actor_id: int) -> bool:
         """Remove an actor; returns False when it was already gone (map signals cannot be destroyed)."""
@@ -588,7 +619,7 @@ class Simulation:
                 if state.target_angular_velocity is not None:
                     state.rotation[1] += state.target_angular_velocity[2] * dt
                     state.target_angular_velocity = None
-                self._snap_to_road(state)
+                self._rest_on_road(state, dt)
                 continue
             driven.append(state)
         if not driven:
@@ -612,7 +643,7 @@ class Simulation:
             max_decel=np.array([sp.max_decel for sp in specs]),
             max_speed=np.array([sp.max_speed for sp in specs]),
         )
-        batch.grip = self._grip_factors(driven)
+        batch.friction = friction.wheel_friction(driven, list(self._states.values()))
         result = kinematics.step_vehicles(batch, dt)
         for i, state in enumerate(driven):
             state.location[0], state.location[1] = result.x[i], result.y[i]
@@ -620,21 +651,7 @@ class Simulation:
             state.speed = float(result.speed[i])
             state.steer_angle = float(result.steer_angle[i])
             state.velocity = np.array([state.speed * math.cos(result.yaw[i]), state.speed * math.sin(result.yaw[i]), 0.0])
-            self._snap_to_road(state)
-
-    def _grip_factors(self, vehicles: list[ActorState]) -> np.ndarray:
-        """Per-vehicle tyre grip relative to CARLA's default friction, from friction trigger volumes."""
-        grip = np.ones(len(vehicles))
-        triggers = [s for s in self._states.values() if s.kind == ActorKind.TRIGGER and s.type_id == "static.trigger.friction"]
-        for trigger in triggers:
-            factor = max(0.05, float(trigger.attributes.get("friction", DEFAULT_TYRE_FRICTION)) / DEFAULT_TYRE_FRICTION)
-            yaw = math.radians(trigger.rotation[1])
-            for i, vehicle in enumerate(vehicles):
-                d = vehicle.location - trigger.location
-                local = (math.cos(yaw) * d[0] + math.sin(yaw) * d[1], -math.sin(yaw) * d[0] + math.cos(yaw) * d[1], d[2])
-                if all(abs(v) <= e for v, e in zip(local, trigger.half_extents)):
-                    grip[i] = min(grip[i], factor)
-        return grip
+            self._rest_on_road(state, dt)
 
     def _move_walkers(self, dt: float) -> None:
         walkers = [s for s in self._states.values()

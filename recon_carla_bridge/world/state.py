@@ -58,6 +58,8 @@ class ActorState:
     relative_rotation: np.ndarray = field(default_factory=lambda: np.zeros(3))  # (3,) deg, to the parent
     alive: bool = True
     road_snap_location: np.ndarray | None = None  # (3,) where the road height was last looked up
+    airborne: bool = False  # a vehicle given a pose above the road: it falls onto the surface under gravity
+    fall_speed: float = 0.0  # m/s, downward, while airborne
 
     @property
     def yaw_rad(self) -> float:

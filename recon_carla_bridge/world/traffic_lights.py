@@ -1,10 +1,14 @@
 """Traffic lights and stop signs from the OpenDRIVE signals, with CARLA's light cycle.
 
 Each distinct signal of type 1000001 becomes one `traffic.traffic_light` actor placed at the
-signal, with a trigger volume over the lanes it controls (where CARLA puts its trigger box: on the
-incoming lanes at the signal's s). Lights that guard the same junction form a group that cycles
-as CARLA's does: one light green (then yellow) at a time, all others red. Signals of type 206
-become `traffic.stop` actors with a trigger volume.
+signal, with a trigger volume where CARLA puts its trigger boxes: on the incoming lanes, just before
+the stop line. CARLA's server (UTrafficLightComponent) takes each controlled lane at the signal's s;
+when that lane is a junction's connecting road, it moves to the lane's one predecessor outside the
+junction (the end of the incoming lane), then backs the box up along that lane, clamped to it. So
+the volume's centre is on the road a vehicle arrives by, which is what CARLA's BasicAgent compares
+with its own road. Lights that guard the same junction form a group that cycles as CARLA's does: one
+light green (then yellow) at a time, all others red. Signals of type 206 become `traffic.stop` actors
+with a trigger volume placed the same way.
 """
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ from dataclasses import dataclass, field
 import carla
 import numpy as np
 
+from recon_carla_bridge.world.waypoint_guards import previous_until_lane_start
+
 TRAFFIC_LIGHT_TYPE = "1000001"
 STOP_SIGN_TYPE = "206"
 GREEN_TIME_S = 10.0  # CARLA's default durations
 YELLOW_TIME_S = 3.0
 RED_TIME_S = 2.0  # all-red gap between two lights of a group
 TRIGGER_DEPTH_M = 7.0  # length of the trigger volume along the lane, ending at the stop line
-STOP_LINE_DEPTH_M = 1.0  # depth of the stop-line box the traffic manager stops in front of
+STOP_LINE_DEPTH_M = 2.0  # depth of the stop-line box the traffic manager stops in front of (>= its 2 m path spacing)
 
 
 @dataclass
@@ -30,7 +36,7 @@ class LightRecord:
     opendrive_id: str
     kind: str  # 'traffic_light' | 'stop'
     transform: carla.Transform  # pole position and heading
-    lane_waypoints: list[carla.Waypoint]  # one per controlled lane, at the stop line
+    lane_waypoints: list[carla.Waypoint]  # one per controlled lane, at the signal's s (CARLA's affected lanes)
     trigger_center: np.ndarray  # (3,) world, centre of the trigger volume
     trigger_half_extents: np.ndarray  # (3,) m, in the trigger's own frame
     trigger_yaw: float  # deg, heading of the controlled lanes
@@ -85,18 +91,65 @@ def _controlled_lanes(wmap: carla.Map, landmark: carla.Landmark) -> list[carla.W
     return waypoints
 
 
+def approach_waypoint(waypoint: carla.Waypoint) -> carla.Waypoint:
+    """Where a controlled lane is entered: a lane of a junction's connecting road is replaced by the end of
+    its one predecessor outside the junction, as CARLA's server does; any other lane is kept."""
+    if not waypoint.is_junction:
+        return waypoint
+    lane_start = (previous_until_lane_start(waypoint, 0.5) or [waypoint])[-1]
+    lane_start = (previous_until_lane_start(lane_start, 0.02) or [lane_start])[-1]  # within 2 cm of the start
+    predecessors = lane_start.previous(0.05)
+    if len(predecessors) == 1 and not predecessors[0].is_junction:
+        return predecessors[0]
+    return waypoint
+
+
+def _room_behind(waypoint: carla.Waypoint, wanted: float, step: float = 0.5) -> float:
+    """How far (<= wanted m, to `step`) the lane runs back from `waypoint` on the same road and lane."""
+    current, room = waypoint, 0.0
+    while room + step <= wanted:
+        same_lane = [w for w in current.previous(step) if (w.road_id, w.lane_id) == (waypoint.road_id, waypoint.lane_id)]
+        if not same_lane or abs(same_lane[0].s - current.s) < 1e-6:
+            break
+        current, room = same_lane[0], room + step
+    return room
+
+
 def _fit_trigger(record: LightRecord) -> None:
-    points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z] for w in record.lane_waypoints])
-    yaw = record.lane_waypoints[0].transform.rotation.yaw
+    approaches: dict[tuple[int, int], carla.Waypoint] = {}
+    for waypoint in record.lane_waypoints:
+        approach = approach_waypoint(waypoint)
+        approaches.setdefault((approach.road_id, approach.lane_id), approach)
+    first = next(iter(approaches.values()))
+    # One volume over the incoming lanes of the first lane's road and direction (CARLA reports one box too).
+    lanes = [w for w in approaches.values() if w.road_id == first.road_id and (w.lane_id > 0) == (first.lane_id > 0)]
+    yaw = first.transform.rotation.yaw
     c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
+    points = np.array([[w.transform.location.x, w.transform.location.y, w.transform.location.z] for w in lanes])
     stop = points.mean(axis=0)
     lateral = np.abs(-(points[:, 0] - stop[0]) * s + (points[:, 1] - stop[1]) * c)
-    width = max(w.lane_width for w in record.lane_waypoints)
+    width = max(w.lane_width for w in lanes)
+    depth = max(min(_room_behind(w, TRIGGER_DEPTH_M) for w in lanes), 1.0)
     record.stop_point = stop
-    # The trigger volume lies on the incoming lanes, ending at the stop line (where CARLA's boxes are).
-    record.trigger_center = stop - np.array([c, s, 0.0]) * TRIGGER_DEPTH_M / 2.0
-    record.trigger_half_extents = np.array([TRIGGER_DEPTH_M / 2.0, float(lateral.max()) + width / 2.0, 1.0])
+    # The volume lies on the incoming lanes, ending at the stop line, and no longer than those lanes.
+    record.trigger_center = stop - np.array([c, s, 0.0]) * depth / 2.0
+    record.trigger_half_extents = np.array([depth / 2.0, float(lateral.max()) + width / 2.0, 1.0])
     record.trigger_yaw = yaw
+
+
+def waypoints_under_trigger(wmap: carla.Map, record: LightRecord) -> list[carla.Waypoint]:
+    """One waypoint per lane under the trigger volume, sampled every metre across its centre line within
+    0.9 of its half width (what CARLA's `TrafficLight.get_stop_waypoints` computes from the volume)."""
+    yaw = math.radians(record.trigger_yaw)
+    across = np.array([-math.sin(yaw), math.cos(yaw), 0.0])
+    reach = 0.9 * float(record.trigger_half_extents[1])
+    found: dict[tuple[int, int], carla.Waypoint] = {}
+    for offset in np.arange(-reach, reach + 1e-6, 1.0) if reach >= 1.0 else [0.0]:
+        point = record.trigger_center + across * offset
+        waypoint = wmap.get_waypoint(carla.Location(*map(float, point)))
+        if waypoint is not None:
+            found.setdefault((waypoint.road_id, waypoint.lane_id), waypoint)
+    return list(found.values())
 
 
 def _junction_ahead(waypoints: list[carla.Waypoint]) -> int:

@@ -115,3 +115,15 @@ def test_list_prints_the_example_scenarios(shared_data: Path) -> None:
     assert result.returncode == 0
     names = result.stdout.split()
     assert "FollowLeadingVehicle_1" in names and "CutInFrom_left_Lane" in names
+
+
+def test_cut_in_behaviour_runs_to_its_end(example_runs: dict[str, dict]) -> None:
+    """The cut-in car catches up beside the ego and changes into its lane: srunner's behaviour tree ends with
+    SUCCESS. (With the ego on a planner route that changed lanes, the car never came within 5 m, its
+    AccelerateToCatchUp failed after 500 m and srunner printed 'Terminated due to failure', then SUCCESS
+    from the criteria alone.)"""
+    for name in ("CutInFrom_left_Lane", "CutInFrom_right_Lane"):
+        run = example_runs[name]
+        assert "Terminated due to failure" not in run["stdout"], name
+        assert run["criteria"]["CollisionTest"] == "SUCCESS", name
+        assert run["summary"][0]["game_duration"] < MAX_SIM_TIME_S, f"{name}: the scenario ended by itself"

@@ -201,14 +201,25 @@ def test_set_target_velocity_sets_speed_then_the_car_coasts(straight_world: carl
         vehicle.set_target_velocity(carla.Vector3D(math.inf, 0.0, 0.0))
 
 
-def test_set_transform_teleports_onto_the_road(loop_world: carla.World, spawn_vehicle: Callable) -> None:
+def test_set_transform_keeps_the_pose_then_the_vehicle_falls_onto_the_road(loop_world: carla.World,
+                                                                           spawn_vehicle: Callable) -> None:
+    """As in CARLA: the vehicle is where it was put, 3 m up, and gravity brings it down in ~0.8 s."""
     wmap = loop_world.get_map()
     vehicle = spawn_vehicle(loop_world, *_xy(wmap.get_waypoint_xodr(4, -1, 20.0)))
     target = wmap.get_waypoint_xodr(2, -1, 40.0).transform  # on top of the hill, z = 4
-    vehicle.set_transform(carla.Transform(target.location + carla.Location(z=3.0), target.rotation))
+    lifted = carla.Transform(target.location + carla.Location(z=3.0), target.rotation)
+    vehicle.set_transform(lifted)
     transform = vehicle.get_transform()
-    assert transform.location.distance(target.location) < 0.05, "teleported and settled on the road"
+    assert transform.location.distance(lifted.location) < 1e-6, "the pose as given"
     assert transform.rotation.yaw == pytest.approx(target.rotation.yaw, abs=1e-3)
+    heights = []
+    for _ in range(30):
+        loop_world.tick()
+        heights.append(vehicle.get_location().z - target.location.z)
+    assert all(b <= a for a, b in itertools.pairwise(heights)), "it only falls"
+    landed = next(i for i, h in enumerate(heights) if abs(h) < 1e-6)
+    assert 0.7 < (landed + 1) * DT < 0.9, "a 3 m free fall takes sqrt(2 * 3 / g) = 0.78 s"
+    assert vehicle.get_location().distance(target.location) < 0.05, "it rests on the road where it was put"
     with pytest.raises(InputError):
         vehicle.set_transform(carla.Transform(carla.Location(math.nan, 0.0, 0.0)))
     assert vehicle.get_transform().location.distance(target.location) < 0.05
@@ -231,7 +242,10 @@ def test_without_physics_only_set_transform_moves_the_actor(straight_world: carl
     assert (transform.rotation.pitch, transform.rotation.yaw, transform.rotation.roll) == pytest.approx((5.0, 30.0, 2.0))
     vehicle.set_simulate_physics(True)
     straight_world.tick()
-    assert vehicle.get_location().z == pytest.approx(0.0, abs=1e-6), "physics on: it drops onto the road"
+    assert 0.0 < vehicle.get_location().z < 3.0, "physics on: it falls"
+    for _ in range(20):
+        straight_world.tick()
+    assert vehicle.get_location().z == pytest.approx(0.0, abs=1e-6), "and lands on the road"
 
 
 def _xy(waypoint: carla.Waypoint) -> tuple[float, float, float]:

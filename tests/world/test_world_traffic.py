@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from collections.abc import Callable
 
@@ -185,6 +186,17 @@ def _upstream(stop: carla.Waypoint, distance: float) -> carla.Waypoint:
     return behind[0]
 
 
+def _stop_line(light: carla.TrafficLight) -> carla.Waypoint:
+    """The stop line: where the light's trigger volume ends, ahead of its stop waypoint (which lies under it)."""
+    stop = light.get_stop_waypoints()[0]
+    volume, pole = light.trigger_volume, light.get_transform()
+    centre = pole.transform(carla.Location(volume.location))
+    yaw = math.radians(pole.rotation.yaw + volume.rotation.yaw)
+    offset = centre - stop.transform.location
+    ahead = offset.x * math.cos(yaw) + offset.y * math.sin(yaw) + volume.extent.x
+    return stop.next(ahead)[0] if ahead > 0.05 else stop
+
+
 def _before_line(vehicle: carla.Actor, stop: carla.Waypoint) -> float:
     """Signed distance (m) of the vehicle's front ahead of the stop line (negative: before it)."""
     forward = stop.transform.get_forward_vector()
@@ -195,7 +207,7 @@ def _before_line(vehicle: carla.Actor, stop: carla.Waypoint) -> float:
 def test_autopilot_stops_at_a_red_light_and_goes_on_green(open_town_world: Callable) -> None:
     world = open_town_world("Town01")
     light = world.get_actors().filter("traffic.traffic_light")[0]
-    stop = light.get_stop_waypoints()[0]
+    stop = _stop_line(light)
     for member in light.get_group_traffic_lights():
         member.set_state(carla.TrafficLightState.Red)
         member.freeze(True)
