@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import carla
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.world import commands, waypoint_guards
+from recon_carla_bridge.world import commands, native_guards
 from recon_carla_bridge.world.maps import ReconMap, available_maps, load_map
 from recon_carla_bridge.world.traffic_manager import TrafficManager
 from recon_carla_bridge.world.world import World
@@ -16,7 +16,7 @@ CARLA_VERSION = "0.9.16"
 DEFAULT_TOWN = "Town10HD"  # the map a fresh CARLA 0.9.16 server opens
 
 commands.install()
-waypoint_guards.install()
+native_guards.install()
 
 
 class Client(carla.Client):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import traceback
-import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -31,10 +30,12 @@ from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sen
                                              Walker, _ActorFacade)
 from recon_carla_bridge.world.blueprint_catalog import DEFAULT_TYRE_FRICTION, PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
+from recon_carla_bridge.world.bounded import CallbackErrors, RecentlyDestroyed
 from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
 from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
+from recon_carla_bridge.world.value_guards import check_pose, non_finite_actors
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.traffic_manager import TrafficManager
@@ -49,6 +50,10 @@ SPAWN_CLEARANCE_M = 0.05
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
 HIDDEN_Z = -500.0
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
+
+
+class NonFiniteStateError(RuntimeError):
+    """A tick would have produced a non-finite or runaway actor state (the actor is put back at rest)."""
 
 
 @dataclass
@@ -72,9 +77,9 @@ class Simulation:
         self.weather = carla.WeatherParameters.ClearNoon
         self.rng = np.random.default_rng(seed)
         self.camera_backend: CameraBackend | None = None
-        self.sensor_errors: list[str] = []  # exceptions raised by user callbacks, newest last
+        self.sensor_errors = CallbackErrors()  # exceptions raised by user callbacks, newest last (bounded)
         self._states: dict[int, ActorState] = {}
-        self._dead: dict[int, ActorState] = {}
+        self._dead: RecentlyDestroyed[ActorState] = RecentlyDestroyed()  # the last destroyed actors (bounded)
         self._facades: dict[int, _ActorFacade] = {}
         self._sensors: dict[int, SensorRuntime] = {}
         self._delivery = SensorDelivery()  # cameras of asynchronous backends (GPU) are delivered here
@@ -197,8 +202,9 @@ class Simulation:
         state = self._states.get(actor_id)
         if state is not None:
             return state
-        if allow_dead and actor_id in self._dead:
-            return self._dead[actor_id]
+        dead = self._dead.get(actor_id) if allow_dead else None
+        if dead is not None:
+            return dead
         raise RuntimeError(f"trying to operate on a destroyed actor; an actor's function was called, but the actor is already destroyed (id {actor_id})")
 
     def is_alive(self, actor_id: int) -> bool:
@@ -356,10 +362,11 @@ class Simulation:
         """Create an actor; RuntimeError (CARLA's message) when it would overlap another."""
         if not isinstance(blueprint, Blueprint):
             raise InputError(f"spawn_actor: expected a blueprint from world.get_blueprint_library(), got {type(blueprint).__name__}")
+        if not isinstance(transform, carla.Transform):
+            raise InputError(f"spawn_actor({blueprint.id}): expected a carla.Transform, got {type(transform).__name__}")
         location = np.array([transform.location.x, transform.location.y, transform.location.z], dtype=float)
         rotation = np.array([transform.rotation.pitch, transform.rotation.yaw, transform.rotation.roll], dtype=float)
-        if not (np.all(np.isfinite(location)) and np.all(np.isfinite(rotation))):
-            raise InputError(f"spawn_actor({blueprint.id}): transform has a non-finite value ({transform})")
+        check_pose(location, rotation, f"spawn_actor({blueprint.id})")
         attributes = {attribute.id: attribute.as_str() for attribute in blueprint}
         spec = blueprint.spec
         if parent_id is not None:
@@ -430,7 +437,12 @@ class Simulation:
         if state is None:
             return False
         state.alive = False
-        self._dead[actor_id] = state
+        for forgotten in self._dead.add(actor_id, state):
+            self._specs.pop(forgotten, None)
+        self._facades.pop(actor_id, None)  # a facade the caller holds keeps working (and raises CARLA's error)
+        self._replay_delays.pop(actor_id, None)
+        self._replays.pop(actor_id, None)
+        self.sensor_errors.forget(actor_id)
         if actor_id in self._sensors and self._delivery.busy:
             self.flush_sensor_data()  # a sensor's last images arrive before it goes
         self._sensors.pop(actor_id, None)
@@ -537,6 +549,7 @@ class Simulation:
             manager.compute_controls(dt)
         self._apply_ackermann(dt)
         moving = [s for s in self._states.values() if s.kind not in _STATIC_KINDS]
+        previous_pose = {s.actor_id: (s.location.copy(), s.rotation.copy()) for s in moving}
         previous_velocity = {s.actor_id: s.velocity.copy() for s in moving}
         previous_yaw = {s.actor_id: s.rotation[1] for s in moving}
         self._move_vehicles(dt)
@@ -550,9 +563,24 @@ class Simulation:
         for state in moving:
             if state.parent_id is not None:
                 self._update_attached(state)
+        self._refuse_non_finite(moving, previous_pose)
         self._update_vehicle_lights()
         self._run_sensors()
         return self.clock.frame
+
+    def _refuse_non_finite(self, moving: list[ActorState], previous_pose: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Put any actor whose new state is not finite back where it was, at rest, and raise naming it and why."""
+        bad = non_finite_actors(s for s in moving if s.actor_id in self._states)
+        if not bad:
+            return
+        for state, _ in bad:
+            state.location, state.rotation = previous_pose[state.actor_id]
+            for name in ("velocity", "angular_velocity", "acceleration"):
+                setattr(state, name, np.zeros(3))
+            state.speed, state.constant_velocity, state.target_velocity = 0.0, None, None
+            state.road_snap_location = None
+        described = "; ".join(f"actor {state.actor_id} ({state.type_id}): {reason}" for state, reason in bad)
+        raise NonFiniteStateError(f"world step refused a non-finite state, the actors were put back at rest: {described}")
 
     def _apply_ackermann(self, dt: float) -> None:
         for actor_id, target in list(self._ackermann.items()):
@@ -707,6 +735,8 @@ class Simulation:
                 continue
             state = self._states[actor_id]
             parent = self._states.get(state.parent_id) if state.parent_id is not None else None
+            if state.parent_id is not None and parent is None:
+                continue  # attached to an actor that was destroyed: it measures nothing any more
             ctx = SensorContext(self, state, parent, frame, elapsed, self.last_contacts)
             data = runtime.model.measure(ctx)
             if data is None or runtime.callback is None:
@@ -722,6 +752,10 @@ class Simulation:
 
             self.camera_backend = SchematicBackend()
         requests = []
+        cameras = [(actor_id, runtime) for actor_id, runtime in cameras
+                   if self._states[actor_id].parent_id is None or self._states[actor_id].parent_id in self._states]
+        if not cameras:
+            return
         for actor_id, runtime in cameras:
             state = self._states[actor_id]
             model = runtime.model
@@ -758,8 +792,8 @@ class Simulation:
         except Exception as error:  # a user's callback must not stop the world
             message = f"sensor {actor_id} ({runtime.model.type_id}) callback raised {type(error).__name__}: {error}"
             runtime.errors.append(message)
-            self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            del runtime.errors[:-10]  # the newest few per sensor
+            self.sensor_errors.report(actor_id, message, traceback.format_exc(limit=3))
 
     # ---- tick callbacks --------------------------------------------------------------------
     def add_tick_callback(self, callback: Callable[[Any], None]) -> int:
@@ -780,8 +814,7 @@ class Simulation:
                 callback(snapshot)
             except Exception as error:  # a user's callback must not stop the world
                 message = f"on_tick callback {callback_id} raised {type(error).__name__}: {error}"
-                self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                self.sensor_errors.report(("on_tick", callback_id), message, traceback.format_exc(limit=3))
 
 
 def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, float]:
