@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.paths import chmod_like_new_file
 
 SCENE_LOG_FORMAT = "recon_carla_bridge.scenelog"
 SCENE_LOG_VERSION = 1
@@ -626,6 +627,7 @@ def write_scene_json(log: SceneLog, scene_dir: Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=1)
+        chmod_like_new_file(temp_name)
         os.replace(temp_name, scene_dir / SCENE_FILE_NAME)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -36,6 +36,7 @@ import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.gaussians import (
+from recon_carla_bridge.paths import chmod_like_new_file
     ActorAsset,
     GaussianScene,
     GaussianSet,
@@ -117,6 +118,7 @@ def save_scene(scene: GaussianScene, path: str | os.PathLike[str]) -> int:
             stream.write(_HEADER_CRC.pack(zlib.crc32(header, zlib.crc32(prefix[8:]))))
             stream.write(header)
             stream.write(payload)
+        chmod_like_new_file(temp_name)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
