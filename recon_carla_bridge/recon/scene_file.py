@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.recon.gaussians import (
 from recon_carla_bridge.paths import chmod_like_new_file
+from recon_carla_bridge.recon.gaussians import (
     ActorAsset,
     GaussianScene,
     GaussianSet,
