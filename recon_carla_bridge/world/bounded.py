@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter, OrderedDict, deque
-from typing import Any, Generic, Hashable, TypeVar
+from typing import Generic, Hashable, TypeVar
 
 DEAD_ACTORS_KEPT = 1024  # destroyed actors whose last state stays readable
 CALLBACK_ERRORS_KEPT = 100  # newest callback errors kept in `Simulation.sensor_errors`
@@ -45,20 +45,27 @@ class RecentlyDestroyed(Generic[Value]):
 
 
 class CallbackErrors(deque):
-    """The newest callback error reports (a deque of strings); warns once per callback, then counts silently."""
+    """The newest callback error reports (a deque of strings). Each kind of failure is warned once (a sensor type or
+    on_tick callback, the exception type and message): a respawned sensor with the same bug prints nothing new."""
 
-    def __init__(self, capacity: int = CALLBACK_ERRORS_KEPT) -> None:
+    def __init__(self, capacity: int = CALLBACK_ERRORS_KEPT, warned_kept: int = 1000) -> None:
         super().__init__(maxlen=capacity)
-        self.counts: Counter[Hashable] = Counter()
+        self.counts: Counter[Hashable] = Counter()  # failures per live source (sensor id, callback id)
+        self._warned: OrderedDict[Hashable, None] = OrderedDict()
+        self._warned_kept = warned_kept
 
-    def report(self, source: Hashable, message: str, details: str) -> None:
-        """Record one failure of `source` (a sensor id, a callback id); the first one of each source is warned."""
+    def report(self, source: Hashable, kind: Hashable, message: str, details: str) -> None:
+        """Record one failure of `source`; the first failure of each `kind` is warned."""
         self.counts[source] += 1
         self.append(message + "\n" + details)
-        if self.counts[source] == 1:
-            warnings.warn(f"{message} (further errors of this callback are counted in sensor_errors, not printed)",
-                          RuntimeWarning, stacklevel=3)
+        if kind in self._warned:
+            return
+        self._warned[kind] = None
+        if len(self._warned) > self._warned_kept:
+            self._warned.popitem(last=False)
+        warnings.warn(f"{message} (repeats of this error are kept in sensor_errors, not printed)",
+                      RuntimeWarning, stacklevel=3)
 
-    def forget(self, source: Any) -> None:
+    def forget(self, source: Hashable) -> None:
         """Drop the count of a source that no longer exists."""
         self.counts.pop(source, None)

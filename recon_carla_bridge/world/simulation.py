@@ -793,7 +793,8 @@ class Simulation:
             message = f"sensor {actor_id} ({runtime.model.type_id}) callback raised {type(error).__name__}: {error}"
             runtime.errors.append(message)
             del runtime.errors[:-10]  # the newest few per sensor
-            self.sensor_errors.report(actor_id, message, traceback.format_exc(limit=3))
+            self.sensor_errors.report(actor_id, (runtime.model.type_id, type(error).__name__, str(error)[:200]),
+                                      message, traceback.format_exc(limit=3))
 
     # ---- tick callbacks --------------------------------------------------------------------
     def add_tick_callback(self, callback: Callable[[Any], None]) -> int:
@@ -814,7 +815,8 @@ class Simulation:
                 callback(snapshot)
             except Exception as error:  # a user's callback must not stop the world
                 message = f"on_tick callback {callback_id} raised {type(error).__name__}: {error}"
-                self.sensor_errors.report(("on_tick", callback_id), message, traceback.format_exc(limit=3))
+                self.sensor_errors.report(("on_tick", callback_id), ("on_tick", callback_id, type(error).__name__),
+                                          message, traceback.format_exc(limit=3))
 
 
 def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, float]:
