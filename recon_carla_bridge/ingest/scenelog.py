@@ -308,7 +308,7 @@ def load_points_file(path: Path) -> np.ndarray:
         points = np.load(path, allow_pickle=False)
     except FileNotFoundError as error:
         raise InputError(f"{path}: LiDAR file is missing") from error
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:
         raise InputError(f"{path}: not a readable .npy array ({error})") from error
     if points.dtype != np.float32 or points.ndim != 2 or points.shape[1] != 4:
         raise InputError(f"{path}: expected a float32 (N, 4) array, got {points.dtype} {points.shape}")
