@@ -66,6 +66,9 @@ class Client(carla.Client):
         scene name such as 'kitti', or a scene folder); MapNotFoundError naming it otherwise."""
         from recon_carla_bridge.scene_world import is_scene
 
+        if not isinstance(map_name, (str, Path)) or not str(map_name).strip():
+            raise InputError(f"load_world: expected a map name such as 'Town01' (or a scene), got {map_name!r}")
+        map_name = str(map_name)
         if is_scene(map_name):
             return self._replace_world(self._open_scene(map_name), reset_settings)
         wmap = load_map(map_name, self._map_dirs)

@@ -49,8 +49,9 @@ def check_distance(value: Any, what: str, maximum: float, minimum: float = 0.0) 
 
 
 def check_location(location: Any, what: str) -> carla.Location:
-    """`location` if it is a carla.Location with finite coordinates in range, else NativeCallRefused."""
-    if not isinstance(location, carla.Location):
+    """`location` if it is a carla.Location (or Vector3D, which the native call also takes) with finite coordinates
+    in range, else NativeCallRefused."""
+    if not isinstance(location, (carla.Location, carla.Vector3D)):
         raise NativeCallRefused(f"{what}: expected a carla.Location, got {type(location).__name__}")
     for axis in ("x", "y", "z"):
         value = getattr(location, axis)
