@@ -98,7 +98,7 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
     label = f"road {road_id}"
     length = _number(road, "length", where, label, required=True)
     if not 0.0 < length <= MAX_ROAD_LENGTH_M:
-        raise InputError(f"{where}: {label}: attribute 'length' = {road.get('length')!r} must be in (0, {MAX_ROAD_LENGTH_M:g}] m")
+        raise InputError(f"{where}: {label} <road>: attribute 'length' = {road.get('length')!r} must be in (0, {MAX_ROAD_LENGTH_M:g}] m")
     _integer(road, "junction", where, label, required=False)
     if road.find("planView/geometry") is None:
         raise InputError(f"{where}: {label}: <planView> has no <geometry>")

@@ -36,6 +36,7 @@ from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
 from recon_carla_bridge.world.value_guards import check_pose, non_finite_actors
+from recon_carla_bridge.world.walker_ai import CONTROLLER_ID, WalkerAIController, WalkerAIState, check_parent, steer_walkers
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.traffic_manager import TrafficManager
@@ -82,6 +83,7 @@ class Simulation:
         self._dead: RecentlyDestroyed[ActorState] = RecentlyDestroyed()  # the last destroyed actors (bounded)
         self._facades: dict[int, _ActorFacade] = {}
         self._sensors: dict[int, SensorRuntime] = {}
+        self.walker_ai: dict[int, WalkerAIState] = {}  # controller.ai.walker actors
         self._delivery = SensorDelivery()  # cameras of asynchronous backends (GPU) are delivered here
         self._specs: dict[int, Any] = {}
         self._ackermann: dict[int, carla.VehicleAckermannControl] = {}
@@ -221,7 +223,8 @@ class Simulation:
         if facade is None:
             state = self.state_of(actor_id, allow_dead=True)
             cls = {ActorKind.VEHICLE: Vehicle, ActorKind.WALKER: Walker, ActorKind.SENSOR: Sensor,
-                   ActorKind.TRAFFIC_LIGHT: TrafficLight, ActorKind.TRAFFIC_SIGN: TrafficSign}.get(state.kind, Actor)
+                   ActorKind.TRAFFIC_LIGHT: TrafficLight, ActorKind.TRAFFIC_SIGN: TrafficSign,
+                   ActorKind.CONTROLLER: WalkerAIController}.get(state.kind, Actor)
             facade = cls.__new__(cls)
             facade._bind(self.world, actor_id)
             self._facades[actor_id] = facade
@@ -380,6 +383,15 @@ class Simulation:
             self._sensors[actor_id] = SensorRuntime(model, next_time=self.clock.elapsed_seconds)
             self._update_attached(state)
             return actor_id
+        if blueprint.id == CONTROLLER_ID:
+            check_parent(self, parent_id)
+            state = ActorState(0, ActorKind.CONTROLLER, blueprint.id, attributes, location, rotation, np.zeros(3),
+                               np.zeros(3), mass=math.inf, simulate_physics=False, parent_id=parent_id,
+                               relative_location=location.copy(), relative_rotation=rotation.copy())
+            actor_id = self._add_state(state)
+            self.walker_ai[actor_id] = WalkerAIState()
+            self._update_attached(state)
+            return actor_id
         if blueprint.id.startswith("static.trigger."):
             extents = np.array([float(attributes[f"extent_{axis}"]) for axis in "xyz"])
             if not (np.all(np.isfinite(extents)) and np.all(extents > 0)):
@@ -446,6 +458,7 @@ class Simulation:
         if actor_id in self._sensors and self._delivery.busy:
             self.flush_sensor_data()  # a sensor's last images arrive before it goes
         self._sensors.pop(actor_id, None)
+        self.walker_ai.pop(actor_id, None)
         self._ackermann.pop(actor_id, None)
         for manager in self._traffic_managers.values():
             manager.register(actor_id, False)
@@ -473,6 +486,8 @@ class Simulation:
         only what is above the road settles onto it (CARLA's gravity); an actor hidden below the map
         (a common ScenarioRunner trick, z - 500) stays there.
         """
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+            return None  # a broken state: the step refuses it after the move (_refuse_non_finite)
         waypoint = self.map.get_waypoint(carla.Location(x, y, z), project_to_road=True, lane_type=carla.LaneType.Any)
         if waypoint is None:
             return None
@@ -553,6 +568,7 @@ class Simulation:
         previous_velocity = {s.actor_id: s.velocity.copy() for s in moving}
         previous_yaw = {s.actor_id: s.rotation[1] for s in moving}
         self._move_vehicles(dt)
+        steer_walkers(self, self.walker_ai)
         self._move_walkers(dt)
         self._resolve_collisions()
         for state in moving:
@@ -577,7 +593,7 @@ class Simulation:
             state.location, state.rotation = previous_pose[state.actor_id]
             for name in ("velocity", "angular_velocity", "acceleration"):
                 setattr(state, name, np.zeros(3))
-            state.speed, state.constant_velocity, state.target_velocity = 0.0, None, None
+            state.speed, state.steer_angle, state.constant_velocity, state.target_velocity = 0.0, 0.0, None, None
             state.road_snap_location = None
         described = "; ".join(f"actor {state.actor_id} ({state.type_id}): {reason}" for state, reason in bad)
         raise NonFiniteStateError(f"world step refused a non-finite state, the actors were put back at rest: {described}")
