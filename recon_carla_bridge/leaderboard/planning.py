@@ -8,8 +8,8 @@ from typing import Any
 
 import carla
 import numpy as np
-from agents.navigation.global_route_planner import RouteNotFoundError
 
+from agents.navigation.global_route_planner import RouteNotFoundError
 from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard import scenario_triggers

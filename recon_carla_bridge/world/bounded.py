@@ -51,12 +51,14 @@ class CallbackErrors(deque):
     def __init__(self, capacity: int = CALLBACK_ERRORS_KEPT, warned_kept: int = 1000) -> None:
         super().__init__(maxlen=capacity)
         self.counts: Counter[Hashable] = Counter()  # failures per live source (sensor id, callback id)
+        self.total = 0  # failures ever reported
         self._warned: OrderedDict[Hashable, None] = OrderedDict()
         self._warned_kept = warned_kept
 
     def report(self, source: Hashable, kind: Hashable, message: str, details: str) -> None:
         """Record one failure of `source`; the first failure of each `kind` is warned."""
         self.counts[source] += 1
+        self.total += 1
         self.append(message + "\n" + details)
         if kind in self._warned:
             return

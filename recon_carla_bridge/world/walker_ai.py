@@ -18,7 +18,11 @@ import numpy as np
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.world.actors import _ActorFacade
 from recon_carla_bridge.world.state import ActorKind
-from recon_carla_bridge.world.value_guards import MAX_SPEED_MPS, finite_vector, vector_of
+from recon_carla_bridge.world.value_guards import (
+    MAX_SPEED_MPS,
+    finite_vector,
+    vector_of,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.simulation import Simulation

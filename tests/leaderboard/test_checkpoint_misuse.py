@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.leaderboard.checkpoint import Checkpoint, releasing_checkpoint_locks
+from recon_carla_bridge.leaderboard.checkpoint import (
+    Checkpoint,
+    releasing_checkpoint_locks,
+)
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.evaluator import evaluate
 from recon_carla_bridge.leaderboard.run_identity import run_identity
