@@ -24,6 +24,7 @@ CORE_REQUIREMENTS = [
     "numpy>=1.26",
     "pyyaml>=6.0",
     "tqdm>=4.66",
+    "filelock>=3.12",  # the checkpoint's lock against a second writer
     "scenariogeneration>=0.14",
     "matplotlib>=3.8",
     "imageio>=2.34",

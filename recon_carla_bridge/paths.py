@@ -34,3 +34,11 @@ def default_map_dirs() -> list[Path]:
         dirs.append(shared_maps)
     dirs.append(BUNDLED_MAPS_DIR)
     return dirs
+
+
+def chmod_like_new_file(path: str | os.PathLike[str]) -> None:
+    """Give a file made by `tempfile.mkstemp` (always 0600) the mode `open()` would have given it: 0666 less the
+    umask, so results written atomically are shared as the user's other files are."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)

@@ -35,9 +35,13 @@ def handle(args: argparse.Namespace) -> int:
         return 2
     out = args.out or args.scene_dir.parent / f"{args.scene_dir.name}_inspect"
     out.mkdir(parents=True, exist_ok=True)
-    written = [plot_bev(log, out / "bev.png")]
-    if log.cameras:
-        written.append(plot_frame_strip(log, out / "frames.png", count=args.frames, camera=args.camera))
+    try:  # images and LiDAR scans are decoded only now: a corrupt one is bad input too
+        written = [plot_bev(log, out / "bev.png")]
+        if log.cameras:
+            written.append(plot_frame_strip(log, out / "frames.png", count=args.frames, camera=args.camera))
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     moving = sum(t.moving for t in log.tracks)
     print(f"{log.name}: {len(log.frames)} frames, {len(log.tracks)} tracks ({moving} moving), cameras {', '.join(log.cameras)}")
     for path in written:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.scenelog import SceneLog, box_corners, invert_pose
 
 # Edges of a box's 8 corners (see scenelog.box_corners): bottom, top, verticals, and a cross on the front.
@@ -99,7 +100,11 @@ def annotate_frame(log: SceneLog, frame_index: int, camera: str) -> np.ndarray:
 
     frame = log.frames[frame_index]
     calib = log.cameras[camera]
-    image = Image.open(log.path(frame.cameras[camera].image)).convert("RGB")
+    image_path = log.path(frame.cameras[camera].image)
+    try:
+        image = Image.open(image_path).convert("RGB")
+    except (OSError, ValueError, SyntaxError) as error:  # PIL: unidentified, truncated or corrupt image data
+        raise InputError(f"{image_path}: camera image of frame {frame_index} cannot be decoded ({error})") from error
     draw = ImageDraw.Draw(image)
     camera_from_world = invert_pose(log.world_from_camera(frame_index, camera))
     scan_frame = _nearest_scan(log, frame_index)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.paths import chmod_like_new_file
 
 SCENE_LOG_FORMAT = "recon_carla_bridge.scenelog"
 SCENE_LOG_VERSION = 1
@@ -307,7 +308,7 @@ def load_points_file(path: Path) -> np.ndarray:
         points = np.load(path, allow_pickle=False)
     except FileNotFoundError as error:
         raise InputError(f"{path}: LiDAR file is missing") from error
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError) as error:
         raise InputError(f"{path}: not a readable .npy array ({error})") from error
     if points.dtype != np.float32 or points.ndim != 2 or points.shape[1] != 4:
         raise InputError(f"{path}: expected a float32 (N, 4) array, got {points.dtype} {points.shape}")
@@ -626,6 +627,7 @@ def write_scene_json(log: SceneLog, scene_dir: Path) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=1)
+        chmod_like_new_file(temp_name)
         os.replace(temp_name, scene_dir / SCENE_FILE_NAME)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

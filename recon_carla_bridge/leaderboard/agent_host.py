@@ -103,9 +103,55 @@ def build_agent(agent_class: type, config_path: str, global_plan_gps: list, glob
     return agent
 
 
+class AgentExited(AgentError):
+    """The agent called sys.exit or raised KeyboardInterrupt itself: its route fails, the evaluation goes on."""
+
+
+@contextlib.contextmanager
+def agent_exits_contained(what: str) -> Iterator[None]:
+    """Turn an agent's `sys.exit()` or its own `KeyboardInterrupt` inside the block into AgentExited.
+
+    A real Ctrl-C of the user (SIGINT while the block runs) still stops the evaluation: the handler installed
+    here notes that the signal came and lets the KeyboardInterrupt through."""
+    interrupted = threading.Event()
+    previous = None
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.getsignal(signal.SIGINT)
+
+        def _user_interrupt(signum: int, frame: Any) -> None:
+            if previous == signal.SIG_IGN:
+                return
+            interrupted.set()
+            if callable(previous):
+                previous(signum, frame)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, _user_interrupt)
+    try:
+        yield
+    except SystemExit as error:
+        raise AgentExited(f"{what} called sys.exit({error.code!r})") from None
+    except KeyboardInterrupt:
+        if interrupted.is_set() or not in_main:
+            raise
+        raise AgentExited(f"{what} raised KeyboardInterrupt (not a Ctrl-C of the user)") from None
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+
+
 @contextlib.contextmanager
 def deadline(seconds: float, what: str) -> Iterator[None]:
-    """Raise AgentTimeout inside the block after `seconds` of wall time (main thread only; elsewhere unbounded)."""
+    """Raise AgentTimeout inside the block after `seconds` of wall time (main thread only; elsewhere unbounded).
+
+    The agent's own sys.exit/KeyboardInterrupt become AgentExited (agent_exits_contained)."""
+    with agent_exits_contained(what), _timer(seconds, what):
+        yield
+
+
+@contextlib.contextmanager
+def _timer(seconds: float, what: str) -> Iterator[None]:
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -7,19 +7,28 @@ This project adds "metrics" (global extra metrics) and "run" (agent, routes file
 "infraction_details" / "metrics" inside route records; leaderboard readers ignore unknown keys.
 
 Writes go to a temporary file that replaces the old one, so a kill mid-write leaves the previous version whole.
+Earlier results are never lost by misuse: resuming checks the run's identity (agent file and hash, options that
+change results; run_identity.py), a run without `--resume` keeps the previous file as a numbered backup, and a
+lock file (`<checkpoint>.lock`, an OS lock that dies with its process) stops a second process writing the same file.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import filelock
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard import scoring
+from recon_carla_bridge.leaderboard.run_identity import identity_differences
+from recon_carla_bridge.paths import chmod_like_new_file
 
 SENSOR_ICONS = {
     "sensor.camera.rgb": "carla_camera",
@@ -89,6 +98,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
             json.dump(data, stream, indent=4)
             stream.flush()
             os.fsync(stream.fileno())
+        chmod_like_new_file(temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -96,27 +106,89 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+_HELD: list["Checkpoint"] = []  # checkpoints whose lock is held, newest last
+Result = TypeVar("Result")
+
+
+def releasing_checkpoint_locks(function: Callable[..., Result]) -> Callable[..., Result]:
+    """Decorate an evaluation: every checkpoint lock taken inside it is released when it returns or raises."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        mark = len(_HELD)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            while len(_HELD) > mark:
+                _HELD.pop().close()
+
+    return wrapper
+
+
+def _free_backup_path(path: Path) -> Path:
+    """`<path>.bak`, or the first `<path>.bak.N` (N = 2, 3, …) that does not exist yet: no backup is overwritten."""
+    candidate = path.with_name(path.name + ".bak")
+    number = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.bak.{number}")
+        number += 1
+    return candidate
+
+
 class Checkpoint:
     """The results document of one evaluation, bound to its file."""
 
-    def __init__(self, path: Path, route_ids: Sequence[str], resume: bool) -> None:
+    def __init__(self, path: Path, route_ids: Sequence[str], resume: bool,
+                 identity: dict[str, Any] | None = None) -> None:
         """Open `path` for the routes `route_ids` (leaderboard ids like 'RouteScenario_0_rep0', in run order).
 
         With `resume`, finished records whose route id matches are kept and those routes are skipped; an
-        existing file that does not match the routes is an InputError (nothing is overwritten). Without it, an
-        existing non-empty file is first copied to `<path>.bak` and a fresh document is started.
+        existing file that does not match the routes, or that was made by another agent or with other result
+        options (`identity`, see run_identity.py), is an InputError (nothing is overwritten). Without it, an
+        existing non-empty file is first copied to a backup that overwrites no earlier one (`<path>.bak`,
+        `<path>.bak.2`, …) and a fresh document is started. While open, `<path>.lock` stops a second writer.
         """
         self.path = Path(path)
         self.route_ids = list(route_ids)
+        self.identity = identity
         self.data = empty_results()
         self.records: list[dict[str, Any] | None] = [None] * len(self.route_ids)
-        if resume and self.path.exists():
-            self._resume(read_results(self.path))
-        elif self.path.exists() and self.path.stat().st_size > 0:
-            read_results(self.path)  # refuse to replace something that is not a results file by mistake
-            shutil.copyfile(self.path, self.path.with_name(self.path.name + ".bak"))
+        self.backup: Path | None = None
+        self._lock = self._acquire_lock()
+        try:
+            if resume and self.path.exists():
+                self._resume(read_results(self.path))
+            elif self.path.exists() and self.path.stat().st_size > 0:
+                read_results(self.path)  # refuse to replace something that is not a results file by mistake
+                self.backup = _free_backup_path(self.path)
+                shutil.copyfile(self.path, self.backup)
+                print(f"note: {self.path} held earlier results; kept as {self.backup} (use --resume to continue a run)",
+                      file=sys.stderr)
+        except BaseException:
+            self.close()
+            raise
+
+    def _acquire_lock(self) -> filelock.BaseFileLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(self.path.with_name(self.path.name + ".lock")), is_singleton=False)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise InputError(f"{self.path}: another evaluation is writing this checkpoint (its lock "
+                             f"{lock.lock_file} is held by a running process); wait for it to end or use another "
+                             "--checkpoint") from None
+        _HELD.append(self)
+        return lock
+
+    def close(self) -> None:
+        """Release the lock (idempotent); the results already written stay."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release(force=True)
+            self._lock = None
 
     def _resume(self, data: dict[str, Any]) -> None:
+        self._check_identity(data)
         checkpoint = data["_checkpoint"]
         progress = checkpoint.get("progress") or []
         if progress and int(progress[1]) != len(self.route_ids):
@@ -135,6 +207,17 @@ class Checkpoint:
             if key in data:
                 self.data[key] = data[key]
 
+    def _check_identity(self, data: dict[str, Any]) -> None:
+        """InputError when the checkpoint was made by another agent or with other result options."""
+        recorded = (data.get("run") or {}).get("identity") if isinstance(data.get("run"), dict) else None
+        if self.identity is None or not isinstance(recorded, dict):
+            return  # a checkpoint from before identities were recorded: nothing to compare
+        differences = identity_differences(recorded, self.identity)
+        if differences:
+            raise InputError(f"{self.path}: cannot --resume: this checkpoint was made by a different run ("
+                             + "; ".join(differences) + "). Resume with the same agent and options, or write to "
+                             "another --checkpoint")
+
     def is_done(self, position: int) -> bool:
         """Whether route `position` already has a finished record."""
         return self.records[position] is not None
@@ -149,8 +232,8 @@ class Checkpoint:
         self.data["sensors"] = [SENSOR_ICONS.get(sensor_type, sensor_type) for sensor_type in sensor_types]
 
     def set_run_info(self, info: dict[str, Any]) -> None:
-        """Store how the run was made (agent, routes file, settings) under 'run'."""
-        self.data["run"] = info
+        """Store how the run was made (agent, routes file, settings, and the identity resuming checks) under 'run'."""
+        self.data["run"] = dict(info, identity=self.identity) if self.identity is not None else info
 
     def start_route(self, position: int) -> None:
         """Write a 'Started' record for route `position` before running it, so a crash leaves a trace."""

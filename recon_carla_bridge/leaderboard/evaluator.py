@@ -18,11 +18,12 @@ from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard import scoring
 from recon_carla_bridge.leaderboard.agent_host import agent_class_of, load_agent_module
-from recon_carla_bridge.leaderboard.checkpoint import Checkpoint
+from recon_carla_bridge.leaderboard.checkpoint import Checkpoint, releasing_checkpoint_locks
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.metrics import MetricContext, default_registry
 from recon_carla_bridge.leaderboard.planning import find_map_file, load_map, plan_route
 from recon_carla_bridge.leaderboard.route_runner import RouteRunner
+from recon_carla_bridge.leaderboard.run_identity import run_identity
 from recon_carla_bridge.leaderboard.routes import (
     RouteConfig,
     parse_routes_file,
@@ -86,6 +87,7 @@ def select_routes(config: EvaluatorConfig) -> tuple[list[RouteConfig], list[str]
     return kept, skipped
 
 
+@releasing_checkpoint_locks
 def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
     """Run the evaluation and return the final results document."""
     config = with_trigger_file(config)
@@ -94,7 +96,8 @@ def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
     planned = {route.route_id: plan_route(route, maps[route.town], config.seed) for route in routes}
     agent_class = agent_class_of(load_agent_module(config.agent))
     instances = route_instances(routes, config.repetitions)
-    checkpoint = Checkpoint(config.checkpoint, [route_id for _, _, route_id in instances], config.resume)
+    checkpoint = Checkpoint(config.checkpoint, [route_id for _, _, route_id in instances], config.resume,
+                            identity=run_identity(config))
     checkpoint.set_run_info({"agent": str(config.agent), "routes": str(config.routes),
                              "scenarios": str(config.scenarios) if config.scenarios else None,
                              "repetitions": config.repetitions, "track": config.track,

@@ -9,6 +9,7 @@ from typing import Any
 import carla
 import numpy as np
 
+from agents.navigation.global_route_planner import RouteNotFoundError
 from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.leaderboard import scenario_triggers
@@ -45,7 +46,10 @@ def find_map_file(town: str) -> Path:
 def load_map(town: str) -> carla.Map:
     """A client-side `carla.Map` of `town`."""
     xodr_path = find_map_file(town)
-    return carla.Map(map_name_of(town), xodr_path.read_text(encoding="utf-8"))
+    try:
+        return carla.Map(map_name_of(town), xodr_path.read_text(encoding="utf-8"))
+    except InputError as error:  # the OpenDRIVE validation (native_guards) names the road and attribute
+        raise InputError(f"{xodr_path}: {error}") from None
 
 
 @dataclass
@@ -99,7 +103,11 @@ def plan_route(config: RouteConfig, world_map: carla.Map, seed: int = 0) -> Plan
     """Check the keypoints, interpolate the route and pick the scenarios on it (1.0 JSON or 2.0 list)."""
     check_keypoints_on_map(config, world_map)
     keypoints = [carla.Location(p.x, p.y, p.z) for p in config.keypoints]
-    gps_route, route = interpolate_trajectory(world_map, keypoints, HOP_RESOLUTION)
+    try:
+        gps_route, route = interpolate_trajectory(world_map, keypoints, HOP_RESOLUTION)
+    except RouteNotFoundError as error:  # keypoints on lanes that no drivable path joins (in this order)
+        raise InputError(f"{config.source} route id={config.route_id}: {error} on {config.town}; the waypoints must "
+                         "follow the lanes' driving direction") from None
     if len(route) < 2:
         raise InputError(f"{config.source} route id={config.route_id}: the planner found no road between its "
                          f"waypoints on {config.town}")

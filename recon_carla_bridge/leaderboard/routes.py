@@ -12,6 +12,7 @@ Every error names the file, the route id and the field.
 from __future__ import annotations
 
 import json
+import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,9 +97,12 @@ def _float_attr(element: ET.Element, key: str, where: str, default: float | None
             return default
         raise InputError(f"{where}: attribute '{key}' is missing")
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as error:
         raise InputError(f"{where}: attribute '{key}'={raw!r} is not a number") from error
+    if not math.isfinite(value):
+        raise InputError(f"{where}: attribute '{key}'={raw!r} is not a finite number")
+    return value
 
 
 def _pose(element: ET.Element, where: str, need_yaw: bool = False) -> Pose:

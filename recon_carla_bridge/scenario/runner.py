@@ -18,6 +18,7 @@ import carla
 
 from recon_carla_bridge.compat_imports import install_srunner_alias
 from recon_carla_bridge.errors import InputError, ReconCarlaError
+from recon_carla_bridge.scenario import input_checks
 
 install_srunner_alias()
 
@@ -188,9 +189,11 @@ class ScenarioRunner:
         for path in files:
             _check_xml(path)
             try:
-                configs += ScenarioConfigurationParser.parse_scenario_configuration(self.settings.scenario, path)
+                parsed = ScenarioConfigurationParser.parse_scenario_configuration(self.settings.scenario, path)
             except Exception as error:
                 raise InputError(f"scenario configuration {path}: {type(error).__name__}: {error}") from error
+            input_checks.check_scenario_configs(parsed, path)
+            configs += parsed
         if not configs:
             where = ", ".join(files) if len(files) < 4 else f"{len(files)} files in {', '.join(sorted({str(Path(f).parent) for f in files}))}"
             raise InputError(f"scenario '{self.settings.scenario}' not found in {where}")
@@ -212,11 +215,7 @@ class ScenarioRunner:
             raise InputError(f"--openscenario {path}: no such file")
         _reject_openscenario_2(path)
         _check_xml(str(path))
-        params = {}
-        if self.settings.openscenario_params:
-            for item in self.settings.openscenario_params.split(","):
-                name, _, value = item.partition(":")
-                params[name.strip()] = value.strip()
+        params = input_checks.openscenario_parameters(path, self.settings.openscenario_params)
         try:
             return OpenScenarioConfiguration(str(path), self.client, params)
         except Exception as error:
@@ -225,12 +224,7 @@ class ScenarioRunner:
     def _route_configs(self) -> list:
         from srunner.tools.route_parser import RouteParser
 
-        route_file, *rest = self.settings.route
-        scenario_file = rest[0] if rest else ""
-        single_route = rest[1] if len(rest) > 1 else None
-        for path in (route_file, scenario_file):
-            if path and not Path(path).is_file():
-                raise InputError(f"--route {path}: no such file")
+        route_file, scenario_file, single_route = input_checks.check_route_arguments(self.settings.route)
         _check_xml(route_file)
         try:
             configs = RouteParser.parse_routes_file(route_file, scenario_file, single_route)
@@ -241,6 +235,7 @@ class ScenarioRunner:
                 raise InputError(f"{route_file}: route {config.name} has no <waypoint> elements; srunner 0.9.11 reads "
                                  "leaderboard-1.0 route files (<waypoint x= y= z=/>), not the <waypoints><position> "
                                  "of leaderboard 2.0 (run those with recon-carla evaluate)")
+        input_checks.check_route_configs(configs, route_file, single_route)
         return configs
 
     def _build_scenario(self, config: Any) -> Any:
@@ -263,6 +258,7 @@ class ScenarioRunner:
             self._load_world(config.town)
             agent = None
             if not self.settings.route:
+                input_checks.check_egos_on_road(self.world.get_map(), config)
                 self._prepare_ego_vehicles(config.ego_vehicles)
             if self.agent_class is not None:
                 from srunner.tools.route_manipulation import interpolate_trajectory

@@ -15,19 +15,28 @@ from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.world.geometry import from_transform, pose_matrix, to_transform, vector3d
 from recon_carla_bridge.world.state import ActorState
 from recon_carla_bridge.world.traffic_lights import waypoints_under_trigger
+from recon_carla_bridge.world.value_guards import (MAX_ANGULAR_DEG_S, MAX_SPEED_MPS, check_pose, check_speed,
+                                                   finite_vector, vector_of)
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.simulation import Simulation
     from recon_carla_bridge.world.world import World
 
 DEFAULT_SPEED_LIMIT_KMH = 30.0  # CARLA towns' urban limit when the road states none
+MAX_IMPULSE_NS = 1e9  # N·s: any larger impulse (or force × dt) is a bug, whatever the actor's mass
+MAX_FORCE_N = 1e10
 
 
 def _finite_transform(transform: carla.Transform, what: str) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(transform, carla.Transform):
+        raise InputError(f"{what}: expected a carla.Transform, got {type(transform).__name__}")
     location, rotation = from_transform(transform)
-    if not (np.all(np.isfinite(location)) and np.all(np.isfinite(rotation))):
-        raise InputError(f"{what}: transform has a non-finite value ({transform})")
+    check_pose(location, rotation, what)
     return location, rotation
+
+
+def _vector(value: Any, what: str, limit: float, unit: str) -> np.ndarray:
+    return finite_vector(vector_of(value, what), what, limit, unit)
 
 
 class _ActorFacade:
@@ -139,7 +148,8 @@ class _ActorFacade:
     def set_location(self, location: carla.Location) -> None:
         """Teleport keeping the rotation."""
         state = self._state
-        self.set_transform(to_transform(np.array([location.x, location.y, location.z]), state.rotation))
+        value = _vector(location, f"actor {self._actor_id} set_location", math.inf, "m")
+        self.set_transform(to_transform(value, state.rotation))
 
     def set_simulate_physics(self, enabled: bool = True) -> None:
         """With physics off the actor only moves by set_transform."""
@@ -160,23 +170,20 @@ class _ActorFacade:
 
     def set_target_velocity(self, velocity: carla.Vector3D) -> None:
         """Set the world velocity (m/s); used by the next tick."""
-        value = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"actor {self._actor_id} set_target_velocity: non-finite velocity {velocity}")
+        value = _vector(velocity, f"actor {self._actor_id} set_target_velocity", MAX_SPEED_MPS, "m/s")
         self._sim.take_over(self._actor_id)
         self._state.target_velocity = value
 
     def set_target_angular_velocity(self, angular_velocity: carla.Vector3D) -> None:
         """Set the angular velocity (deg/s); used by the next tick."""
-        value = np.array([angular_velocity.x, angular_velocity.y, angular_velocity.z], dtype=float)
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"actor {self._actor_id} set_target_angular_velocity: non-finite value")
+        value = _vector(angular_velocity, f"actor {self._actor_id} set_target_angular_velocity", MAX_ANGULAR_DEG_S, "deg/s")
         self._state.target_angular_velocity = value
 
     def enable_constant_velocity(self, velocity: carla.Vector3D) -> None:
         """Hold this velocity (m/s, actor frame) until disabled."""
+        value = _vector(velocity, f"actor {self._actor_id} enable_constant_velocity", MAX_SPEED_MPS, "m/s")
         self._sim.take_over(self._actor_id)
-        self._state.constant_velocity = np.array([velocity.x, velocity.y, velocity.z], dtype=float)
+        self._state.constant_velocity = value
 
     def disable_constant_velocity(self) -> None:
         """Stop holding a constant velocity."""
@@ -184,23 +191,28 @@ class _ActorFacade:
 
     def add_impulse(self, impulse: carla.Vector3D) -> None:
         """Change velocity by impulse / mass (N·s)."""
+        what = f"actor {self._actor_id} add_impulse"
+        value = _vector(impulse, what, MAX_IMPULSE_NS, "N·s")
         state = self._state
         if math.isfinite(state.mass):
-            state.velocity = state.velocity + np.array([impulse.x, impulse.y, impulse.z]) / state.mass
+            velocity = state.velocity + value / state.mass
+            check_speed(velocity, what)
+            state.velocity = velocity
             state.speed = float(np.dot(state.velocity[:2], [math.cos(state.yaw_rad), math.sin(state.yaw_rad)]))
 
     def add_force(self, force: carla.Vector3D) -> None:
         """Apply a force (N) for one tick."""
+        value = _vector(force, f"actor {self._actor_id} add_force", MAX_FORCE_N, "N")
         dt = self._sim.clock.delta_seconds
-        self.add_impulse(carla.Vector3D(force.x * dt, force.y * dt, force.z * dt))
+        self.add_impulse(carla.Vector3D(*(float(v) * dt for v in value)))
 
     def add_angular_impulse(self, angular_impulse: carla.Vector3D) -> None:
-        """Accepted; rotation responds only to steering in the kinematic model."""
-        del angular_impulse
+        """Checked, then ignored: rotation responds only to steering in the kinematic model."""
+        _vector(angular_impulse, f"actor {self._actor_id} add_angular_impulse", MAX_IMPULSE_NS, "N·m·s")
 
     def add_torque(self, torque: carla.Vector3D) -> None:
-        """Accepted; rotation responds only to steering in the kinematic model."""
-        del torque
+        """Checked, then ignored: rotation responds only to steering in the kinematic model."""
+        _vector(torque, f"actor {self._actor_id} add_torque", MAX_FORCE_N, "N·m")
 
     def destroy(self) -> bool:
         """Remove the actor (and stop its sensor); True if it was alive."""
@@ -268,9 +280,11 @@ class Vehicle(_ActorFacade, carla.Vehicle):
 
     def apply_ackermann_control(self, control: carla.VehicleAckermannControl) -> None:
         """Track a target speed and steering angle with a simple controller (next tick on)."""
-        values = (control.steer, control.speed, control.acceleration)
+        values = (control.steer, control.steer_speed, control.speed, control.acceleration, control.jerk)
         if not all(math.isfinite(v) for v in values):
-            raise InputError(f"vehicle {self._actor_id} apply_ackermann_control: non-finite value")
+            raise InputError(f"vehicle {self._actor_id} apply_ackermann_control: non-finite value {control}")
+        if abs(control.speed) > MAX_SPEED_MPS:
+            raise InputError(f"vehicle {self._actor_id} apply_ackermann_control: speed {control.speed:g} m/s is beyond {MAX_SPEED_MPS:g} m/s")
         self._sim.take_over(self._actor_id)
         self._sim.set_ackermann_target(self._actor_id, control)
 
@@ -353,6 +367,8 @@ class Walker(_ActorFacade, carla.Walker):
         values = (direction.x, direction.y, direction.z, control.speed)
         if not all(math.isfinite(v) for v in values):
             raise InputError(f"walker {self._actor_id} apply_control: non-finite direction or speed")
+        if control.speed > MAX_SPEED_MPS:
+            raise InputError(f"walker {self._actor_id} apply_control: speed {control.speed:g} m/s is beyond {MAX_SPEED_MPS:g} m/s")
         self._state.walker_control = carla.WalkerControl(
             carla.Vector3D(direction.x, direction.y, direction.z), max(0.0, control.speed), bool(control.jump)
         )
@@ -445,7 +461,7 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
 
     def set_green_time(self, green_time: float) -> None:
         """Seconds green."""
-        self._record.green_time = float(green_time)
+        self._record.green_time = _duration(green_time, f"traffic light {self._actor_id} set_green_time")
 
     def get_yellow_time(self) -> float:
         """Seconds yellow."""
@@ -453,7 +469,7 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
 
     def set_yellow_time(self, yellow_time: float) -> None:
         """Seconds yellow."""
-        self._record.yellow_time = float(yellow_time)
+        self._record.yellow_time = _duration(yellow_time, f"traffic light {self._actor_id} set_yellow_time")
 
     def get_red_time(self) -> float:
         """Seconds of the all-red gap."""
@@ -461,7 +477,7 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
 
     def set_red_time(self, red_time: float) -> None:
         """Seconds of the all-red gap."""
-        self._record.red_time = float(red_time)
+        self._record.red_time = _duration(red_time, f"traffic light {self._actor_id} set_red_time")
 
     def get_elapsed_time(self) -> float:
         """Seconds since the current state began."""
@@ -509,3 +525,11 @@ class TrafficLight(_ActorFacade, carla.TrafficLight):
         return f"TrafficLight(id={self._actor_id}, opendrive_id={self._record.opendrive_id}, state={self._record.state})"
 
     __repr__ = __str__
+
+
+def _duration(value: Any, what: str) -> float:
+    """Seconds of a light phase: finite and not negative, else InputError."""
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0.0 or seconds > 1e6:
+        raise InputError(f"{what}: {value!r} s must be finite and in [0, 1e6]")
+    return seconds

@@ -8,6 +8,7 @@ from typing import Iterator
 import carla
 
 from recon_carla_bridge.world.blueprint_catalog import PROPS, SENSORS, TRIGGERS, VEHICLES, WALKERS, PropSpec, VehicleSpec, WalkerSpec
+from recon_carla_bridge.world.walker_ai import CONTROLLERS
 
 _ATTRIBUTE_TYPES = {
     "bool": carla.ActorAttributeType.Bool,
@@ -315,5 +316,6 @@ def build_blueprint_library() -> BlueprintLibrary:
     blueprints += [_prop_blueprint(s) for s in PROPS]
     blueprints += [_attribute_blueprint(s, table) for s, table in SENSORS.items()]
     blueprints += [_attribute_blueprint(t, table) for t, table in TRIGGERS.items()]
+    blueprints += [_attribute_blueprint(c, table) for c, table in CONTROLLERS.items()]
     blueprints.sort(key=lambda bp: bp.id)
     return BlueprintLibrary(blueprints)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import carla
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.world import commands, waypoint_guards
+from recon_carla_bridge.world import commands, native_guards
 from recon_carla_bridge.world.maps import ReconMap, available_maps, load_map
 from recon_carla_bridge.world.traffic_manager import TrafficManager
 from recon_carla_bridge.world.world import World
@@ -16,7 +16,7 @@ CARLA_VERSION = "0.9.16"
 DEFAULT_TOWN = "Town10HD"  # the map a fresh CARLA 0.9.16 server opens
 
 commands.install()
-waypoint_guards.install()
+native_guards.install()
 
 
 class Client(carla.Client):
@@ -66,6 +66,9 @@ class Client(carla.Client):
         scene name such as 'kitti', or a scene folder); MapNotFoundError naming it otherwise."""
         from recon_carla_bridge.scene_world import is_scene
 
+        if not isinstance(map_name, (str, Path)) or not str(map_name).strip():
+            raise InputError(f"load_world: expected a map name such as 'Town01' (or a scene), got {map_name!r}")
+        map_name = str(map_name)
         if is_scene(map_name):
             return self._replace_world(self._open_scene(map_name), reset_settings)
         wmap = load_map(map_name, self._map_dirs)

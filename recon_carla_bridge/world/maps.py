@@ -3,13 +3,15 @@ would provide, and lookup of maps by town name."""
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import carla
 
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.paths import default_map_dirs
+from recon_carla_bridge.world import native_guards
+
+native_guards.install()  # every carla.Map built from here on validates its OpenDRIVE first
 
 SPAWN_SPACING_M = 20.0  # distance between generated spawn points along a lane
 SPAWN_HEIGHT_M = 0.3  # CARLA's spawn points sit a little above the road surface
@@ -24,10 +26,9 @@ class ReconMap(carla.Map):
     """
 
     def __init__(self, name: str, xodr_text: str, source: Path | None = None):
-        _check_opendrive(xodr_text, source)
+        self._source = source  # named by the OpenDRIVE validation in carla.Map.__init__ (native_guards)
         super().__init__(name, xodr_text)
         self._xodr_text = xodr_text
-        self._source = source
         self._spawn_points: list[carla.Transform] | None = None
 
     @property
@@ -47,18 +48,6 @@ class ReconMap(carla.Map):
 
     def __reduce__(self):  # pickling rebuilds from the OpenDRIVE text
         return (ReconMap, (self.name, self._xodr_text, self._source))
-
-
-def _check_opendrive(xodr_text: str, source: Path | None) -> None:
-    where = str(source) if source else "OpenDRIVE text"
-    try:
-        root = ET.fromstring(xodr_text)
-    except ET.ParseError as error:
-        raise InputError(f"{where}: malformed OpenDRIVE XML ({error})") from None
-    if root.tag != "OpenDRIVE":
-        raise InputError(f"{where}: root element is <{root.tag}>, expected <OpenDRIVE>")
-    if root.find("road") is None:
-        raise InputError(f"{where}: OpenDRIVE has no <road> element")
 
 
 def _generate_spawn_points(wmap: carla.Map) -> list[carla.Transform]:

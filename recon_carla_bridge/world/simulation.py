@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import traceback
-import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -31,10 +30,13 @@ from recon_carla_bridge.world.actors import (DEFAULT_SPEED_LIMIT_KMH, Actor, Sen
                                              Walker, _ActorFacade)
 from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, WalkerSpec
 from recon_carla_bridge.world.blueprints import Blueprint
+from recon_carla_bridge.world.bounded import CallbackErrors, RecentlyDestroyed
 from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
 from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
+from recon_carla_bridge.world.value_guards import check_pose, non_finite_actors
+from recon_carla_bridge.world.walker_ai import CONTROLLER_ID, WalkerAIController, WalkerAIState, check_parent, steer_walkers
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.traffic_manager import TrafficManager
@@ -50,6 +52,10 @@ SETTLED_HEIGHT_M = 0.05  # a vehicle set less than this above the road rests on 
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
 HIDDEN_Z = -500.0
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
+
+
+class NonFiniteStateError(RuntimeError):
+    """A tick would have produced a non-finite or runaway actor state (the actor is put back at rest)."""
 
 
 @dataclass
@@ -73,11 +79,12 @@ class Simulation:
         self.weather = carla.WeatherParameters.ClearNoon
         self.rng = np.random.default_rng(seed)
         self.camera_backend: CameraBackend | None = None
-        self.sensor_errors: list[str] = []  # exceptions raised by user callbacks, newest last
+        self.sensor_errors = CallbackErrors()  # exceptions raised by user callbacks, newest last (bounded)
         self._states: dict[int, ActorState] = {}
-        self._dead: dict[int, ActorState] = {}
+        self._dead: RecentlyDestroyed[ActorState] = RecentlyDestroyed()  # the last destroyed actors (bounded)
         self._facades: dict[int, _ActorFacade] = {}
         self._sensors: dict[int, SensorRuntime] = {}
+        self.walker_ai: dict[int, WalkerAIState] = {}  # controller.ai.walker actors
         self._delivery = SensorDelivery()  # cameras of asynchronous backends (GPU) are delivered here
         self._specs: dict[int, Any] = {}
         self._ackermann: dict[int, carla.VehicleAckermannControl] = {}
@@ -198,8 +205,9 @@ class Simulation:
         state = self._states.get(actor_id)
         if state is not None:
             return state
-        if allow_dead and actor_id in self._dead:
-            return self._dead[actor_id]
+        dead = self._dead.get(actor_id) if allow_dead else None
+        if dead is not None:
+            return dead
         raise RuntimeError(f"trying to operate on a destroyed actor; an actor's function was called, but the actor is already destroyed (id {actor_id})")
 
     def is_alive(self, actor_id: int) -> bool:
@@ -216,7 +224,8 @@ class Simulation:
         if facade is None:
             state = self.state_of(actor_id, allow_dead=True)
             cls = {ActorKind.VEHICLE: Vehicle, ActorKind.WALKER: Walker, ActorKind.SENSOR: Sensor,
-                   ActorKind.TRAFFIC_LIGHT: TrafficLight, ActorKind.TRAFFIC_SIGN: TrafficSign}.get(state.kind, Actor)
+                   ActorKind.TRAFFIC_LIGHT: TrafficLight, ActorKind.TRAFFIC_SIGN: TrafficSign,
+                   ActorKind.CONTROLLER: WalkerAIController}.get(state.kind, Actor)
             facade = cls.__new__(cls)
             facade._bind(self.world, actor_id)
             self._facades[actor_id] = facade
@@ -357,10 +366,11 @@ class Simulation:
         """Create an actor; RuntimeError (CARLA's message) when it would overlap another."""
         if not isinstance(blueprint, Blueprint):
             raise InputError(f"spawn_actor: expected a blueprint from world.get_blueprint_library(), got {type(blueprint).__name__}")
+        if not isinstance(transform, carla.Transform):
+            raise InputError(f"spawn_actor({blueprint.id}): expected a carla.Transform, got {type(transform).__name__}")
         location = np.array([transform.location.x, transform.location.y, transform.location.z], dtype=float)
         rotation = np.array([transform.rotation.pitch, transform.rotation.yaw, transform.rotation.roll], dtype=float)
-        if not (np.all(np.isfinite(location)) and np.all(np.isfinite(rotation))):
-            raise InputError(f"spawn_actor({blueprint.id}): transform has a non-finite value ({transform})")
+        check_pose(location, rotation, f"spawn_actor({blueprint.id})")
         attributes = {attribute.id: attribute.as_str() for attribute in blueprint}
         spec = blueprint.spec
         if parent_id is not None:
@@ -372,6 +382,15 @@ class Simulation:
                                parent_id=parent_id, relative_location=location.copy(), relative_rotation=rotation.copy())
             actor_id = self._add_state(state)
             self._sensors[actor_id] = SensorRuntime(model, next_time=self.clock.elapsed_seconds)
+            self._update_attached(state)
+            return actor_id
+        if blueprint.id == CONTROLLER_ID:
+            check_parent(self, parent_id)
+            state = ActorState(0, ActorKind.CONTROLLER, blueprint.id, attributes, location, rotation, np.zeros(3),
+                               np.zeros(3), mass=math.inf, simulate_physics=False, parent_id=parent_id,
+                               relative_location=location.copy(), relative_rotation=rotation.copy())
+            actor_id = self._add_state(state)
+            self.walker_ai[actor_id] = WalkerAIState()
             self._update_attached(state)
             return actor_id
         if blueprint.id.startswith("static.trigger."):
@@ -461,10 +480,16 @@ class Simulation:
         if state is None:
             return False
         state.alive = False
-        self._dead[actor_id] = state
+        for forgotten in self._dead.add(actor_id, state):
+            self._specs.pop(forgotten, None)
+        self._facades.pop(actor_id, None)  # a facade the caller holds keeps working (and raises CARLA's error)
+        self._replay_delays.pop(actor_id, None)
+        self._replays.pop(actor_id, None)
+        self.sensor_errors.forget(actor_id)
         if actor_id in self._sensors and self._delivery.busy:
             self.flush_sensor_data()  # a sensor's last images arrive before it goes
         self._sensors.pop(actor_id, None)
+        self.walker_ai.pop(actor_id, None)
         self._ackermann.pop(actor_id, None)
         for manager in self._traffic_managers.values():
             manager.register(actor_id, False)
@@ -492,6 +517,8 @@ class Simulation:
         only what is above the road settles onto it (CARLA's gravity); an actor hidden below the map
         (a common ScenarioRunner trick, z - 500) stays there.
         """
+        if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+            return None  # a broken state: the step refuses it after the move (_refuse_non_finite)
         waypoint = self.map.get_waypoint(carla.Location(x, y, z), project_to_road=True, lane_type=carla.LaneType.Any)
         if waypoint is None:
             return None
@@ -568,9 +595,11 @@ class Simulation:
             manager.compute_controls(dt)
         self._apply_ackermann(dt)
         moving = [s for s in self._states.values() if s.kind not in _STATIC_KINDS]
+        previous_pose = {s.actor_id: (s.location.copy(), s.rotation.copy()) for s in moving}
         previous_velocity = {s.actor_id: s.velocity.copy() for s in moving}
         previous_yaw = {s.actor_id: s.rotation[1] for s in moving}
         self._move_vehicles(dt)
+        steer_walkers(self, self.walker_ai)
         self._move_walkers(dt)
         self._resolve_collisions()
         for state in moving:
@@ -581,9 +610,24 @@ class Simulation:
         for state in moving:
             if state.parent_id is not None:
                 self._update_attached(state)
+        self._refuse_non_finite(moving, previous_pose)
         self._update_vehicle_lights()
         self._run_sensors()
         return self.clock.frame
+
+    def _refuse_non_finite(self, moving: list[ActorState], previous_pose: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Put any actor whose new state is not finite back where it was, at rest, and raise naming it and why."""
+        bad = non_finite_actors(s for s in moving if s.actor_id in self._states)
+        if not bad:
+            return
+        for state, _ in bad:
+            state.location, state.rotation = previous_pose[state.actor_id]
+            for name in ("velocity", "angular_velocity", "acceleration"):
+                setattr(state, name, np.zeros(3))
+            state.speed, state.steer_angle, state.constant_velocity, state.target_velocity = 0.0, 0.0, None, None
+            state.road_snap_location = None
+        described = "; ".join(f"actor {state.actor_id} ({state.type_id}): {reason}" for state, reason in bad)
+        raise NonFiniteStateError(f"world step refused a non-finite state, the actors were put back at rest: {described}")
 
     def _apply_ackermann(self, dt: float) -> None:
         for actor_id, target in list(self._ackermann.items()):
@@ -724,6 +768,8 @@ class Simulation:
                 continue
             state = self._states[actor_id]
             parent = self._states.get(state.parent_id) if state.parent_id is not None else None
+            if state.parent_id is not None and parent is None:
+                continue  # attached to an actor that was destroyed: it measures nothing any more
             ctx = SensorContext(self, state, parent, frame, elapsed, self.last_contacts)
             data = runtime.model.measure(ctx)
             if data is None or runtime.callback is None:
@@ -739,6 +785,10 @@ class Simulation:
 
             self.camera_backend = SchematicBackend()
         requests = []
+        cameras = [(actor_id, runtime) for actor_id, runtime in cameras
+                   if self._states[actor_id].parent_id is None or self._states[actor_id].parent_id in self._states]
+        if not cameras:
+            return
         for actor_id, runtime in cameras:
             state = self._states[actor_id]
             model = runtime.model
@@ -775,8 +825,9 @@ class Simulation:
         except Exception as error:  # a user's callback must not stop the world
             message = f"sensor {actor_id} ({runtime.model.type_id}) callback raised {type(error).__name__}: {error}"
             runtime.errors.append(message)
-            self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            del runtime.errors[:-10]  # the newest few per sensor
+            self.sensor_errors.report(actor_id, (runtime.model.type_id, type(error).__name__, str(error)[:200]),
+                                      message, traceback.format_exc(limit=3))
 
     # ---- tick callbacks --------------------------------------------------------------------
     def add_tick_callback(self, callback: Callable[[Any], None]) -> int:
@@ -797,8 +848,8 @@ class Simulation:
                 callback(snapshot)
             except Exception as error:  # a user's callback must not stop the world
                 message = f"on_tick callback {callback_id} raised {type(error).__name__}: {error}"
-                self.sensor_errors.append(message + "\n" + traceback.format_exc(limit=3))
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
+                self.sensor_errors.report(("on_tick", callback_id), ("on_tick", callback_id, type(error).__name__),
+                                          message, traceback.format_exc(limit=3))
 
 
 def _body_of(bp_id: str, spec: Any) -> tuple[ActorKind, np.ndarray, np.ndarray, float]:

@@ -24,6 +24,7 @@ class ActorKind(enum.Enum):
     TRAFFIC_LIGHT = "traffic_light"
     TRAFFIC_SIGN = "traffic_sign"
     TRIGGER = "trigger"
+    CONTROLLER = "controller"  # controller.ai.walker, attached to its walker
 
 
 @dataclass

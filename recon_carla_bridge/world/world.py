@@ -10,6 +10,7 @@ import numpy as np
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.world.blueprints import Blueprint, BlueprintLibrary, build_blueprint_library
+from recon_carla_bridge.world.lane_reach import lanes_within
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.simulation import Simulation
 from recon_carla_bridge.world.snapshot import ActorList, ActorSnapshot, DebugHelper, WorldSnapshot
@@ -168,14 +169,7 @@ class World(carla.World):
 
     def get_traffic_lights_from_waypoint(self, waypoint: carla.Waypoint, distance: float) -> list[carla.TrafficLight]:
         """Traffic lights whose stop line lies on the waypoint's lane within `distance` metres ahead."""
-        lanes_ahead = {(waypoint.road_id, waypoint.lane_id)}
-        frontier, travelled = [waypoint], 0.0
-        while frontier and travelled < distance:  # every lane reachable within `distance`, branches included
-            step = min(2.0, distance - travelled)
-            unique = {(w.road_id, w.lane_id, round(w.s, 1)): w for current in frontier for w in current.next(step)}
-            frontier = list(unique.values())
-            lanes_ahead.update((w.road_id, w.lane_id) for w in frontier)
-            travelled += step
+        lanes_ahead = lanes_within(waypoint, float(distance))  # every lane reachable, branches included
         found = []
         for record in self._simulation.light_records():
             if record.kind == "traffic_light" and any((lane.road_id, lane.lane_id) in lanes_ahead for lane in record.lane_waypoints):

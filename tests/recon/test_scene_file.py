@@ -50,7 +50,7 @@ def test_refined_ego_trajectory_round_trips_and_version_1_files_still_load(tmp_p
     assert torch.equal(load_ego_poses(tmp_path / "ego.gs"), poses)  # without building the Gaussians
     save_scene(random_scene(30, 1), tmp_path / "plain.gs")  # no refined trajectory: the log's is the scene's
     blob = (tmp_path / "plain.gs").read_bytes()
-    (tmp_path / "v1.gs").write_bytes(struct.pack("<8sI", MAGIC, 1) + blob[12:])
+    (tmp_path / "v1.gs").write_bytes(_older_layout(blob, 1))
     old = load_scene(tmp_path / "v1.gs")
     assert old.ego_poses is None and load_ego_poses(tmp_path / "v1.gs") is None
     logged = torch.eye(4, dtype=torch.float64)
@@ -138,3 +138,52 @@ def test_bundled_scene_fits_and_renders_cars_and_road() -> None:
     tags = set(out.semantic.unique().tolist())
     assert {int(CarlaTag.CAR), int(CarlaTag.ROADS), int(CarlaTag.SKY)} <= tags
     assert 0.2 < float(out.rgb.mean()) < 0.8
+
+
+def _older_layout(blob: bytes, version: int) -> bytes:
+    """A version-1/2 file (no header checksum) with the header and payload of a current file."""
+    _, _, header_len = struct.unpack_from("<8sIQ", blob)
+    return struct.pack("<8sIQ", MAGIC, version, header_len) + blob[24:]
+
+
+def _header_span(blob: bytes) -> tuple[int, int]:
+    _, _, header_len = struct.unpack_from("<8sIQ", blob)
+    return 24, 24 + header_len
+
+
+def test_a_flipped_bit_in_the_header_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Version 3 puts the header under a checksum: an actor's size, a dtype's byte order or the actor list can no
+    longer change silently (before, one flip made a box 41 m long or byte-swapped every position)."""
+    blob = _saved(tmp_path)
+    start, end = _header_span(blob)
+    header = blob[start:end]
+    for target in (b'"size": [', b'"<f4"', b'"track_id"'):
+        position = start + header.index(target) + len(target) - 2
+        for bit in (0, 3, 6):
+            flipped = bytearray(blob)
+            flipped[position] ^= 1 << bit
+            (tmp_path / "flip.gs").write_bytes(bytes(flipped))
+            with pytest.raises(InputError, match="flip.gs.*header checksum"):
+                load_scene(tmp_path / "flip.gs")
+
+
+def test_older_files_with_a_foreign_dtype_or_non_finite_means_are_refused(tmp_path: Path) -> None:
+    """Files without a header checksum (version 2) are still checked: dtypes must be the format's, values finite."""
+    blob = _older_layout(_saved(tmp_path), 2)
+    swapped = blob.replace(b'"<f4"', b'">f4"', 1)
+    (tmp_path / "swapped.gs").write_bytes(swapped)
+    with pytest.raises(InputError, match="swapped.gs.*dtype '>f4'"):
+        load_scene(tmp_path / "swapped.gs")
+    for garbage in (b'"(f4"', b'"<f4,"', b'"O"'):  # numpy raises SyntaxError/TypeError on some of these
+        (tmp_path / "garbage.gs").write_bytes(blob.replace(b'"<f4"', garbage, 1))
+        with pytest.raises(InputError, match="garbage.gs"):
+            load_scene(tmp_path / "garbage.gs")
+    scene = random_scene(20, 1)
+    scene.background.means[3, 1] = float("nan")
+    save_scene(scene, tmp_path / "nan.gs")
+    with pytest.raises(InputError, match="nan.gs.*background/means.*non-finite"):
+        load_scene(tmp_path / "nan.gs")
+    scene.background.means[3, 1] = 1e38
+    save_scene(scene, tmp_path / "far.gs")
+    with pytest.raises(InputError, match="far.gs.*beyond"):
+        load_scene(tmp_path / "far.gs")

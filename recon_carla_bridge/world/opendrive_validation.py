@@ -1,0 +1,177 @@
+"""Check OpenDRIVE text before libcarla parses it: what would crash, hang or poison the native map is refused.
+
+carla 0.9.16's parser trusts its input. A negative or huge road length, a `laneSection s` past the road's end, a
+NaN lane width or an infinite geometry offset crash the interpreter (SIGSEGV), hang it or yield NaN waypoints.
+`validate_opendrive` reads the XML with the standard library first and raises an InputError that names the file,
+the road and the attribute at fault. The rules are deliberately those of the OpenDRIVE 1.4-1.6 schema that the
+native code relies on (finite numbers in range, ordered records, lengths > 0), not style checks.
+"""
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from recon_carla_bridge.errors import InputError
+
+MAX_ROAD_LENGTH_M = 100_000.0  # one road of 100 km; CARLA's largest towns have roads of a few hundred metres
+MAX_COORDINATE_M = 10_000_000.0  # |x|, |y|, |s|, offsets: well beyond any map, far below float overflow
+MAX_COEFFICIENT = 1e6  # polynomial and curvature coefficients (a, b, c, d, curvature, aU …)
+MAX_ROADS = 200_000
+
+# Numeric attributes the native parser reads, per element tag (absent attributes are fine: libcarla defaults them).
+_NUMERIC: dict[str, tuple[str, ...]] = {
+    "geometry": ("s", "x", "y", "hdg", "length"),
+    "arc": ("curvature",),
+    "spiral": ("curvStart", "curvEnd"),
+    "poly3": ("a", "b", "c", "d"),
+    "paramPoly3": ("aU", "bU", "cU", "dU", "aV", "bV", "cV", "dV"),
+    "elevation": ("s", "a", "b", "c", "d"),
+    "superelevation": ("s", "a", "b", "c", "d"),
+    "crossfall": ("s", "a", "b", "c", "d"),
+    "shape": ("s", "t", "a", "b", "c", "d"),
+    "laneOffset": ("s", "a", "b", "c", "d"),
+    "laneSection": ("s",),
+    "width": ("sOffset", "a", "b", "c", "d"),
+    "border": ("sOffset", "a", "b", "c", "d"),
+    "height": ("sOffset", "inner", "outer"),
+    "speed": ("sOffset",),  # max may be "no limit"
+    "material": ("sOffset", "friction", "roughness"),
+    "access": ("sOffset",),
+    "rule": ("sOffset",),
+    "roadMark": ("sOffset", "width", "height"),
+    "line": ("length", "space", "tOffset", "sOffset", "width"),
+    "signal": ("s", "t", "zOffset", "hOffset", "pitch", "roll", "height", "width", "length"),
+    "signalReference": ("s", "t"),
+    "object": ("s", "t", "zOffset", "validLength", "length", "width", "height", "hdg", "pitch", "roll", "radius"),
+    "cornerRoad": ("s", "t", "dz", "height"),
+    "cornerLocal": ("u", "v", "z", "height"),
+    "repeat": ("s", "length", "distance", "tStart", "tEnd", "widthStart", "widthEnd", "heightStart", "heightEnd",
+               "zOffsetStart", "zOffsetEnd"),
+    "type": ("s",),
+}
+_COEFFICIENTS = {"a", "b", "c", "d", "curvature", "curvStart", "curvEnd", "aU", "bU", "cU", "dU", "aV", "bV", "cV",
+                 "dV", "friction", "roughness"}
+# Attributes whose value must not be negative (lengths, widths of marks, offsets along s within a record).
+_NON_NEGATIVE = {("geometry", "s"), ("geometry", "length"), ("laneSection", "s"), ("width", "sOffset"),
+                 ("border", "sOffset"), ("height", "sOffset"), ("roadMark", "sOffset"), ("elevation", "s"),
+                 ("superelevation", "s"), ("laneOffset", "s"), ("speed", "sOffset"), ("material", "sOffset"),
+                 ("signal", "s"), ("object", "s"), ("line", "length"), ("line", "space"), ("roadMark", "width")}
+# Records that carry a position `s` along their road (must lie on it).
+_ON_ROAD = {"geometry": "s", "laneSection": "s", "elevation": "s", "superelevation": "s", "laneOffset": "s",
+            "signal": "s", "object": "s", "signalReference": "s"}
+_INTEGER: dict[str, tuple[str, ...]] = {"road": ("id", "junction"), "lane": ("id",), "junction": ("id",),
+                                        "connection": ("incomingRoad", "connectingRoad"), "laneLink": ("from", "to")}
+
+
+def validate_opendrive(xodr_text: str, source: str | Path | None = None) -> ET.Element:
+    """The parsed root of `xodr_text`, or InputError naming the file, road and attribute that libcarla cannot take."""
+    where = str(source) if source else "OpenDRIVE text"
+    if not isinstance(xodr_text, str):
+        raise InputError(f"{where}: OpenDRIVE must be text (str), got {type(xodr_text).__name__}")
+    try:
+        root = ET.fromstring(xodr_text)
+    except ET.ParseError as error:
+        raise InputError(f"{where}: malformed OpenDRIVE XML ({error})") from None
+    if root.tag != "OpenDRIVE":
+        raise InputError(f"{where}: root element is <{root.tag}>, expected <OpenDRIVE>")
+    roads = root.findall("road")
+    if not roads:
+        raise InputError(f"{where}: OpenDRIVE has no <road> element")
+    if len(roads) > MAX_ROADS:
+        raise InputError(f"{where}: {len(roads)} roads (at most {MAX_ROADS})")
+    seen: set[int] = set()
+    for road in roads:
+        road_id = _integer(road, "id", where, "road")
+        if road_id in seen:
+            raise InputError(f"{where}: road {road_id}: duplicate road id")
+        seen.add(road_id)
+        _check_road(road, road_id, where)
+    for junction in root.findall("junction"):
+        label = f"junction {junction.get('id')}"
+        for element in junction.iter():
+            _check_integers(element, where, label)
+    return root
+
+
+def _check_road(road: ET.Element, road_id: int, where: str) -> None:
+    label = f"road {road_id}"
+    length = _number(road, "length", where, label, required=True)
+    if not 0.0 < length <= MAX_ROAD_LENGTH_M:
+        raise InputError(f"{where}: {label} <road>: attribute 'length' = {road.get('length')!r} must be in (0, {MAX_ROAD_LENGTH_M:g}] m")
+    _integer(road, "junction", where, label, required=False)
+    if road.find("planView/geometry") is None:
+        raise InputError(f"{where}: {label}: <planView> has no <geometry>")
+    for element in road.iter():
+        _check_numbers(element, where, label, length)
+        _check_integers(element, where, label)
+    _check_order(road.findall("planView/geometry"), "s", where, f"{label} <planView>")
+    _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>")
+    for index, section in enumerate(road.findall("lanes/laneSection")):
+        if section.find("center") is None and section.find("left") is None and section.find("right") is None:
+            raise InputError(f"{where}: {label} laneSection {index}: no <left>, <center> or <right> lanes")
+        for lane in section.iter("lane"):
+            _check_order(lane.findall("width"), "sOffset", where, f"{label} laneSection {index} lane {lane.get('id')}")
+
+
+def _check_numbers(element: ET.Element, where: str, label: str, road_length: float) -> None:
+    names = _NUMERIC.get(element.tag, ())
+    for name in names:
+        if element.get(name) is None:
+            continue
+        value = _number(element, name, where, label)
+        bound = MAX_COEFFICIENT if name in _COEFFICIENTS else MAX_COORDINATE_M
+        if abs(value) > bound:
+            raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {element.get(name)!r} "
+                             f"is out of range (|value| <= {bound:g})")
+        if (element.tag, name) in _NON_NEGATIVE and value < 0.0:
+            raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {element.get(name)!r} must not be negative")
+        if _ON_ROAD.get(element.tag) == name and value > road_length + 1e-6:
+            raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {element.get(name)!r} "
+                             f"lies past the road's end (length {road_length:g} m)")
+
+
+def _check_integers(element: ET.Element, where: str, label: str) -> None:
+    for name in _INTEGER.get(element.tag, ()):
+        if element.get(name) is not None:
+            _integer(element, name, where, label)
+
+
+def _check_order(records: list[ET.Element], name: str, where: str, label: str) -> None:
+    previous = -math.inf
+    for record in records:
+        value = float(record.get(name, "0"))
+        if value < previous - 1e-9:
+            raise InputError(f"{where}: {label}: <{record.tag}> attribute '{name}' = {record.get(name)!r} "
+                             f"comes before the previous record's {previous:g} (records must be ordered along s)")
+        previous = value
+
+
+def _number(element: ET.Element, name: str, where: str, label: str, required: bool = False) -> float:
+    text = element.get(name)
+    if text is None:
+        if required:
+            raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' is missing")
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {text!r} must be a finite number")
+    return value
+
+
+def _integer(element: ET.Element, name: str, where: str, label: str, required: bool = True) -> int:
+    text = element.get(name)
+    if text is None:
+        if required:
+            raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' is missing")
+        return 0
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {text!r} is not an integer") from None
+    if abs(value) > 2**31 - 1:
+        raise InputError(f"{where}: {label} <{element.tag}>: attribute '{name}' = {text!r} does not fit a 32-bit id")
+    return value
