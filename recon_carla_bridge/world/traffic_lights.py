@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import carla
 import numpy as np
 
-from recon_carla_bridge.world.waypoint_guards import previous_until_lane_start
+from recon_carla_bridge.world.native_guards import previous_until_lane_start
 
 TRAFFIC_LIGHT_TYPE = "1000001"
 STOP_SIGN_TYPE = "206"
