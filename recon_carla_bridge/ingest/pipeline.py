@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.detection import DetectionConfig, detect_in_obstacles, fit_top_beam, looks_like_vehicle, thinned_obstacles
-from recon_carla_bridge.ingest.extension import SupportScan, support_scan
+from recon_carla_bridge.ingest.persistence import OccupancyHistory, PersistenceConfig
 from recon_carla_bridge.ingest.odometry import OdometryConfig, fill_poses, lidar_odometry
 from recon_carla_bridge.ingest.rawlog import RawLog
 from recon_carla_bridge.ingest.readers import get_reader
@@ -36,12 +36,14 @@ from recon_carla_bridge.ingest.scenelog import (
     write_scene_json,
 )
 from recon_carla_bridge.ingest.se3 import yaw_of
+from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, parked_vehicle_verdict
 from recon_carla_bridge.ingest.staging import staged_directory
 from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
 from recon_carla_bridge.ingest.world_frame import normalise_poses
 from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road
 
 REPORT_FILE_NAME = "ingest_report.json"
+MOVING_GATE_M = 6.0
 DEFAULT_GEO_REFERENCE = GeoReference(0.0, 0.0, 0.0, "unknown: the log carries no position on Earth")
 
 
@@ -58,7 +60,11 @@ class IngestConfig:
         show_progress: draw progress bars on stderr.
         odometry: LiDAR odometry settings.
         detection: single-scan detector settings.
-        tracking: tracker settings.
+        tracking: tracker settings (static objects).
+        moving_tracking: tracker settings of moving vehicles (a wider gate: an oncoming car moves ~3 m
+            between 5 Hz scans, and its first step has no velocity to predict it).
+        persistence: static-or-moving test settings.
+        static_vehicles: parked-vehicle test settings.
         reprojection: reprojection check settings.
         roadnet: road network settings.
     """
@@ -71,6 +77,9 @@ class IngestConfig:
     odometry: OdometryConfig = field(default_factory=OdometryConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    moving_tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(gate=MOVING_GATE_M))
+    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
+    static_vehicles: StaticVehicleConfig = field(default_factory=StaticVehicleConfig)
     reprojection: ReprojectionConfig = field(default_factory=ReprojectionConfig)
     roadnet: RoadNetConfig = field(default_factory=RoadNetConfig)
 
@@ -90,6 +99,7 @@ class IngestReport:
         tracks: actor tracks.
         moving_tracks: tracks flagged moving.
         tracks_from: "log", "lidar" or "none".
+        track_evidence: what the LiDAR track estimate found and left undecided (tracks from "lidar").
         reprojection: static-point reprojection check, when the log has a camera and LiDAR.
         lane_width_m: lane width of the road network [m].
         lanes: driving lanes of the road network.
@@ -107,6 +117,7 @@ class IngestReport:
     tracks: int
     moving_tracks: int
     tracks_from: str
+    track_evidence: TrackEvidence | None
     reprojection: ReprojectionReport | None
     lane_width_m: float
     lanes: int
@@ -159,19 +170,70 @@ def tracks_to_world(tracks: list[ActorTrack], poses: list[np.ndarray]) -> list[A
     return result
 
 
-def estimate_tracks(scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig) -> list[ActorTrack]:
+@dataclass(frozen=True)
+class TrackEvidence:
+    """What the LiDAR track estimate found and could not decide (written to the ingest report).
+
+    Attributes:
+        detections: vehicle-shaped clusters over all scans.
+        static_detections: ... whose cells stay filled in the neighbouring scans (static structure or
+            parked vehicles).
+        moving_tracks: tracks of the other detections that move like vehicles.
+        parked_tracks: static tracks that look like parked cars.
+        static_rejected: static tracks not kept, by reason ('too tall' ones are undecided: a parked van,
+            a hedge, a wall or a fence all stand about 2 m tall and the LiDAR alone cannot tell them apart).
+    """
+
+    detections: int
+    static_detections: int
+    moving_tracks: int
+    parked_tracks: int
+    static_rejected: dict[str, int]
+
+
+def estimate_tracks(
+    scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig
+) -> tuple[list[ActorTrack], TrackEvidence]:
     """Vehicle tracks from LiDAR detections in every scan (with the LiDAR's top beam fitted over all of
-    them, to tell clusters cut off at the top), extended over the scans whose obstacle points still show a
-    track's object."""
+    them, to tell clusters cut off at the top). Detections whose space stays filled in the neighbouring
+    scans (`ingest/persistence.py`) are static: their tracks are kept only when they look like parked cars
+    (`ingest/static_vehicles.py`); the others are tracked as moving vehicles with a gate wide enough for
+    oncoming traffic, and kept when they move."""
     top_beam = fit_top_beam(scans.values())
     per_scan = []
-    support: list[SupportScan] = []
-    for i in _progress(sorted(scans), "detect vehicles", config):
+    obstacles_xy = []
+    order = sorted(scans)
+    for i in _progress(order, "detect vehicles", config):
         obstacles, ground = thinned_obstacles(scans[i], config.detection)
         detections = [d for d in detect_in_obstacles(obstacles, ground, config.detection, top_beam) if looks_like_vehicle(d)]
         per_scan.append(to_world(detections, poses[i], i, float(times[i])))
-        support.append(support_scan(obstacles, ground, poses[i], i, float(times[i])))
-    return track_vehicles(per_scan, times, sorted(scans), config.tracking, support)
+        obstacles_xy.append(obstacles[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
+    history = OccupancyHistory(obstacles_xy, times[order], np.array([poses[i][:2, 3] for i in order]), config.persistence)
+    static_scans, moving_scans = [], []
+    for detections in per_scan:
+        static = [history.persistence(d.footprint, d.time)[0] >= config.persistence.static_share for d in detections]
+        static_scans.append([d for d, s in zip(detections, static) if s])
+        moving_scans.append([d for d, s in zip(detections, static) if not s])
+    verdicts: dict[str, int] = {}
+
+    def parked(track: ActorTrack, dets: list) -> bool:
+        verdict = parked_vehicle_verdict(dets, history, config.static_vehicles)
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        return verdict == "vehicle"
+
+    moving = track_vehicles(moving_scans, times, order, config.moving_tracking, keep=lambda track, _: track.moving)
+    still = track_vehicles(static_scans, times, order, config.tracking, force_static=True, keep=parked)
+    tracks = sorted(moving + still, key=lambda t: (t.boxes[0].frame_index, t.track_id))
+    for number, track in enumerate(tracks):
+        track.track_id = f"vehicle_{number:03d}"
+    evidence = TrackEvidence(
+        detections=sum(len(d) for d in per_scan),
+        static_detections=sum(len(d) for d in static_scans),
+        moving_tracks=len(moving),
+        parked_tracks=len(still),
+        static_rejected={reason: count for reason, count in sorted(verdicts.items()) if reason != "vehicle"},
+    )
+    return tracks, evidence
 
 
 def _thin(points: np.ndarray, config: IngestConfig) -> np.ndarray:
@@ -208,10 +270,12 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
     source_poses, poses_from = estimate_poses(raw, scans, config)
     poses, _ = normalise_poses(source_poses)
 
+    evidence: TrackEvidence | None = None
     if raw.tracks is not None:
         tracks, tracks_from = tracks_to_world(raw.tracks, poses), "log"
     elif config.estimate_tracks and scans:
-        tracks, tracks_from = estimate_tracks(scans, poses, times, config), "lidar"
+        tracks, evidence = estimate_tracks(scans, poses, times, config)
+        tracks_from = "lidar"
     else:
         tracks, tracks_from = [], "none"
 
@@ -234,7 +298,7 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
     length, max_step = _path_stats(poses)
     provenance = dict(raw.provenance)
     provenance["ego_poses"] = poses_from if poses_from != "log" else provenance.get("ego_poses", "log")
-    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes) + Hungarian tracking + tracklet linking + RTS smoothing + extension over the scans whose points still show the object", "none": "none"}[tracks_from]
+    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes); static or moving by whether the cells a detection fills stay filled in the neighbouring scans; moving: Hungarian tracking with a wide gate, tracklet linking, RTS smoothing, kept when they move; static: kept when they look like parked cars (height, footprint of all views, not behind a fence or wall)", "none": "none"}[tracks_from]
     provenance["road_network"] = road.layout.evidence
 
     with staged_directory(out, overwrite=config.overwrite) as staging:
@@ -285,6 +349,7 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
             tracks=len(tracks),
             moving_tracks=sum(t.moving for t in tracks),
             tracks_from=tracks_from,
+            track_evidence=evidence,
             reprojection=reprojection,
             lane_width_m=road.layout.lane_width,
             lanes=road.layout.same_left + 1 + road.layout.same_right + road.layout.opposite,
