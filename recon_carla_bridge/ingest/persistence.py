@@ -61,6 +61,7 @@ class OccupancyHistory:
         self.shape = tuple(int(v) for v in top - self.origin + 1)
         self.filled = np.zeros((len(scans_xy), *self.shape), dtype=bool)
         self.counts = np.zeros(self.shape, dtype=np.int32)
+        self._barriers: dict[tuple[int, float], np.ndarray] = {}
         for k, xy in enumerate(scans_xy):
             if len(xy) == 0:
                 continue
@@ -70,12 +71,30 @@ class OccupancyHistory:
             self.counts += grid
             self.filled[k] = _dilate(grid, config.dilation)
 
-    def filled_count(self, xy: np.ndarray) -> np.ndarray:
-        """(K,) number of scans with a point in the cell of each of (K, 2) world points (0 off the grid)."""
+    def barrier_mask(self, min_scans: int, min_extent: float) -> np.ndarray:
+        """Cells of long static structure (fences, walls, hedges): filled in at least `min_scans` scans and
+        connected (8-neighbours, across one empty cell) into a structure whose bounding box has a diagonal
+        of at least `min_extent` m."""
+        key = (min_scans, min_extent)
+        if key not in self._barriers:
+            from scipy.ndimage import find_objects, label
+
+            static = self.counts >= min_scans
+            labels, _ = label(_dilate(static, 1), structure=np.ones((3, 3), dtype=bool))
+            keep = np.zeros(labels.max() + 1, dtype=bool)
+            for number, box in enumerate(find_objects(labels), start=1):
+                if box is not None and np.hypot(*(sl.stop - sl.start for sl in box)) * self.config.cell >= min_extent:
+                    keep[number] = True
+            self._barriers[key] = static & keep[labels]
+        return self._barriers[key]
+
+    def on_barrier(self, xy: np.ndarray, min_scans: int, min_extent: float) -> np.ndarray:
+        """(K,) whether each of (K, 2) world points lies on a cell of `barrier_mask`."""
+        mask = self.barrier_mask(min_scans, min_extent)
         keys = np.floor(np.asarray(xy) / self.config.cell).astype(np.int64) - self.origin
         inside = np.all((keys >= 0) & (keys < np.array(self.shape)), axis=1)
-        result = np.zeros(len(keys), dtype=np.int32)
-        result[inside] = self.counts[keys[inside, 0], keys[inside, 1]]
+        result = np.zeros(len(keys), dtype=bool)
+        result[inside] = mask[keys[inside, 0], keys[inside, 1]]
         return result
 
     def _cells(self, xy: np.ndarray) -> np.ndarray:
@@ -89,6 +108,14 @@ class OccupancyHistory:
         center = np.asarray(xy).mean(axis=0)
         in_range = np.linalg.norm(self.sensors_xy - center, axis=1) <= self.config.max_range
         return np.flatnonzero((gap >= self.config.min_gap) & (gap <= self.config.window) & in_range)
+
+    def cover_at(self, xy: np.ndarray, time: float) -> float:
+        """Share of the cells of (K, 2) world points that the scan nearest to `time` fills (dilated)."""
+        cells = self._cells(xy)
+        if len(cells) == 0:
+            return 0.0
+        scan = int(np.argmin(np.abs(self.times - time)))
+        return float(self.filled[scan, cells[:, 0], cells[:, 1]].mean())
 
     def persistence(self, xy: np.ndarray, time: float) -> tuple[float, int]:
         """(share of the compared scans that fill most of the cells of (K, 2) world points seen at

@@ -36,11 +36,13 @@ from recon_carla_bridge.ingest.scenelog import (
     write_scene_json,
 )
 from recon_carla_bridge.ingest.se3 import yaw_of
-from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, parked_vehicle_verdict
+from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, lateral_offset, parked_vehicle_verdict, vacated
 from recon_carla_bridge.ingest.staging import staged_directory
 from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
 from recon_carla_bridge.ingest.world_frame import normalise_poses
-from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road
+from recon_carla_bridge.roadnet.centerline import Centerline
+from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road, road_line
+from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, on_carriageway, surface_along_path
 
 REPORT_FILE_NAME = "ingest_report.json"
 MOVING_GATE_M = 6.0
@@ -191,14 +193,31 @@ class TrackEvidence:
     static_rejected: dict[str, int]
 
 
+def measure_road_surface(scans: dict[int, np.ndarray], poses: list[np.ndarray], line: Centerline, config: IngestConfig) -> RoadSurface | None:
+    """The carriageways in the LiDAR ground along the ego lane's `line` (None without LiDAR)."""
+    if not scans:
+        return None
+    order = sorted(scans)
+    world_scans = [np.c_[scans[i][:, :3] @ poses[i][:3, :3].T + poses[i][:3, 3], scans[i][:, 3]] for i in order]
+    ground = ground_cells(world_scans, np.array([poses[i][:2, 3] for i in order]), config.roadnet.surface)
+    positions = np.array([pose[:3, 3] for pose in poses])
+    return surface_along_path(positions, ground, line, config.roadnet.surface)
+
+
 def estimate_tracks(
-    scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig
+    scans: dict[int, np.ndarray],
+    poses: list[np.ndarray],
+    times: np.ndarray,
+    config: IngestConfig,
+    road: tuple[Centerline, RoadSurface] | None = None,
 ) -> tuple[list[ActorTrack], TrackEvidence]:
     """Vehicle tracks from LiDAR detections in every scan (with the LiDAR's top beam fitted over all of
     them, to tell clusters cut off at the top). Detections whose space stays filled in the neighbouring
     scans (`ingest/persistence.py`) are static: their tracks are kept only when they look like parked cars
     (`ingest/static_vehicles.py`); the others are tracked as moving vehicles with a gate wide enough for
-    oncoming traffic, and kept when they move."""
+    oncoming traffic, and kept when they move. A track of static detections that drifts is a slow vehicle
+    when it leaves empty space behind and, with the measured `road` (line, surface), stays on a
+    carriageway."""
     top_beam = fit_top_beam(scans.values())
     per_scan = []
     obstacles_xy = []
@@ -217,12 +236,24 @@ def estimate_tracks(
     verdicts: dict[str, int] = {}
 
     def parked(track: ActorTrack, dets: list) -> bool:
-        verdict = parked_vehicle_verdict(dets, history, config.static_vehicles)
+        if track.moving:
+            verdict = "vehicle" if vacated(track, dets, history, config.static_vehicles) else "slides with the ego (static structure)"
+            if verdict == "vehicle" and road is not None and road[1].found:
+                centers = np.array([box.center[:2] for box in track.boxes])
+                if np.mean(on_carriageway(road[1], road[0], centers)) < 0.5:
+                    verdict = "drifts off the carriageways (static structure)"
+        else:
+            if road is not None and road[1].found:
+                centre = np.array([track.boxes[0].center[:2]])
+                in_lane = bool(on_carriageway(road[1], road[0], centre, margin=0.0, beyond=False)[0])
+            else:
+                in_lane = lateral_offset(dets) <= config.static_vehicles.in_lane_lateral
+            verdict = parked_vehicle_verdict(dets, history, config.static_vehicles, in_lane)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
         return verdict == "vehicle"
 
     moving = track_vehicles(moving_scans, times, order, config.moving_tracking, keep=lambda track, _: track.moving)
-    still = track_vehicles(static_scans, times, order, config.tracking, force_static=True, keep=parked)
+    still = track_vehicles(static_scans, times, order, config.tracking, keep=parked)
     tracks = sorted(moving + still, key=lambda t: (t.boxes[0].frame_index, t.track_id))
     for number, track in enumerate(tracks):
         track.track_id = f"vehicle_{number:03d}"
@@ -271,10 +302,14 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
     poses, _ = normalise_poses(source_poses)
 
     evidence: TrackEvidence | None = None
+    positions = np.array([pose[:3, 3] for pose in poses])
+    yaws = np.array([yaw_of(pose) for pose in poses])
+    line = road_line(positions, yaws, config.roadnet)
+    surface = measure_road_surface(scans, poses, line, config)
     if raw.tracks is not None:
         tracks, tracks_from = tracks_to_world(raw.tracks, poses), "log"
     elif config.estimate_tracks and scans:
-        tracks, evidence = estimate_tracks(scans, poses, times, config)
+        tracks, evidence = estimate_tracks(scans, poses, times, config, (line, surface) if surface is not None else None)
         tracks_from = "lidar"
     else:
         tracks, tracks_from = [], "none"
@@ -290,10 +325,8 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
                 images[i] = np.asarray(raw.frames[i].images[camera_name].load())
         reprojection = reprojection_check(scans, images, poses, raw.cameras[camera_name], tracks, config.reprojection)
 
-    positions = np.array([pose[:3, 3] for pose in poses])
-    yaws = np.array([yaw_of(pose) for pose in poses])
     geo = raw.geo_reference or DEFAULT_GEO_REFERENCE
-    road = build_scene_road(raw.name, positions, yaws, tracks, geo, config.roadnet)
+    road = build_scene_road(raw.name, positions, yaws, tracks, geo, config.roadnet, surface)
 
     length, max_step = _path_stats(poses)
     provenance = dict(raw.provenance)
@@ -352,7 +385,7 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
             track_evidence=evidence,
             reprojection=reprojection,
             lane_width_m=road.layout.lane_width,
-            lanes=road.layout.same_left + 1 + road.layout.same_right + road.layout.opposite,
+            lanes=road.layout.driving_lanes,
             ego_in_lane_fraction=road.lane_check.fraction,
             seconds=time.perf_counter() - started,
         )
