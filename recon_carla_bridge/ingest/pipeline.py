@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.detection import DetectionConfig, detect_in_obstacles, fit_top_beam, looks_like_vehicle, thinned_obstacles
+from recon_carla_bridge.ingest.extension import SupportScan, support_scan
 from recon_carla_bridge.ingest.persistence import OccupancyHistory, PersistenceConfig
 from recon_carla_bridge.ingest.odometry import OdometryConfig, fill_poses, lidar_odometry
 from recon_carla_bridge.ingest.rawlog import RawLog
@@ -38,7 +39,7 @@ from recon_carla_bridge.ingest.scenelog import (
 from recon_carla_bridge.ingest.se3 import yaw_of
 from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, lateral_offset, parked_vehicle_verdict, vacated
 from recon_carla_bridge.ingest.staging import staged_directory
-from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
+from recon_carla_bridge.ingest.tracking import TrackingConfig, remove_duplicates, to_world, track_vehicles
 from recon_carla_bridge.ingest.world_frame import normalise_poses
 from recon_carla_bridge.roadnet.centerline import Centerline
 from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road, road_line
@@ -221,12 +222,14 @@ def estimate_tracks(
     top_beam = fit_top_beam(scans.values())
     per_scan = []
     obstacles_xy = []
+    support: list[SupportScan] = []
     order = sorted(scans)
     for i in _progress(order, "detect vehicles", config):
         obstacles, ground = thinned_obstacles(scans[i], config.detection)
         detections = [d for d in detect_in_obstacles(obstacles, ground, config.detection, top_beam) if looks_like_vehicle(d)]
         per_scan.append(to_world(detections, poses[i], i, float(times[i])))
         obstacles_xy.append(obstacles[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
+        support.append(support_scan(obstacles, ground, poses[i], i, float(times[i])))
     history = OccupancyHistory(obstacles_xy, times[order], np.array([poses[i][:2, 3] for i in order]), config.persistence)
     static_scans, moving_scans = [], []
     for detections in per_scan:
@@ -252,9 +255,14 @@ def estimate_tracks(
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
         return verdict == "vehicle"
 
-    moving = track_vehicles(moving_scans, times, order, config.moving_tracking, keep=lambda track, _: track.moving)
-    still = track_vehicles(static_scans, times, order, config.tracking, keep=parked)
-    tracks = sorted(moving + still, key=lambda t: (t.boxes[0].frame_index, t.track_id))
+    moving = track_vehicles(moving_scans, times, order, config.moving_tracking, support, keep=lambda track, _: track.moving)
+    still = track_vehicles(static_scans, times, order, config.tracking, support, keep=parked)
+    for prefix, group in (("moving", moving), ("static", still)):
+        for track in group:
+            track.track_id = f"{prefix}_{track.track_id}"
+    # A slow vehicle may be tracked in both sets (some scans found it static, others not): keep the track
+    # with more boxes.
+    tracks = remove_duplicates(moving + still, {t.track_id: len(t.boxes) for t in moving + still}, config.tracking.duplicate_min_shared_frames)
     for number, track in enumerate(tracks):
         track.track_id = f"vehicle_{number:03d}"
     evidence = TrackEvidence(
