@@ -37,6 +37,8 @@ class SurfaceConfig:
         dark_margin: a bin is asphalt when its reflectance is at most the ego lane's plus this.
         bridge: bright gaps up to this wide inside a carriageway are lane markings [m].
         min_carriageway: narrower dark runs are not a carriageway [m].
+        max_carriageway: wider dark runs around the ego are not one carriageway (ground that is all
+            alike: no kerbs to find) [m]; an opposite one may run twice as wide (into a parking strip).
         max_median: an opposite carriageway is searched this far beyond the ego carriageway [m].
         min_median: a bright strip narrower than this between two dark runs is not a median [m].
         min_slices: fewer slices with both edges found: no surface.
@@ -52,6 +54,7 @@ class SurfaceConfig:
     dark_margin: float = 0.06
     bridge: float = 0.75
     min_carriageway: float = 5.0
+    max_carriageway: float = 16.0
     max_median: float = 20.0
     min_median: float = 1.5
     min_slices: int = 8
@@ -167,12 +170,12 @@ def find_road_surface(cells: np.ndarray, line: Centerline, ego_s: np.ndarray, co
         dark = np.nan_to_num(mean, nan=np.inf) <= threshold
         runs = _runs(dark, bridge_bins)
         ego_run = next(((a, b) for a, b in runs if a <= zero < b), None)
-        if ego_run is None or (ego_run[1] - ego_run[0]) * config.bin_width < config.min_carriageway:
+        if ego_run is None or not config.min_carriageway <= (ego_run[1] - ego_run[0]) * config.bin_width <= config.max_carriageway:
             continue
         result[k, 0], result[k, 1] = edges_t[ego_run[0]], edges_t[ego_run[1]]
         for a, b in runs:
             gap = edges_t[a] - result[k, 1]
-            if config.min_median <= gap <= config.max_median and (b - a) * config.bin_width >= config.min_carriageway:
+            if config.min_median <= gap <= config.max_median and config.min_carriageway <= (b - a) * config.bin_width <= 2 * config.max_carriageway:
                 result[k, 2], result[k, 3] = edges_t[a], edges_t[b]
                 break
     if np.isfinite(result[:, 0]).sum() < config.min_slices:
