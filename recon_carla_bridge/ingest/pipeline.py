@@ -37,13 +37,13 @@ from recon_carla_bridge.ingest.scenelog import (
     write_scene_json,
 )
 from recon_carla_bridge.ingest.se3 import yaw_of
-from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, lateral_offset, parked_vehicle_verdict, vacated
+from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, static_track_verdict
 from recon_carla_bridge.ingest.staging import staged_directory
 from recon_carla_bridge.ingest.tracking import TrackingConfig, remove_duplicates, to_world, track_vehicles
 from recon_carla_bridge.ingest.world_frame import normalise_poses
 from recon_carla_bridge.roadnet.centerline import Centerline
 from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road, road_line
-from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, on_carriageway, surface_along_path
+from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, surface_along_path
 
 REPORT_FILE_NAME = "ingest_report.json"
 MOVING_GATE_M = 6.0
@@ -239,19 +239,7 @@ def estimate_tracks(
     verdicts: dict[str, int] = {}
 
     def parked(track: ActorTrack, dets: list) -> bool:
-        if track.moving:
-            verdict = "vehicle" if vacated(track, dets, history, config.static_vehicles) else "slides with the ego (static structure)"
-            if verdict == "vehicle" and road is not None and road[1].found:
-                centers = np.array([box.center[:2] for box in track.boxes])
-                if np.mean(on_carriageway(road[1], road[0], centers)) < 0.5:
-                    verdict = "drifts off the carriageways (static structure)"
-        else:
-            if road is not None and road[1].found:
-                centre = np.array([track.boxes[0].center[:2]])
-                in_lane = bool(on_carriageway(road[1], road[0], centre, margin=0.0, beyond=False)[0])
-            else:
-                in_lane = lateral_offset(dets) <= config.static_vehicles.in_lane_lateral
-            verdict = parked_vehicle_verdict(dets, history, config.static_vehicles, in_lane)
+        verdict = static_track_verdict(track, dets, history, config.static_vehicles, road)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
         return verdict == "vehicle"
 

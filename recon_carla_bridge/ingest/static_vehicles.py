@@ -26,6 +26,8 @@ from recon_carla_bridge.ingest.detection import fit_oriented_box
 from recon_carla_bridge.ingest.persistence import OccupancyHistory
 from recon_carla_bridge.ingest.scenelog import ActorBox, ActorTrack
 from recon_carla_bridge.ingest.tracking import WorldDetection
+from recon_carla_bridge.roadnet.centerline import Centerline
+from recon_carla_bridge.roadnet.surface import RoadSurface, on_carriageway
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ class StaticVehicleConfig:
         max_in_lane_height: highest for an object standing in a lane (a truck waiting in traffic) [m].
         max_in_lane_length: longest for an object standing in a lane [m].
         in_lane_lateral: without a measured road surface, an object this close sideways to the ego's
-            path stands in the ego's or a neighbouring lane [m].
+            path stands in the ego's or a neighbouring lane [m] ...
+        drift_in_lane_lateral: ... and a drifting one this close (a fence beside the road is not) [m].
         min_length: shortest union footprint (a passing ego sees a parked car's whole side) [m].
         max_length: longest union footprint (a car, an estate, a small van) [m].
         min_width: narrowest union footprint (thinner: a wall or a fence) [m].
@@ -71,6 +74,7 @@ class StaticVehicleConfig:
     max_in_lane_height: float = 4.2
     max_in_lane_length: float = 18.75
     in_lane_lateral: float = 5.5
+    drift_in_lane_lateral: float = 4.5
     min_length: float = 3.0
     max_length: float = 6.5
     min_width: float = 1.0
@@ -193,3 +197,36 @@ def parked_vehicle_verdict(
     if lateral_offset(observed) >= config.barrier_min_lateral and blocked_share(observed, history, config) >= config.blocked_share:
         return "behind a barrier"
     return "vehicle"
+
+
+def in_lane(track: ActorTrack, dets: list[WorldDetection], road: tuple[Centerline, RoadSurface] | None, lateral: float) -> bool:
+    """Whether a track stands in a lane: on a measured carriageway (most of its boxes), else within
+    `lateral` m sideways of the ego's path."""
+    if road is not None and road[1].found:
+        centers = np.array([box.center[:2] for box in track.boxes])
+        return bool(np.mean(on_carriageway(road[1], road[0], centers, margin=0.0, beyond=False)) >= 0.5)
+    return lateral_offset(dets) <= lateral
+
+
+def static_track_verdict(
+    track: ActorTrack,
+    dets: list[WorldDetection],
+    history: OccupancyHistory,
+    config: StaticVehicleConfig = StaticVehicleConfig(),
+    road: tuple[Centerline, RoadSurface] | None = None,
+) -> str:
+    """'vehicle' when a track of static detections is a vehicle, else why not. A drifting one is a slow
+    vehicle when it stands in a lane (a queue: the car behind fills the space the one ahead left) or
+    leaves empty space behind it off the lanes; a still one must look like a parked car
+    (`parked_vehicle_verdict`, taller and longer when it stands in a lane)."""
+    if track.moving:
+        if in_lane(track, dets, road, config.drift_in_lane_lateral):
+            return "vehicle"
+        if not vacated(track, dets, history, config):
+            return "slides with the ego (static structure)"
+        if road is not None and road[1].found:
+            centers = np.array([box.center[:2] for box in track.boxes])
+            if np.mean(on_carriageway(road[1], road[0], centers)) < 0.5:
+                return "drifts off the carriageways (static structure)"
+        return "vehicle"
+    return parked_vehicle_verdict(dets, history, config, in_lane(track, dets, road, config.in_lane_lateral))

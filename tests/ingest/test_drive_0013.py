@@ -115,10 +115,12 @@ def test_road_has_two_lanes_each_way_and_the_ego_in_its_lane(drive_0013) -> None
         assert np.cos(np.radians(-lane.transform.rotation.yaw) - yaws[0]) > 0.95
     median = ego_lane.get_left_lane()
     assert median is not None and median.lane_type == carla.LaneType.Median and median.lane_width > 5.0
-    oncoming = [median.get_left_lane()]
-    oncoming.append(oncoming[0].get_left_lane())
+    # carla.Map walks each lane in its own direction: beyond the (oncoming-facing) median, the oncoming
+    # lanes lie to its right
+    oncoming = [median.get_right_lane()]
+    oncoming.append(oncoming[0].get_right_lane())
     for lane in oncoming:
-        assert lane is not None and lane.lane_type == carla.LaneType.Driving
+        assert lane is not None and lane.lane_type == carla.LaneType.Driving and lane.lane_id > 1
         assert np.cos(np.radians(-lane.transform.rotation.yaw) - yaws[0]) < -0.95
     # a route can start before the log's first pose and end after its last
     assert ego_lane.previous(50.0) and all(w.lane_type == carla.LaneType.Driving for w in ego_lane.previous(50.0))
