@@ -47,6 +47,7 @@ from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, surfac
 
 REPORT_FILE_NAME = "ingest_report.json"
 MOVING_GATE_M = 6.0
+GROUND_SEARCH_TOP_M = 1.5  # ego-frame points higher than this are not looked at for the road surface
 DEFAULT_GEO_REFERENCE = GeoReference(0.0, 0.0, 0.0, "unknown: the log carries no position on Earth")
 
 
@@ -199,7 +200,14 @@ def measure_road_surface(scans: dict[int, np.ndarray], poses: list[np.ndarray], 
     if not scans:
         return None
     order = sorted(scans)
-    world_scans = [np.c_[scans[i][:, :3] @ poses[i][:3, :3].T + poses[i][:3, 3], scans[i][:, 3]] for i in order]
+    world_scans = []
+    for i in order:
+        # the ground lies within the surface finder's range and below the sensor (ego z = 0 is the road)
+        points = scans[i]
+        near = (np.hypot(points[:, 0], points[:, 1]) < config.roadnet.surface.max_range) & (points[:, 2] < GROUND_SEARCH_TOP_M)
+        # einsum, not a BLAS product: a (N, 3) x (3, 3) product gains nothing from threads and suffers on a busy machine
+        xyz = np.einsum("ij,nj->ni", poses[i][:3, :3], points[near, :3].astype(np.float64)) + poses[i][:3, 3]
+        world_scans.append(np.c_[xyz, points[near, 3]])
     ground = ground_cells(world_scans, np.array([poses[i][:2, 3] for i in order]), config.roadnet.surface)
     positions = np.array([pose[:3, 3] for pose in poses])
     return surface_along_path(positions, ground, line, config.roadnet.surface)
