@@ -47,9 +47,17 @@ class OccupancyHistory:
     """Which world grid cells each scan's obstacle points fill (dilated), to ask how persistent a
     detection is."""
 
-    def __init__(self, scans_xy: list[np.ndarray], times: np.ndarray, sensors_xy: np.ndarray, config: PersistenceConfig = PersistenceConfig()):
+    def __init__(
+        self,
+        scans_xy: list[np.ndarray],
+        times: np.ndarray,
+        sensors_xy: np.ndarray,
+        config: PersistenceConfig = PersistenceConfig(),
+        barrier_xy: list[np.ndarray] | None = None,
+    ):
         """`scans_xy[k]`: (M_k, 2) world xy of scan k's obstacle points; `times` (K,) their times [s];
-        `sensors_xy` (K, 2) the sensor's world xy in each."""
+        `sensors_xy` (K, 2) the sensor's world xy in each; `barrier_xy[k]` the points of scan k that
+        could block a line of sight (tall enough; default all)."""
         self.config = config
         self.times = np.asarray(times, dtype=np.float64)
         self.sensors_xy = np.asarray(sensors_xy, dtype=np.float64).reshape(-1, 2)
@@ -68,11 +76,18 @@ class OccupancyHistory:
             keys = np.floor(np.asarray(xy) / config.cell).astype(np.int64) - self.origin
             grid = np.zeros(self.shape, dtype=bool)
             grid[keys[:, 0], keys[:, 1]] = True
-            self.counts += grid
             self.filled[k] = _dilate(grid, config.dilation)
+        for xy in barrier_xy if barrier_xy is not None else scans_xy:
+            if len(xy) == 0:
+                continue
+            keys = np.floor(np.asarray(xy) / config.cell).astype(np.int64) - self.origin
+            inside = np.all((keys >= 0) & (keys < np.array(self.shape)), axis=1)
+            grid = np.zeros(self.shape, dtype=bool)
+            grid[keys[inside, 0], keys[inside, 1]] = True
+            self.counts += grid
 
     def barrier_mask(self, min_scans: int, min_extent: float) -> np.ndarray:
-        """Cells of long static structure (fences, walls, hedges): filled in at least `min_scans` scans and
+        """Cells of long static structure (fences, walls, hedges): filled (by barrier points) in at least `min_scans` scans and
         connected (8-neighbours, across one empty cell) into a structure whose bounding box has a diagonal
         of at least `min_extent` m."""
         key = (min_scans, min_extent)

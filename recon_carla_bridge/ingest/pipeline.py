@@ -47,6 +47,7 @@ from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, surfac
 
 REPORT_FILE_NAME = "ingest_report.json"
 MOVING_GATE_M = 6.0
+SIGHT_BLOCKING_HEIGHT_M = 1.2  # lower structure (a low hedge) does not block the LiDAR's view of a car beyond it
 GROUND_SEARCH_TOP_M = 1.5  # ego-frame points higher than this are not looked at for the road surface
 DEFAULT_GEO_REFERENCE = GeoReference(0.0, 0.0, 0.0, "unknown: the log carries no position on Earth")
 
@@ -184,8 +185,8 @@ class TrackEvidence:
             parked vehicles).
         moving_tracks: tracks of the other detections that move like vehicles.
         parked_tracks: static tracks that look like parked cars.
-        static_rejected: static tracks not kept, by reason ('too tall' ones are undecided: a parked van,
-            a hedge, a wall or a fence all stand about 2 m tall and the LiDAR alone cannot tell them apart).
+        static_rejected: static tracks not kept, by reason.
+        undecided: how many of them the LiDAR alone cannot decide, and why (left in the background).
     """
 
     detections: int
@@ -193,6 +194,7 @@ class TrackEvidence:
     moving_tracks: int
     parked_tracks: int
     static_rejected: dict[str, int]
+    undecided: str
 
 
 def measure_road_surface(scans: dict[int, np.ndarray], poses: list[np.ndarray], line: Centerline, config: IngestConfig) -> RoadSurface | None:
@@ -230,6 +232,7 @@ def estimate_tracks(
     top_beam = fit_top_beam(scans.values())
     per_scan = []
     obstacles_xy = []
+    barrier_xy = []
     support: list[SupportScan] = []
     order = sorted(scans)
     for i in _progress(order, "detect vehicles", config):
@@ -237,8 +240,10 @@ def estimate_tracks(
         detections = [d for d in detect_in_obstacles(obstacles, ground, config.detection, top_beam) if looks_like_vehicle(d)]
         per_scan.append(to_world(detections, poses[i], i, float(times[i])))
         obstacles_xy.append(obstacles[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
+        tall = obstacles[obstacles[:, 2] - ground >= SIGHT_BLOCKING_HEIGHT_M]
+        barrier_xy.append(tall[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
         support.append(support_scan(obstacles, ground, poses[i], i, float(times[i])))
-    history = OccupancyHistory(obstacles_xy, times[order], np.array([poses[i][:2, 3] for i in order]), config.persistence)
+    history = OccupancyHistory(obstacles_xy, times[order], np.array([poses[i][:2, 3] for i in order]), config.persistence, barrier_xy)
     static_scans, moving_scans = [], []
     for detections in per_scan:
         static = [history.persistence(d.footprint, d.time)[0] >= config.persistence.static_share for d in detections]
@@ -267,6 +272,10 @@ def estimate_tracks(
         moving_tracks=len(moving),
         parked_tracks=len(still),
         static_rejected={reason: count for reason, count in sorted(verdicts.items()) if reason != "vehicle"},
+        undecided=(
+            f"{verdicts.get('too tall', 0)} static objects about 2 m tall or more stand off the lanes: a parked van, a "
+            "hedge, a wall and a fence look alike to the LiDAR alone, so they are left in the background, not tracked"
+        ),
     )
     return tracks, evidence
 

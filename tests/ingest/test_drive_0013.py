@@ -127,3 +127,12 @@ def test_road_has_two_lanes_each_way_and_the_ego_in_its_lane(drive_0013) -> None
     x, y, z = positions[-1]
     last = carla_map.get_waypoint(carla.Location(float(x), float(-y), float(z)), project_to_road=False)
     assert last.next(50.0)
+
+
+def test_report_says_what_lidar_cannot_decide(drive_0013) -> None:
+    _, report, out = drive_0013
+    evidence = report.track_evidence
+    assert evidence is not None and evidence.static_rejected.get("slides with the ego (static structure)", 0) >= 20
+    tall = evidence.static_rejected.get("too tall", 0)
+    assert tall >= 10 and evidence.undecided.startswith(f"{tall} static objects") and "look alike" in evidence.undecided
+    assert evidence.undecided in (out / "ingest_report.json").read_text()
