@@ -52,6 +52,8 @@ def handle(args: argparse.Namespace) -> int:
         print(f"static-point reprojection: median {r.median_px:.2f} px to the nearest image edge over {r.points} points "
               f"in {r.pairs} scan/image pairs (pose shifted 0.5 m / 1 deg: {r.shifted_median_px:.2f} px)")
     print(f"actor tracks ({report.tracks_from}): {report.tracks}, {report.moving_tracks} moving")
+    if report.track_evidence is not None:
+        print(f"undecided: {report.track_evidence.undecided}")
     print(f"road: {report.lanes} lanes of {report.lane_width_m:.2f} m; ego in a driving lane in "
           f"{100 * report.ego_in_lane_fraction:.1f} % of frames")
     del log

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.detection import DetectionConfig, detect_in_obstacles, fit_top_beam, looks_like_vehicle, thinned_obstacles
 from recon_carla_bridge.ingest.extension import SupportScan, support_scan
+from recon_carla_bridge.ingest.persistence import OccupancyHistory, PersistenceConfig
 from recon_carla_bridge.ingest.odometry import OdometryConfig, fill_poses, lidar_odometry
 from recon_carla_bridge.ingest.rawlog import RawLog
 from recon_carla_bridge.ingest.readers import get_reader
@@ -36,12 +37,18 @@ from recon_carla_bridge.ingest.scenelog import (
     write_scene_json,
 )
 from recon_carla_bridge.ingest.se3 import yaw_of
+from recon_carla_bridge.ingest.static_vehicles import StaticVehicleConfig, static_track_verdict
 from recon_carla_bridge.ingest.staging import staged_directory
-from recon_carla_bridge.ingest.tracking import TrackingConfig, to_world, track_vehicles
+from recon_carla_bridge.ingest.tracking import TrackingConfig, remove_duplicates, to_world, track_vehicles
 from recon_carla_bridge.ingest.world_frame import normalise_poses
-from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road
+from recon_carla_bridge.roadnet.centerline import Centerline
+from recon_carla_bridge.roadnet.scene_road import RoadNetConfig, build_scene_road, road_line
+from recon_carla_bridge.roadnet.surface import RoadSurface, ground_cells, surface_along_path
 
 REPORT_FILE_NAME = "ingest_report.json"
+MOVING_GATE_M = 6.0
+SIGHT_BLOCKING_HEIGHT_M = 1.2  # lower structure (a low hedge) does not block the LiDAR's view of a car beyond it
+GROUND_SEARCH_TOP_M = 1.5  # ego-frame points higher than this are not looked at for the road surface
 DEFAULT_GEO_REFERENCE = GeoReference(0.0, 0.0, 0.0, "unknown: the log carries no position on Earth")
 
 
@@ -58,7 +65,11 @@ class IngestConfig:
         show_progress: draw progress bars on stderr.
         odometry: LiDAR odometry settings.
         detection: single-scan detector settings.
-        tracking: tracker settings.
+        tracking: tracker settings (static objects).
+        moving_tracking: tracker settings of moving vehicles (a wider gate: an oncoming car moves ~3 m
+            between 5 Hz scans, and its first step has no velocity to predict it).
+        persistence: static-or-moving test settings.
+        static_vehicles: parked-vehicle test settings.
         reprojection: reprojection check settings.
         roadnet: road network settings.
     """
@@ -71,6 +82,9 @@ class IngestConfig:
     odometry: OdometryConfig = field(default_factory=OdometryConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    moving_tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(gate=MOVING_GATE_M))
+    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
+    static_vehicles: StaticVehicleConfig = field(default_factory=StaticVehicleConfig)
     reprojection: ReprojectionConfig = field(default_factory=ReprojectionConfig)
     roadnet: RoadNetConfig = field(default_factory=RoadNetConfig)
 
@@ -90,6 +104,7 @@ class IngestReport:
         tracks: actor tracks.
         moving_tracks: tracks flagged moving.
         tracks_from: "log", "lidar" or "none".
+        track_evidence: what the LiDAR track estimate found and left undecided (tracks from "lidar").
         reprojection: static-point reprojection check, when the log has a camera and LiDAR.
         lane_width_m: lane width of the road network [m].
         lanes: driving lanes of the road network.
@@ -107,6 +122,7 @@ class IngestReport:
     tracks: int
     moving_tracks: int
     tracks_from: str
+    track_evidence: TrackEvidence | None
     reprojection: ReprojectionReport | None
     lane_width_m: float
     lanes: int
@@ -159,19 +175,109 @@ def tracks_to_world(tracks: list[ActorTrack], poses: list[np.ndarray]) -> list[A
     return result
 
 
-def estimate_tracks(scans: dict[int, np.ndarray], poses: list[np.ndarray], times: np.ndarray, config: IngestConfig) -> list[ActorTrack]:
+@dataclass(frozen=True)
+class TrackEvidence:
+    """What the LiDAR track estimate found and could not decide (written to the ingest report).
+
+    Attributes:
+        detections: vehicle-shaped clusters over all scans.
+        static_detections: ... whose cells stay filled in the neighbouring scans (static structure or
+            parked vehicles).
+        moving_tracks: tracks of the other detections that move like vehicles.
+        parked_tracks: static tracks that look like parked cars.
+        static_rejected: static tracks not kept, by reason.
+        undecided: how many of them the LiDAR alone cannot decide, and why (left in the background).
+    """
+
+    detections: int
+    static_detections: int
+    moving_tracks: int
+    parked_tracks: int
+    static_rejected: dict[str, int]
+    undecided: str
+
+
+def measure_road_surface(scans: dict[int, np.ndarray], poses: list[np.ndarray], line: Centerline, config: IngestConfig) -> RoadSurface | None:
+    """The carriageways in the LiDAR ground along the ego lane's `line` (None without LiDAR)."""
+    if not scans:
+        return None
+    order = sorted(scans)
+    world_scans = []
+    for i in order:
+        # the ground lies within the surface finder's range and below the sensor (ego z = 0 is the road)
+        points = scans[i]
+        near = (np.hypot(points[:, 0], points[:, 1]) < config.roadnet.surface.max_range) & (points[:, 2] < GROUND_SEARCH_TOP_M)
+        # einsum, not a BLAS product: a (N, 3) x (3, 3) product gains nothing from threads and suffers on a busy machine
+        xyz = np.einsum("ij,nj->ni", poses[i][:3, :3], points[near, :3].astype(np.float64)) + poses[i][:3, 3]
+        world_scans.append(np.c_[xyz, points[near, 3]])
+    ground = ground_cells(world_scans, np.array([poses[i][:2, 3] for i in order]), config.roadnet.surface)
+    positions = np.array([pose[:3, 3] for pose in poses])
+    return surface_along_path(positions, ground, line, config.roadnet.surface)
+
+
+def estimate_tracks(
+    scans: dict[int, np.ndarray],
+    poses: list[np.ndarray],
+    times: np.ndarray,
+    config: IngestConfig,
+    road: tuple[Centerline, RoadSurface] | None = None,
+) -> tuple[list[ActorTrack], TrackEvidence]:
     """Vehicle tracks from LiDAR detections in every scan (with the LiDAR's top beam fitted over all of
-    them, to tell clusters cut off at the top), extended over the scans whose obstacle points still show a
-    track's object."""
+    them, to tell clusters cut off at the top). Detections whose space stays filled in the neighbouring
+    scans (`ingest/persistence.py`) are static: their tracks are kept only when they look like parked cars
+    (`ingest/static_vehicles.py`); the others are tracked as moving vehicles with a gate wide enough for
+    oncoming traffic, and kept when they move. A track of static detections that drifts is a slow vehicle
+    when it leaves empty space behind and, with the measured `road` (line, surface), stays on a
+    carriageway."""
     top_beam = fit_top_beam(scans.values())
     per_scan = []
+    obstacles_xy = []
+    barrier_xy = []
     support: list[SupportScan] = []
-    for i in _progress(sorted(scans), "detect vehicles", config):
+    order = sorted(scans)
+    for i in _progress(order, "detect vehicles", config):
         obstacles, ground = thinned_obstacles(scans[i], config.detection)
         detections = [d for d in detect_in_obstacles(obstacles, ground, config.detection, top_beam) if looks_like_vehicle(d)]
         per_scan.append(to_world(detections, poses[i], i, float(times[i])))
+        obstacles_xy.append(obstacles[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
+        tall = obstacles[obstacles[:, 2] - ground >= SIGHT_BLOCKING_HEIGHT_M]
+        barrier_xy.append(tall[:, :2] @ poses[i][:2, :2].T + poses[i][:2, 3])
         support.append(support_scan(obstacles, ground, poses[i], i, float(times[i])))
-    return track_vehicles(per_scan, times, sorted(scans), config.tracking, support)
+    history = OccupancyHistory(obstacles_xy, times[order], np.array([poses[i][:2, 3] for i in order]), config.persistence, barrier_xy)
+    static_scans, moving_scans = [], []
+    for detections in per_scan:
+        static = [history.persistence(d.footprint, d.time)[0] >= config.persistence.static_share for d in detections]
+        static_scans.append([d for d, s in zip(detections, static) if s])
+        moving_scans.append([d for d, s in zip(detections, static) if not s])
+    verdicts: dict[str, int] = {}
+
+    def parked(track: ActorTrack, dets: list) -> bool:
+        verdict = static_track_verdict(track, dets, history, config.static_vehicles, road)
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        return verdict == "vehicle"
+
+    moving = track_vehicles(moving_scans, times, order, config.moving_tracking, support, keep=lambda track, _: track.moving)
+    still = track_vehicles(static_scans, times, order, config.tracking, support, keep=parked)
+    for prefix, group in (("moving", moving), ("static", still)):
+        for track in group:
+            track.track_id = f"{prefix}_{track.track_id}"
+    # A slow vehicle may be tracked in both sets (some scans found it static, others not): keep the track
+    # with more boxes.
+    tracks = remove_duplicates(moving + still, {t.track_id: len(t.boxes) for t in moving + still}, config.tracking.duplicate_min_shared_frames)
+    for number, track in enumerate(tracks):
+        track.track_id = f"vehicle_{number:03d}"
+    evidence = TrackEvidence(
+        detections=sum(len(d) for d in per_scan),
+        static_detections=sum(len(d) for d in static_scans),
+        moving_tracks=len(moving),
+        parked_tracks=len(still),
+        static_rejected={reason: count for reason, count in sorted(verdicts.items()) if reason != "vehicle"},
+        undecided=(
+            f"{verdicts.get('too tall', 0)} static objects about 2 m tall or more stand off the lanes: a parked van, a "
+            "hedge, a wall and a fence look alike to the LiDAR alone, so they are left in the background, not tracked"
+        ),
+    )
+    return tracks, evidence
 
 
 def _thin(points: np.ndarray, config: IngestConfig) -> np.ndarray:
@@ -208,10 +314,16 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
     source_poses, poses_from = estimate_poses(raw, scans, config)
     poses, _ = normalise_poses(source_poses)
 
+    evidence: TrackEvidence | None = None
+    positions = np.array([pose[:3, 3] for pose in poses])
+    yaws = np.array([yaw_of(pose) for pose in poses])
+    line = road_line(positions, yaws, config.roadnet)
+    surface = measure_road_surface(scans, poses, line, config)
     if raw.tracks is not None:
         tracks, tracks_from = tracks_to_world(raw.tracks, poses), "log"
     elif config.estimate_tracks and scans:
-        tracks, tracks_from = estimate_tracks(scans, poses, times, config), "lidar"
+        tracks, evidence = estimate_tracks(scans, poses, times, config, (line, surface) if surface is not None else None)
+        tracks_from = "lidar"
     else:
         tracks, tracks_from = [], "none"
 
@@ -226,15 +338,13 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
                 images[i] = np.asarray(raw.frames[i].images[camera_name].load())
         reprojection = reprojection_check(scans, images, poses, raw.cameras[camera_name], tracks, config.reprojection)
 
-    positions = np.array([pose[:3, 3] for pose in poses])
-    yaws = np.array([yaw_of(pose) for pose in poses])
     geo = raw.geo_reference or DEFAULT_GEO_REFERENCE
-    road = build_scene_road(raw.name, positions, yaws, tracks, geo, config.roadnet)
+    road = build_scene_road(raw.name, positions, yaws, tracks, geo, config.roadnet, surface)
 
     length, max_step = _path_stats(poses)
     provenance = dict(raw.provenance)
     provenance["ego_poses"] = poses_from if poses_from != "log" else provenance.get("ego_poses", "log")
-    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes) + Hungarian tracking + tracklet linking + RTS smoothing + extension over the scans whose points still show the object", "none": "none"}[tracks_from]
+    provenance["tracks"] = {"log": provenance.get("tracks", "log"), "lidar": "LiDAR detection (ground removal, DBSCAN, L-shape boxes); static or moving by whether the cells a detection fills stay filled in the neighbouring scans; moving: Hungarian tracking with a wide gate, tracklet linking, RTS smoothing, kept when they move; static: kept when they look like parked cars (height, footprint of all views, not behind a fence or wall)", "none": "none"}[tracks_from]
     provenance["road_network"] = road.layout.evidence
 
     with staged_directory(out, overwrite=config.overwrite) as staging:
@@ -285,9 +395,10 @@ def ingest(source_format: str, src: Path, out: Path, config: IngestConfig = Inge
             tracks=len(tracks),
             moving_tracks=sum(t.moving for t in tracks),
             tracks_from=tracks_from,
+            track_evidence=evidence,
             reprojection=reprojection,
             lane_width_m=road.layout.lane_width,
-            lanes=road.layout.same_left + 1 + road.layout.same_right + road.layout.opposite,
+            lanes=road.layout.driving_lanes,
             ego_in_lane_fraction=road.lane_check.fraction,
             seconds=time.perf_counter() - started,
         )

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -334,7 +335,12 @@ def _anchored_center(det: WorldDetection, heading: float, length: float, width: 
 
 
 def finalize_track(
-    dets: list[WorldDetection], frame_times: np.ndarray, track_id: str, config: TrackingConfig, span: tuple[int, int] | None = None
+    dets: list[WorldDetection],
+    frame_times: np.ndarray,
+    track_id: str,
+    config: TrackingConfig,
+    span: tuple[int, int] | None = None,
+    force_static: bool = False,
 ) -> ActorTrack | None:
     """Turn one associated track into an ActorTrack with one size and a smoothed box per frame; None when
     it does not look like a vehicle (too small, or a static blob seen too rarely or only from far).
@@ -342,7 +348,8 @@ def finalize_track(
     `dets` are in frame order; boxes placed by extension among them (`extended`) count as positions only:
     the size, the heading of a static track and the vehicle tests come from the detections. `span`
     (first, last frame) may widen the frames given boxes beyond the first and last detection, to the
-    frames between scans where the actor was not looked for."""
+    frames between scans where the actor was not looked for. `force_static` makes it static whatever its
+    boxes' drift (the object was found static otherwise, e.g. by `ingest/persistence.py`)."""
     observed = [d for d in dets if not d.extended]
     if not observed:
         return None
@@ -362,7 +369,7 @@ def finalize_track(
     sy, vy = smooth_constant_velocity(times, measured([d.center[1] for d in dets]), config.accel_std, config.meas_std * 2)
     speed = np.hypot(vx, vy)
     displacement = math.hypot(sx[-1] - sx[0], sy[-1] - sy[0])
-    moving = bool(displacement >= config.moving_min_displacement and speed.max() >= config.moving_min_speed)
+    moving = not force_static and bool(displacement >= config.moving_min_displacement and speed.max() >= config.moving_min_speed)
     if moving:
         fast = speed >= min(config.heading_min_speed, 0.8 * speed.max())
         headings = _fill_forward_backward(np.arctan2(vy, vx), fast)
@@ -488,7 +495,7 @@ def extend_tracks(
             result.append(track)
             continue
         dets = sorted(own + [_extension_detection(box, track.size) for box in boxes], key=lambda d: d.frame_index)
-        extended = finalize_track(dets, frame_times, track.track_id, config, _span(dets, scan_frames, len(frame_times)))
+        extended = finalize_track(dets, frame_times, track.track_id, config, _span(dets, scan_frames, len(frame_times)), not track.moving)
         result.append(extended if extended is not None else track)
     return result
 
@@ -499,10 +506,14 @@ def track_vehicles(
     scan_frames: list[int],
     config: TrackingConfig = TrackingConfig(),
     support: list[SupportScan] | None = None,
+    force_static: bool = False,
+    keep: Callable[[ActorTrack, list[WorldDetection]], bool] | None = None,
 ) -> list[ActorTrack]:
     """Actor tracks from per-scan world detections (`scans[k]` from frame `scan_frames[k]`, in time order);
     `frame_times` gives every frame's time [s]. With `support` (the scans' obstacle points), tracks are
-    extended over the scans where the detector missed their object but its points are there."""
+    extended over the scans where the detector missed their object but its points are there.
+    `force_static`: the detections are of static objects (every track is static); `keep`: a track is kept
+    only when it says so, given the track and its detections."""
     associated = link_fragments(associate(scans, config), config)
     scan_array = np.asarray(sorted(scan_frames))
     tracks: list[ActorTrack] = []
@@ -510,8 +521,8 @@ def track_vehicles(
     for number, dets in enumerate(associated):
         dets = sorted(dets, key=lambda d: d.frame_index)
         track_id = f"vehicle_{number:03d}"
-        track = finalize_track(dets, frame_times, track_id, config, _span(dets, scan_array, len(frame_times)))
-        if track is not None:
+        track = finalize_track(dets, frame_times, track_id, config, _span(dets, scan_array, len(frame_times)), force_static)
+        if track is not None and (keep is None or keep(track, dets)):
             tracks.append(track)
             detections[track_id] = dets
     hits = {track_id: len(dets) for track_id, dets in detections.items()}

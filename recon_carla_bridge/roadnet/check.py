@@ -8,6 +8,8 @@ import numpy as np
 
 from recon_carla_bridge.errors import InputError
 
+MARKING_PROBE_M = 0.2  # a position on a lane border is looked up this far to either side
+
 if TYPE_CHECKING:
     import carla
 
@@ -20,11 +22,14 @@ class LaneCheck:
         frames: number of ego positions checked.
         in_driving_lane: how many fell inside a driving lane running in the ego's direction.
         lane_ids: the OpenDRIVE lane id found at each position (0 = none).
+        on_marking: positions on the marking between two lanes (carla.Map finds no lane exactly on a
+            lane border; a lane `MARKING_PROBE_M` to either side counts).
     """
 
     frames: int
     in_driving_lane: int
     lane_ids: tuple[int, ...]
+    on_marking: int = 0
 
     @property
     def fraction(self) -> float:
@@ -50,14 +55,15 @@ def check_ego_in_lane(carla_map: carla.Map, positions: np.ndarray, yaws: np.ndar
 
     World (x, y, z) is CARLA Location(x, -y, z) and world yaw psi is CARLA yaw -degrees(psi).
     """
-    import carla
-
     lane_ids = []
-    inside = 0
+    inside = marking = 0
     for (x, y, z), yaw in zip(positions, yaws):
-        waypoint = carla_map.get_waypoint(
-            carla.Location(float(x), float(-y), float(z)), project_to_road=False, lane_type=carla.LaneType.Driving
-        )
+        waypoint = _driving_waypoint(carla_map, x, y, z)
+        if waypoint is None:
+            side = MARKING_PROBE_M * np.array([-np.sin(yaw), np.cos(yaw)])
+            probes = (_driving_waypoint(carla_map, x + dx, y + dy, z) for dx, dy in (side, -side))
+            waypoint = next((w for w in probes if w is not None), None)
+            marking += waypoint is not None
         if waypoint is None:
             lane_ids.append(0)
             continue
@@ -65,4 +71,11 @@ def check_ego_in_lane(carla_map: carla.Map, positions: np.ndarray, yaws: np.ndar
         lane_yaw = -np.radians(waypoint.transform.rotation.yaw)
         if np.cos(lane_yaw - yaw) > 0.5:
             inside += 1
-    return LaneCheck(len(positions), inside, tuple(lane_ids))
+    return LaneCheck(len(positions), inside, tuple(lane_ids), marking)
+
+
+def _driving_waypoint(carla_map: carla.Map, x: float, y: float, z: float) -> carla.Waypoint | None:
+    """The driving-lane waypoint at world (x, y, z), None off every driving lane."""
+    import carla
+
+    return carla_map.get_waypoint(carla.Location(float(x), float(-y), float(z)), project_to_road=False, lane_type=carla.LaneType.Driving)

@@ -51,6 +51,9 @@ class LaneLayout:
         same_right: lanes in the ego's direction to the right of the ego lane.
         opposite: oncoming lanes, left of all same-direction lanes.
         evidence: how the numbers were obtained (human-readable).
+        median_width: width of a non-driving median between the same-direction and the oncoming lanes
+            (0: none) [m].
+        opposite_lane_width: width of the oncoming lanes (None: `lane_width`) [m].
     """
 
     lane_width: float
@@ -58,6 +61,13 @@ class LaneLayout:
     same_right: int
     opposite: int
     evidence: str
+    median_width: float = 0.0
+    opposite_lane_width: float | None = None
+
+    @property
+    def driving_lanes(self) -> int:
+        """Driving lanes in both directions."""
+        return self.same_left + 1 + self.same_right + self.opposite
 
 
 def _aligned_offsets(tracks: list[ActorTrack], centerline: Centerline, config: LaneEvidenceConfig) -> list[tuple[float, bool]]:

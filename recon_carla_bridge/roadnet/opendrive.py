@@ -2,7 +2,8 @@
 
 The road's lanes follow a LaneLayout; the ego lane is centred on the ego path. The reference line (the
 centre lane) is the border between oncoming and same-direction lanes, so same-direction lanes are the
-right lanes (ids -1, -2, ...) and oncoming lanes the left ones (1, 2, ...). Coordinates are the
+right lanes (ids -1, -2, ...) and oncoming lanes the left ones (1, 2, ...); a median between them is
+the non-driving left lane 1 (the oncoming lanes are then 2, 3, ...). Coordinates are the
 SceneLog world frame (x, y, z right-handed, z up); carla.Map shows world (x, y) at Location(x, -y).
 """
 from __future__ import annotations
@@ -24,12 +25,15 @@ class RoadSpec:
         ego_lane_line: centreline of the ego lane (world frame).
         layout: lane counts and width.
         geo_reference: latitude/longitude of the world origin.
+        reference: the reference line itself (the left border of the leftmost same-direction lane) when
+            it was measured (a kerb); None: derived from `ego_lane_line`.
     """
 
     name: str
     ego_lane_line: Centerline
     layout: LaneLayout
     geo_reference: GeoReference
+    reference: Centerline | None = None
 
 
 def geo_reference_string(geo: GeoReference) -> str:
@@ -42,6 +46,8 @@ def geo_reference_string(geo: GeoReference) -> str:
 
 def reference_line(spec: RoadSpec) -> Centerline:
     """The OpenDRIVE reference line: left border of the leftmost same-direction lane."""
+    if spec.reference is not None:
+        return spec.reference
     return spec.ego_lane_line.offset((spec.layout.same_left + 0.5) * spec.layout.lane_width)
 
 
@@ -60,15 +66,20 @@ def build_opendrive_text(spec: RoadSpec) -> str:
     width = spec.layout.lane_width
     layout = spec.layout
     center = xodr.Lane()
-    center.add_roadmark(xodr.std_roadmark_solid_solid() if layout.opposite else xodr.std_roadmark_solid())
+    center.add_roadmark(xodr.std_roadmark_solid_solid() if layout.opposite and not layout.median_width else xodr.std_roadmark_solid())
     section = xodr.LaneSection(0, center)
     same = layout.same_left + 1 + layout.same_right
     for k in range(same):
         mark = xodr.std_roadmark_solid() if k == same - 1 else xodr.std_roadmark_broken()
         section.add_right_lane(xodr.standard_lane(width, mark))
+    if layout.median_width > 0:
+        median = xodr.Lane(lane_type=xodr.LaneType.median, a=layout.median_width)
+        median.add_roadmark(xodr.std_roadmark_solid())
+        section.add_left_lane(median)
+    opposite_width = layout.opposite_lane_width or width
     for k in range(layout.opposite):
         mark = xodr.std_roadmark_solid() if k == layout.opposite - 1 else xodr.std_roadmark_broken()
-        section.add_left_lane(xodr.standard_lane(width, mark))
+        section.add_left_lane(xodr.standard_lane(opposite_width, mark))
     lanes = xodr.Lanes()
     lanes.add_lanesection(section)
     road = xodr.Road(1, planview, lanes)

@@ -39,6 +39,7 @@ KARLSRUHE_APPROXIMATE = GeoReference(
     49.0069, 8.4037, 115.0, "approximate: central Karlsruhe, where KITTI raw was recorded; this log has no GNSS"
 )
 LIDAR_NAME = "velodyne"
+KITTI_METADATA_FILES = frozenset({"timestamps.txt", "timestamps_start.txt", "timestamps_end.txt", "dataformat.txt"})
 
 
 def ego_from_velodyne() -> np.ndarray:
@@ -60,6 +61,8 @@ def _numbered_files(folder: Path | None, suffix: str) -> dict[int, Path]:
     if folder is None:
         return files
     for path in sorted(folder.glob(f"*{suffix}")):
+        if path.name in KITTI_METADATA_FILES:
+            continue
         if not path.stem.isdigit():
             raise InputError(f"{path}: KITTI file names must be frame numbers")
         files[int(path.stem)] = path
@@ -148,6 +151,7 @@ def read_kitti(src: Path) -> RawLog:
     calib = load_kitti_calibration(find_calib_dir(src), camera=2, need_imu=bool(oxts))
     _check_image_sizes(images, calib)
 
+    _check_scans_have_images(images, scans, image_dir)
     frame_numbers = sorted(set(images) | set(scans))
     camera_times = _timestamps_for(image_dir, frame_numbers)
     scan_times = _timestamps_for(velo_dir, frame_numbers)
@@ -213,6 +217,20 @@ def _timestamps_for(folder: Path | None, frame_numbers: list[int]) -> list[float
             raise InputError(f"{stamp_file}: has {len(stamps)} lines, frame {frame_numbers[-1]} needs more")
         return [stamps[n] for n in frame_numbers]
     return [n * KITTI_FRAME_PERIOD_S for n in frame_numbers]
+
+
+def _check_scans_have_images(images: dict[int, Path], scans: dict[int, Path], image_dir: Path | None) -> None:
+    """In a drive with both, every LiDAR scan must have its camera image (a synced KITTI drive pairs them;
+    a drive may scan only every other frame, but never image fewer frames than it scans)."""
+    if not images or not scans:
+        return
+    orphans = sorted(set(scans) - set(images))
+    if orphans:
+        raise InputError(
+            f"{scans[orphans[0]]}: scan of frame {orphans[0]} has no image in {image_dir} "
+            f"({len(scans)} scans, {len(images)} images; {len(orphans)} scans without an image, "
+            f"images cover frames {min(images)}-{max(images)})"
+        )
 
 
 def _check_scan_sizes(scans: dict[int, Path]) -> None:
