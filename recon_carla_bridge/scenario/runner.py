@@ -230,8 +230,9 @@ class ScenarioRunner:
             configs = RouteParser.parse_routes_file(route_file, scenario_file, single_route)
         except Exception as error:
             raise InputError(f"{route_file}: {type(error).__name__}: {error}") from error
+        leaderboard_2_layout = "<position" in Path(route_file).read_text(encoding="utf-8", errors="replace")
         for config in configs:
-            if not getattr(config, "trajectory", None):
+            if leaderboard_2_layout and not getattr(config, "trajectory", None):
                 raise InputError(f"{route_file}: route {config.name} has no <waypoint> elements; srunner 0.9.11 reads "
                                  "leaderboard-1.0 route files (<waypoint x= y= z=/>), not the <waypoints><position> "
                                  "of leaderboard 2.0 (run those with recon-carla evaluate)")

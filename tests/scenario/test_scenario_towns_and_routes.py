@@ -25,9 +25,11 @@ def test_layered_town_opens_its_base_roads_under_its_own_name(shared_data: Path)
         CarlaDataProvider.cleanup()
 
 
-def test_leaderboard_2_route_file_gets_a_clear_error(shared_data: Path) -> None:
+def test_leaderboard_2_route_file_gets_a_clear_error(shared_data: Path, tmp_path: Path) -> None:
     """ScenarioRunner 0.9.16's routes_town10.xml uses <waypoints><position>: srunner 0.9.11's parser finds no
     waypoints in it; the error says so instead of an IndexError from an empty route."""
     routes = shared_data / "scenario_runner" / "data" / "routes_town10.xml"
+    scenarios = tmp_path / "no_scenarios.json"
+    scenarios.write_text('{"available_scenarios": []}')
     with pytest.raises(InputError, match=r"routes_town10.xml: route RouteScenario_0 has no <waypoint> elements"):
-        ScenarioRunner(ScenarioRunSettings(route=(str(routes),), max_sim_time=1.0)).run()
+        ScenarioRunner(ScenarioRunSettings(route=(str(routes), str(scenarios)), max_sim_time=1.0)).run()
