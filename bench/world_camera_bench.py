@@ -80,7 +80,7 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
         return cameras * ticks / (time.perf_counter() - start)
 
     backend_used = choose_backend(backend)
-    poses = world.simulation.camera_backend.actor_poses(world.simulation)
+    poses = world.simulation.camera_backend.actor_instances(world.simulation.render_snapshot())
     matrices = np.stack([carla_to_opencv_world_from_camera(np.array(s.get_transform().get_matrix())) for s in sensors])
     focal = width / (2.0 * math.tan(math.radians(45.0)))
     K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])

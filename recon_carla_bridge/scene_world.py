@@ -7,6 +7,7 @@ until a scenario or agent takes it over, and renders camera sensors from the Gau
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
 from recon_carla_bridge.scene_bundle import SceneBundle, load_scene_bundle
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recon_carla_bridge.recon.gaussians import ActorAsset
+    from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene
     from recon_carla_bridge.world.world import World
 
 BUNDLED_SCENES = {"kitti": BUNDLED_SCENE_DIR}
@@ -90,11 +91,25 @@ def _nearest_blueprint(library: carla.BlueprintLibrary, length: float) -> carla.
     return min(candidates, key=lambda bp: abs(bp.spec.length - length))
 
 
+@functools.lru_cache(maxsize=2)
+def _prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) -> "GaussianScene":
+    """The Gaussians of a scene file as worlds draw them, loaded once per file version and device (each
+    route of an evaluation opens the world afresh; the renderers only read the scene).
+
+    Simulation moves actors away from their logged poses: each actor's Gaussians are kept in its box and
+    no copy of it stays in the background, so nothing is left behind (no ghosts)."""
+    from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
+    from recon_carla_bridge.recon.scene_file import load_scene
+
+    gaussians, _ = prune_actor_outliers(load_scene(scene_file, device=device))
+    return prune_background_in_actor_boxes(gaussians)[0]
+
+
 def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
     """The world of a reconstructed scene (see module docstring)."""
-    from recon_carla_bridge.recon.scene_file import load_scene
     from recon_carla_bridge.sensors.splat_backend import SplatBackend
     from recon_carla_bridge.world.maps import ReconMap
+    from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
     from recon_carla_bridge.world.world import World
 
     bundle = load_scene_bundle(resolve_scene_dir(scene))
@@ -106,15 +121,12 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
     wmap = ReconMap(map_name, xodr, bundle.road_file)
     world = World(wmap, seed=seed)
-    from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
-
-    # Simulation moves actors away from their logged poses: keep each actor's Gaussians in its box and
-    # no copy of it in the background, so nothing is left behind (no ghosts).
     from recon_carla_bridge.recon.render import choose_backend
 
     device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
-    gaussians, _ = prune_actor_outliers(load_scene(bundle.scene_file, device=device))
-    gaussians, _ = prune_background_in_actor_boxes(gaussians)
+    file = bundle.scene_file
+    stat = file.stat()
+    gaussians = _prepared_gaussians(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
     backend = SplatBackend(gaussians, render_backend)
     sim = world.simulation
     sim.camera_backend = backend
@@ -133,14 +145,13 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
         state = sim.state_of(actor_id)
         state.half_extents = np.asarray(asset.size, dtype=float) / 2.0
         state.box_center = np.array([0.0, 0.0, float(asset.size[2]) / 2.0])
-        state.attributes["scene_track"] = track_id
+        state.attributes[APPEARANCE_ATTRIBUTE] = track_id  # drawn with its own Gaussians
         sim.set_replay(actor_id, replay)
         state.location, state.rotation = location.copy(), rotation.copy()
         if not asset.moving or replay.times[0] > 0.0:
             hidden = replay(0.0)
             if hidden is None:
                 state.location[2] = -500.0
-        backend.track_of_actor[actor_id] = track_id
     world.scene_bundle = bundle  # type: ignore[attr-defined]
     world.gaussian_scene = gaussians  # type: ignore[attr-defined]
     return world

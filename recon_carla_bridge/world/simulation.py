@@ -21,7 +21,7 @@ import carla
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
+from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel, DrawnActor, RenderSnapshot
 from recon_carla_bridge.sensors.data import Image
 from recon_carla_bridge.sensors.delivery import SensorDelivery
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
@@ -47,6 +47,8 @@ ROAD_SNAP_BELOW_M = 2.0  # an actor deeper than this under the road is not lifte
 TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven over, not hit
 SPAWN_CLEARANCE_M = 0.05
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
+_DRAWN_KINDS = (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP, ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN)
+APPEARANCE_ATTRIBUTE = "scene_track"  # an actor's own track in the reconstruction (logged actors of a scene)
 HIDDEN_Z = -500.0
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
@@ -729,16 +731,31 @@ class Simulation:
             requests.append(model.request(pose_matrix(state.location, state.rotation)))
         transforms = [to_transform(self._states[actor_id].location, self._states[actor_id].rotation) for actor_id, _ in cameras]
         backend = self.camera_backend
+        snapshot = self.render_snapshot()
         if getattr(backend, "asynchronous", False):
             self._delivery.wait()  # the previous tick's images first: in order, at most one tick in flight
-            collect = backend.launch(self, requests)
+            collect = backend.launch(snapshot, requests)
 
             def deliver_when_rendered() -> None:
                 self._deliver_images(cameras, collect(), requests, transforms, frame, elapsed)
 
             self._delivery.submit(deliver_when_rendered)
             return
-        self._deliver_images(cameras, backend.render(self, requests), requests, transforms, frame, elapsed)
+        self._deliver_images(cameras, backend.render(snapshot, requests), requests, transforms, frame, elapsed)
+
+    def render_snapshot(self) -> RenderSnapshot:
+        """The frozen poses of everything a camera may draw at this tick (what camera backends read)."""
+        actors = []
+        for state in self._states.values():
+            if state.kind not in _DRAWN_KINDS:
+                continue
+            light = self._lights.get(state.actor_id) if state.kind == ActorKind.TRAFFIC_LIGHT else None
+            actors.append(DrawnActor(state.actor_id, state.kind.value, state.type_id, state.location.copy(),
+                                     state.rotation.copy(), state.half_extents.copy(), state.box_center.copy(),
+                                     state.attributes.get(APPEARANCE_ATTRIBUTE),
+                                     light.state.name if light is not None else ""))
+        return RenderSnapshot(self.clock.frame, self.clock.elapsed_seconds, self.map, tuple(actors),
+                              frozenset(self.camera_carriers()))
 
     def _deliver_images(self, cameras: list[tuple[int, SensorRuntime]], images: list[np.ndarray],
                         requests: list[Any], transforms: list[carla.Transform], frame: int, elapsed: float) -> None:
