@@ -1,8 +1,9 @@
 """Open a reconstructed scene as a world: its road network, its logged actors, its Gaussian cameras.
 
-`open_scene_world(scene)` builds the `carla.Map` from the scene's road.xodr, spawns one vehicle per
-logged vehicle track (box size from the log, blueprint with the nearest length) replaying its track
-until a scenario or agent takes it over, and renders camera sensors from the Gaussians.
+`open_scene_world(scene)` builds the `carla.Map` from the scene's road.xodr (its spawn points ordered so
+those inside the reconstruction come first), spawns one vehicle per logged vehicle track (box size from
+the log, blueprint with the nearest length) replaying its track until a scenario or agent takes it over
+(a moving one drives on along its lane when its log ends), and renders camera sensors from the Gaussians.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class TrackReplay:
     times: np.ndarray  # (F,) s
     locations: np.ndarray  # (F, 3) CARLA frame, ground under the box centre
     yaws: np.ndarray  # (F,) deg, CARLA, unwrapped
-    hold_after_end: bool  # parked actors stay; moving ones leave the scene when their log ends
+    hold_after_end: bool  # parked actors stay; moving ones are not shown past their log (the world drives them on)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_time_list", [float(t) for t in self.times])  # bisect on floats: per actor per tick
@@ -120,6 +121,8 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     # The map is named as the world was asked for ('kitti'), so ScenarioRunner's town check passes.
     map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
     wmap = ReconMap(map_name, xodr, bundle.road_file)
+    poses = bundle.world_from_ego
+    wmap.set_reconstructed_path(np.stack([poses[:, 0, 3], -poses[:, 1, 3]], axis=1))  # CARLA x, y
     world = World(wmap, seed=seed)
     from recon_carla_bridge.recon.render import choose_backend
 
@@ -146,7 +149,7 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
         state.half_extents = np.asarray(asset.size, dtype=float) / 2.0
         state.box_center = np.array([0.0, 0.0, float(asset.size[2]) / 2.0])
         state.attributes[APPEARANCE_ATTRIBUTE] = track_id  # drawn with its own Gaussians
-        sim.set_replay(actor_id, replay)
+        sim.set_replay(actor_id, replay, drive_after=None if replay.hold_after_end else float(replay.times[-1]))
         state.location, state.rotation = location.copy(), rotation.copy()
         if not asset.moving or replay.times[0] > 0.0:
             hidden = replay(0.0)
