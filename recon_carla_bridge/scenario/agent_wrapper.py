@@ -28,12 +28,6 @@ def is_leaderboard_agent(agent: Any) -> bool:
     return isinstance(agent, AutonomousAgent)
 
 
-def _mount(spec: dict[str, Any]) -> tuple[dict[str, str], carla.Transform]:
-    from recon_carla_bridge.leaderboard.route_runner import _sensor_attributes
-
-    return _sensor_attributes(spec)
-
-
 class ScenarioAgentWrapper:
     """What ScenarioManager drives: `setup_sensors(vehicle)`, `__call__() -> VehicleControl`, `cleanup()`."""
 
@@ -51,6 +45,8 @@ class ScenarioAgentWrapper:
 
     def setup_sensors(self, vehicle: carla.Vehicle, debug_mode: bool = False) -> None:
         """Spawn the agent's sensors on the ego and route their data to the agent's sensor interface."""
+        from recon_carla_bridge.leaderboard.agent_host import sensor_mount
+
         world = CarlaDataProvider.get_world()
         library = world.get_blueprint_library()
         if self._leaderboard:
@@ -71,7 +67,7 @@ class ScenarioAgentWrapper:
                 sensor = OpenDriveMapReader(vehicle, frequency, opendrive=world.get_map().to_opendrive())
                 self._readers.append(sensor)
             else:
-                attributes, transform = _mount(spec)
+                attributes, transform = sensor_mount(spec)
                 blueprint = library.find(kind)
                 for key, value in attributes.items():
                     if blueprint.has_attribute(key):
