@@ -20,9 +20,11 @@ import numpy as np
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
 from recon_carla_bridge.scene_bundle import SceneBundle, load_scene_bundle
+from recon_carla_bridge.world.client import Client as TownClient
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene
+    from recon_carla_bridge.world.maps import ReconMap
     from recon_carla_bridge.world.world import World
 
 BUNDLED_SCENES = {"kitti": BUNDLED_SCENE_DIR}
@@ -106,24 +108,53 @@ def _prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) 
     return prune_background_in_actor_boxes(gaussians)[0]
 
 
-def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
-    """The world of a reconstructed scene (see module docstring)."""
-    from recon_carla_bridge.sensors.splat_backend import SplatBackend
+def scene_map(scene: str | os.PathLike[str], bundle: SceneBundle | None = None) -> "ReconMap":
+    """The road network of a reconstructed scene, named as it was asked for ('kitti', so ScenarioRunner's
+    and the evaluator's town checks pass), knowing which places the reconstruction covers."""
     from recon_carla_bridge.world.maps import ReconMap
-    from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
-    from recon_carla_bridge.world.world import World
 
-    bundle = load_scene_bundle(resolve_scene_dir(scene))
+    bundle = bundle or load_scene_bundle(resolve_scene_dir(scene))
     try:
         xodr = bundle.road_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
-    # The map is named as the world was asked for ('kitti'), so ScenarioRunner's town check passes.
     map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
     wmap = ReconMap(map_name, xodr, bundle.road_file)
     poses = bundle.world_from_ego
     wmap.set_reconstructed_path(np.stack([poses[:, 0, 3], -poses[:, 1, 3]], axis=1))  # CARLA x, y
-    world = World(wmap, seed=seed)
+    return wmap
+
+
+def load_place_map(name: str | os.PathLike[str]) -> "ReconMap":
+    """The one map loader: a reconstructed scene's road network (bundled name or folder) or a town's
+    OpenDRIVE map ('Town01', 'Town01_Opt', an .xodr path); MapNotFoundError naming it otherwise."""
+    from recon_carla_bridge.world.maps import load_map
+
+    return scene_map(name) if is_scene(name) else load_map(str(name))
+
+
+def place_exists(name: str) -> bool:
+    """Whether `load_place_map(name)` finds a map (a scene, or a town in the map folders)."""
+    from recon_carla_bridge.errors import MapNotFoundError
+    from recon_carla_bridge.world.maps import find_map_file
+
+    if is_scene(name):
+        return True
+    try:
+        find_map_file(name)
+    except MapNotFoundError:
+        return False
+    return True
+
+
+def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
+    """The world of a reconstructed scene (see module docstring)."""
+    from recon_carla_bridge.sensors.splat_backend import SplatBackend
+    from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
+    from recon_carla_bridge.world.world import World
+
+    bundle = load_scene_bundle(resolve_scene_dir(scene))
+    world = World(scene_map(scene, bundle), seed=seed)
     from recon_carla_bridge.recon.render import choose_backend
 
     device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
@@ -180,3 +211,32 @@ def logged_camera_transform(bundle: SceneBundle, camera: str | None = None) -> t
         raise InputError(f"camera {name!r} not in the scene (have {', '.join(sorted(bundle.cameras))})")
     calib = bundle.cameras[name]
     return name, camera_mount_to_carla(calib.ego_from_camera), intrinsics_fov_deg(calib.K, calib.width), calib.width, calib.height
+
+
+class Client(TownClient):
+    """Drop-in for `carla.Client(host, port)` (`recon_carla_bridge.Client`): the world is simulated in this
+    process, over CARLA towns and reconstructed scenes.
+
+    Extra keyword arguments choose what to open: `town` (a town name found in `map_dirs`), `scene` (a
+    reconstructed scene folder or the bundled scene name, opened with its Gaussians, road network and
+    logged actors), `map_dirs` (folders of `<Town>.xodr`), `seed`. `load_world` opens towns and scenes.
+    """
+
+    def __init__(self, host: str = "localhost", port: int = 2000, worker_threads: int = 0, *,
+                 town: str | None = None, scene: str | os.PathLike[str] | None = None,
+                 map_dirs: list[str | os.PathLike[str]] | None = None, seed: int = 0):
+        super().__init__(host, port, worker_threads, town=town, map_dirs=map_dirs, seed=seed)
+        self._scene = scene
+
+    def _open_initial(self) -> "World":
+        if self._scene is not None:
+            return open_scene_world(self._scene, seed=self._seed)
+        return super()._open_initial()
+
+    def _open_named(self, map_name: str) -> "World | None":
+        return open_scene_world(map_name, seed=self._seed) if is_scene(map_name) else None
+
+    def get_available_maps(self) -> list[str]:
+        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …), then the bundled scenes."""
+        scenes = sorted(name for name, folder in BUNDLED_SCENES.items() if (folder / "scene.gs").is_file())
+        return super().get_available_maps() + scenes
