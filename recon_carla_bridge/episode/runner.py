@@ -106,11 +106,13 @@ class EpisodeRunner:
         self._open = False
 
     # ---- the loop ------------------------------------------------------------------------------
-    def reset(self, task: EpisodeTask, seed: int = 0,
+    def reset(self, task: EpisodeTask, seed: int | None = None,
               sensors: Sequence[dict[str, Any]] | Callable[[], Sequence[dict[str, Any]]] = ()) -> Observation:
-        """Start an episode of `task` (closing one still open) and return the first observation. `sensors`:
-        the agent's sensor specs, or a function called once the ego exists that returns them (it may build
-        the agent; an exception it raises leaves nothing spawned behind)."""
+        """Start an episode of `task` (closing one still open) and return the first observation. `seed` reseeds
+        the world's random draws (None: left as they are). `sensors`: the agent's sensor specs, or a function
+        called once the ego exists that returns them (it may build the agent; an exception it raises leaves
+        nothing spawned behind). A task's own ego is left to whoever registered it with srunner; an ego the
+        runner spawns is registered as the hero with the task's route."""
         if self._open:
             self.close()
         self.task, self.world = task, task.world
@@ -124,10 +126,14 @@ class EpisodeRunner:
         settings = self.world.get_settings()
         settings.synchronous_mode, settings.fixed_delta_seconds = True, 1.0 / self.frame_rate
         self.world.apply_settings(settings)
-        _seed_world(self.world, seed)
+        if seed is not None:
+            _seed_world(self.world, seed)
         try:
-            self.ego = task.ego if task.ego is not None else self._spawn_ego(task)
-            register_hero(self.world, self.ego, task.route)
+            if task.ego is not None:
+                self.ego = task.ego
+            else:
+                self.ego = self._spawn_ego(task)
+                register_hero(self.world, self.ego, task.route)
             self._tick()
             self.sensor_specs = list(sensors() if callable(sensors) else sensors)
             self._sensors = AgentSensors(self.world, self.ego, self.sensor_specs, self.sensor_interface, self.frame_rate)
