@@ -1,10 +1,10 @@
 """`EpisodeRunner`: one driving episode that anyone can step — reset(task, seed) → observation,
 step(control) → step result, close().
 
-reset spawns the ego where the task starts (or takes the task's ego), tells srunner's data provider the
-hero and its route, ticks, mounts the agent's sensors (the leaderboard's sensor specs, delivering into a
-`SensorInterface`) and a collision sensor, runs `on_episode_start`, and ticks once more (the leaderboard's
-order). step applies the control and ticks the world once, with the callbacks around the tick (see
+reset spawns the ego where the task starts, tells srunner's data provider the hero and its route and
+ticks (or takes the task's ego as it is), mounts the agent's sensors (the leaderboard's sensor specs,
+delivering into a `SensorInterface`) and a collision sensor, runs `on_episode_start`, and ticks once more
+when it spawned or mounted anything (the leaderboard's order). step applies the control and ticks the world once, with the callbacks around the tick (see
 `callbacks`). The evaluator, ScenarioRunner runs with an agent and the demo are configurations of it:
 an agent, a task, and callbacks.
 """
@@ -129,18 +129,20 @@ class EpisodeRunner:
         if seed is not None:
             _seed_world(self.world, seed)
         try:
-            if task.ego is not None:
-                self.ego = task.ego
-            else:
+            spawned = task.ego is None
+            if spawned:
                 self.ego = self._spawn_ego(task)
                 register_hero(self.world, self.ego, task.route)
-            self._tick()
+                self._tick()
+            else:
+                self.ego = task.ego
             self.sensor_specs = list(sensors() if callable(sensors) else sensors)
             self._sensors = AgentSensors(self.world, self.ego, self.sensor_specs, self.sensor_interface, self.frame_rate)
             self._spawn_collision_sensor()
             for callback in self.callbacks:
                 callback.on_episode_start(self)
-            self._tick()
+            if spawned or self.sensor_specs:
+                self._tick()  # the sensors deliver their first data before the agent's first step
         except BaseException:
             self._destroy_actors()
             self._open = False

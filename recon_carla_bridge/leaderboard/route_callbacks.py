@@ -83,6 +83,7 @@ class RouteRecording(EpisodeCallback):
         """Record `planned` with the tick views of `criteria`, `dt` s a tick."""
         self.planned, self.criteria, self.dt = planned, criteria, dt
         self.recorder: EpisodeRecorder | None = None
+        self._last_frame = -1
 
     def on_episode_start(self, runner: "EpisodeRunner") -> None:
         """Start a recording with the ego's size, the route and the lights' stop lines."""
@@ -108,6 +109,13 @@ class RouteRecording(EpisodeCallback):
         recorder.add_signal_states(self.criteria.light_states)
         for hit in runner.hits:
             recorder.add_collision(hit.other_id, hit.other_type_id)
+        self._last_frame = runner.frame
+
+    def on_episode_end(self, runner: "EpisodeRunner", reason: str) -> None:
+        """A route that a callback ended (criteria, time cap) also records its last tick, as the leaderboard
+        records the tick it stops at; its control is the one the ego still holds."""
+        if runner.done and self.recorder is not None and self._last_frame != runner.frame:
+            self.on_step_start(runner, runner.ego.get_control())
 
 
 class RouteScenarios(EpisodeCallback):
@@ -140,6 +148,7 @@ class FrontVideoCallback(EpisodeCallback):
         self.path, self.map, self.frame_rate, self.fps = path, world_map, frame_rate, video_fps
         self.video: FrontVideo | None = None
         self.description = ""
+        self._last_frame = -1
 
     def on_episode_start(self, runner: "EpisodeRunner") -> None:
         """Open the video on the agent's rgb camera when it has one."""
@@ -152,11 +161,15 @@ class FrontVideoCallback(EpisodeCallback):
         """Add this tick's frame when due."""
         assert self.video is not None
         self.video.add(runner.sensor_interface, runner.frame, runner.ego, runner.world)
+        self._last_frame = runner.frame
 
     def on_episode_end(self, runner: "EpisodeRunner", reason: str) -> None:
-        """Finish the file."""
-        if self.video is not None:
-            self.video.close()
+        """Add the last tick of a route a callback ended (as `RouteRecording`), then finish the file."""
+        if self.video is None:
+            return
+        if runner.done and self._last_frame != runner.frame:
+            self.on_step_start(runner, None)
+        self.video.close()
 
 
 def _stop_signs(world: Any) -> list[StopSignGeometry]:

@@ -60,8 +60,9 @@ class RouteEpisode:
         callbacks: list[EpisodeCallback] = [self.criteria, self.scenarios, self.recording]
         if self.video is not None:
             callbacks.append(self.video)
+        self.cap_reason = CAP_REASON.format(config.max_route_seconds)  # why a route stops at --max-route-seconds
         if config.max_route_seconds:
-            callbacks.append(TimeLimit(config.max_route_seconds, CAP_REASON.format(config.max_route_seconds)))
+            callbacks.append(TimeLimit(config.max_route_seconds, self.cap_reason))
         callbacks.extend(extra_callbacks)
         self.runner = EpisodeRunner(callbacks, frame_rate=config.frame_rate, collect_sensor_data=not hosted_agent,
                                     sensor_timeout=max(config.step_timeout, 1.0))
@@ -140,7 +141,7 @@ class RouteRunner:
                     traceback.print_exc()
                     break
                 done = runner.step(control).done
-            if runner.reason.startswith("stopped at the --max-route-seconds"):
+            if runner.reason == route.cap_reason:
                 reason = runner.reason
         except Exception as error:  # noqa: BLE001 — the world or a scenario failed: the simulation crashed
             failure = scoring.FAILURE_MESSAGES["Simulation"][1]
