@@ -36,7 +36,7 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
 
     from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
     from recon_carla_bridge.recon.render import choose_backend, render
-    from recon_carla_bridge.scene_world import ego_start_transform, open_scene_world
+    from recon_carla_bridge.scene.scene_world import ego_start_transform, open_scene_world
 
     world = open_scene_world(scene, render_backend=backend)
     settings = world.get_settings()

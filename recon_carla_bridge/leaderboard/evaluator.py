@@ -20,7 +20,7 @@ from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.metrics import MetricContext, default_registry
 from recon_carla_bridge.leaderboard.planning import plan_route
 from recon_carla_bridge.leaderboard.route_runner import RouteRunner
-from recon_carla_bridge.scene_world import load_place_map, place_exists
+from recon_carla_bridge.scene.scene_world import load_place_map, place_exists
 from recon_carla_bridge.leaderboard.routes import (
     RouteConfig,
     parse_routes_file,

@@ -1,5 +1,5 @@
 """From a `RouteConfig` to a driven route: keypoint checks, GlobalRoutePlanner interpolation (maps come from
-`recon_carla_bridge.scene_world.load_place_map`, the loader `load_world` uses: towns and reconstructed scenes)."""
+`recon_carla_bridge.scene.scene_world.load_place_map`, the loader `load_world` uses: towns and reconstructed scenes)."""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,6 @@
 """`Client`: a `carla.Client` subclass that needs no server, over CARLA towns (OpenDRIVE maps).
 
-`recon_carla_bridge.Client` is its subclass in `recon_carla_bridge.scene_world`, which also opens
+`recon_carla_bridge.Client` is its subclass in `recon_carla_bridge.scene.scene_world`, which also opens
 reconstructed scenes; this one knows nothing of scenes (`_open_named` is the hook it overrides).
 """
 from __future__ import annotations

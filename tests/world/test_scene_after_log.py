@@ -7,7 +7,7 @@ import carla
 import pytest
 
 import recon_carla_bridge
-from recon_carla_bridge.scene_world import ego_start_transform
+from recon_carla_bridge.scene.scene_world import ego_start_transform
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import recon_carla_bridge
-from recon_carla_bridge.scene_world import ego_start_transform, logged_camera_transform
+from recon_carla_bridge.scene.scene_world import ego_start_transform, logged_camera_transform
 
 WIDTH, HEIGHT = 310, 94
 VEHICLE_TAGS = (14, 15, 16, 18, 19)  # car, truck, bus, motorcycle, bicycle

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from recon_carla_bridge.frames import carla_to_scene_box_pose
+from recon_carla_bridge.scene.frames import carla_to_scene_box_pose
 from recon_carla_bridge.recon.render import ground_plane
 from recon_carla_bridge.sensors.camera import CameraRequest, DrawnActor, RenderSnapshot
 from recon_carla_bridge.sensors.camera_encoding import DEPTH_FAR_M

@@ -57,7 +57,7 @@ class DemoCamera(EpisodeCallback):
 
     def on_episode_start(self, runner: EpisodeRunner) -> None:
         """Mount the logged camera on the ego."""
-        from recon_carla_bridge.scene_world import logged_camera_transform
+        from recon_carla_bridge.scene.scene_world import logged_camera_transform
 
         world, config = runner.world, self.config
         self.name, mount, fov, width, height = logged_camera_transform(world.scene_bundle)
@@ -140,7 +140,7 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
 
     from agents.navigation.basic_agent import BasicAgent
     from recon_carla_bridge.scenario.ego_agents import lane_destination
-    from recon_carla_bridge.scene_world import ego_start_transform, open_scene_world
+    from recon_carla_bridge.scene.scene_world import ego_start_transform, open_scene_world
 
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
     }
     bev_path = out_dir / "bev.png"
     video_path = out_dir / "demo.mp4"
-    from recon_carla_bridge.demo_video import write_bev_plot, write_video
+    from recon_carla_bridge.demo.figures import write_bev_plot, write_video
 
     write_bev_plot(world.get_map(), trajectory, others, bev_path)
     write_video(frames, world.get_map(), trajectory, others, config.world_hz / config.camera_hz, video_path,

@@ -19,7 +19,7 @@ import numpy as np
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
-from recon_carla_bridge.scene_bundle import SceneBundle, load_scene_bundle
+from recon_carla_bridge.scene.bundle import SceneBundle, load_scene_bundle
 from recon_carla_bridge.world.client import Client as TownClient
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -149,7 +149,7 @@ def place_exists(name: str) -> bool:
 
 def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
     """The world of a reconstructed scene (see module docstring)."""
-    from recon_carla_bridge.sensors.splat_backend import SplatBackend
+    from recon_carla_bridge.scene.splat_backend import SplatBackend
     from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
     from recon_carla_bridge.world.world import World
 
@@ -193,7 +193,7 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
 
 def ego_start_transform(bundle: SceneBundle, frame: int = 0) -> carla.Transform:
     """Where the logged ego was at `frame`, as a spawn transform (on the ground, CARLA frame)."""
-    from recon_carla_bridge.frames import scene_pose_to_carla
+    from recon_carla_bridge.scene.frames import scene_pose_to_carla
 
     transform = scene_pose_to_carla(bundle.world_from_ego[frame])
     transform.rotation = carla.Rotation(yaw=transform.rotation.yaw)
@@ -202,7 +202,7 @@ def ego_start_transform(bundle: SceneBundle, frame: int = 0) -> carla.Transform:
 
 def logged_camera_transform(bundle: SceneBundle, camera: str | None = None) -> tuple[str, carla.Transform, float, int, int]:
     """(name, attach transform on the ego, fov deg, width, height) of a logged camera (the first by default)."""
-    from recon_carla_bridge.frames import camera_mount_to_carla, intrinsics_fov_deg
+    from recon_carla_bridge.scene.frames import camera_mount_to_carla, intrinsics_fov_deg
 
     if not bundle.cameras:
         raise InputError(f"{bundle.root}: the scene has no camera")
