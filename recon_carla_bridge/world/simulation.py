@@ -290,7 +290,7 @@ class Simulation:
 
         With `drive_after` (s of log time, the end of its log), a vehicle goes on by lane following once its
         log is over (the traffic manager drives it, at the speed it had, at least AFTER_LOG_MIN_SPEED_KMH)
-        instead of leaving the scene; where no lane is near, it stops where it stands."""
+        instead of leaving the scene; one that is not on a driving lane then parks where it stands."""
         state = self.state_of(actor_id)
         state.simulate_physics = False
         self._replays[actor_id] = replay
@@ -343,10 +343,15 @@ class Simulation:
             state.velocity[2] = 0.0
 
     def _drive_on(self, state: ActorState) -> None:
-        """A replayed vehicle whose log is over: the traffic manager drives it on along its lane."""
+        """A replayed vehicle whose log is over: the traffic manager drives it on along its lane; one that is
+        not on a driving lane (a side road the map lacks, a parking lot) parks where it stands."""
         speed_kmh = float(np.linalg.norm(state.velocity[:2])) * 3.6
         self.take_over(state.actor_id)
-        if state.kind != ActorKind.VEHICLE:
+        location = carla.Location(*(float(v) for v in state.location))
+        lane = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
+        on_lane = lane is not None and lane.transform.location.distance(location) <= lane.lane_width / 2.0
+        if state.kind != ActorKind.VEHICLE or not on_lane:
+            state.speed, state.velocity = 0.0, np.zeros(3)
             return
         manager = self.traffic_manager()
         manager.register(state.actor_id, True)
