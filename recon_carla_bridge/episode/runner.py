@@ -161,11 +161,6 @@ class EpisodeRunner:
         observation = self._observe()
         return StepResult(observation, self.done, self.reason)
 
-    def end(self, reason: str) -> None:
-        """Mark the episode over with `reason` (the caller's: an agent failure, a cap); `close` still follows."""
-        if not self.done:
-            self.done, self.reason = True, reason
-
     def close(self) -> None:
         """Finish the episode: `on_episode_end` for every callback (each runs even when another raises), then
         destroy what the runner spawned. Safe to call twice."""
