@@ -36,7 +36,7 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
 
     from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
     from recon_carla_bridge.recon.render import choose_backend, render
-    from recon_carla_bridge.scene_world import ego_start_transform, open_scene_world
+    from recon_carla_bridge.scene.scene_world import ego_start_transform, open_scene_world
 
     world = open_scene_world(scene, render_backend=backend)
     settings = world.get_settings()
@@ -80,7 +80,7 @@ def measure(scene: str, cameras: int, width: int, height: int, ticks: int, backe
         return cameras * ticks / (time.perf_counter() - start)
 
     backend_used = choose_backend(backend)
-    poses = world.simulation.camera_backend.actor_poses(world.simulation)
+    poses = world.simulation.camera_backend.actor_instances(world.simulation.render_snapshot())
     matrices = np.stack([carla_to_opencv_world_from_camera(np.array(s.get_transform().get_matrix())) for s in sensors])
     focal = width / (2.0 * math.tan(math.radians(45.0)))
     K = np.array([[focal, 0.0, width / 2.0], [0.0, focal, height / 2.0], [0.0, 0.0, 1.0]])

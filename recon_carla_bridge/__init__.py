@@ -13,7 +13,7 @@ __all__ = ["Client", "__version__"]
 
 def __getattr__(name: str) -> Any:
     if name == "Client":
-        from recon_carla_bridge.world.client import Client
+        from recon_carla_bridge.scene.scene_world import Client
 
         return Client
     raise AttributeError(f"module 'recon_carla_bridge' has no attribute {name!r}")

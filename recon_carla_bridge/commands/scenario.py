@@ -74,17 +74,13 @@ def scenario_entries(examples: tuple[str, ...] | None, config_file: str) -> list
 
 def _listing(entries: list[ScenarioEntry]) -> list[str]:
     """'name  type  town' lines, the town marked when no map or scene of that name is found here."""
-    from recon_carla_bridge.errors import ReconCarlaError
-    from recon_carla_bridge.leaderboard.planning import find_map_file
+    from recon_carla_bridge.scene.scene_world import place_exists
 
     width = max((len(entry.name) for entry in entries), default=0)
     type_width = max((len(entry.type) for entry in entries), default=0)
     lines = [f"{'scenario':<{width}}  {'type':<{type_width}}  town"]
     for entry in entries:
-        try:
-            town = entry.town if entry.town == "kitti" else (find_map_file(entry.town) and entry.town)
-        except ReconCarlaError:
-            town = f"{entry.town} (no map here)"
+        town = entry.town if place_exists(entry.town) else f"{entry.town} (no map here)"
         lines.append(f"{entry.name:<{width}}  {entry.type:<{type_width}}  {town}")
     return lines
 

@@ -8,7 +8,7 @@ import math
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -181,3 +181,99 @@ def check_control(control: Any) -> carla.VehicleControl:
     control.steer = min(max(control.steer, -1.0), 1.0)
     control.manual_gear_shift = False
     return control
+
+
+def sensor_mount(spec: dict[str, Any]) -> tuple[dict[str, str], carla.Transform]:
+    """Blueprint attributes and mounting transform of a sensor spec, as leaderboard 2.0 sets them (an extra
+    'sensor_tick' key, s, is passed through)."""
+    kind = spec["type"]
+    attributes: dict[str, str] = {}
+    if kind == "sensor.camera.rgb":
+        attributes = {"image_size_x": str(spec["width"]), "image_size_y": str(spec["height"]), "fov": str(spec["fov"])}
+    elif kind == "sensor.lidar.ray_cast":
+        attributes = {"range": "85", "rotation_frequency": "10", "channels": "64", "upper_fov": "10",
+                      "lower_fov": "-30", "points_per_second": "600000", "atmosphere_attenuation_rate": "0.004",
+                      "dropoff_general_rate": "0.45", "dropoff_intensity_limit": "0.8", "dropoff_zero_intensity": "0.4"}
+    elif kind == "sensor.other.radar":
+        attributes = {"horizontal_fov": str(spec["horizontal_fov"]), "vertical_fov": str(spec["vertical_fov"]),
+                      "points_per_second": "1500", "range": "100"}
+    elif kind == "sensor.other.gnss":
+        attributes = {f"noise_{k}_{s}": v for k in ("alt", "lat", "lon")
+                      for s, v in (("stddev", "0.000005"), ("bias", "0.0"))}
+    elif kind == "sensor.other.imu":
+        attributes = {f"noise_{k}": "0.001" for k in ("accel_stddev_x", "accel_stddev_y", "gyro_stddev_x",
+                                                        "gyro_stddev_y", "gyro_stddev_z")}
+        attributes["noise_accel_stddev_z"] = "0.015"
+    if "sensor_tick" in spec:
+        attributes["sensor_tick"] = str(spec["sensor_tick"])
+    location = carla.Location(float(spec.get("x", 0)), float(spec.get("y", 0)), float(spec.get("z", 0)))
+    rotation = carla.Rotation() if kind == "sensor.other.gnss" else carla.Rotation(
+        pitch=float(spec.get("pitch", 0)), roll=float(spec.get("roll", 0)), yaw=float(spec.get("yaw", 0)))
+    return attributes, carla.Transform(location, rotation)
+
+
+class AgentSensors:
+    """An agent's sensors on its vehicle: real sensors spawned on the ego and the leaderboard's pseudo-sensors
+    (speedometer, OpenDRIVE map), all delivering into one `SensorInterface` (`callback_for(spec, sensor)`
+    wraps each, by default the leaderboard's `CallBack`)."""
+
+    def __init__(self, world: Any, ego: Any, specs: list[dict[str, Any]], sensor_interface: Any, frequency: float,
+                 callback_for: Callable[[dict[str, Any], Any], Callable[[Any], None]] | None = None) -> None:
+        """Mount every spec on `ego` (pseudo-sensors tick at `frequency` Hz)."""
+        from recon_carla_bridge.leaderboard.api.envs.sensor_interface import CallBack, OpenDriveMapReader, SpeedometerReader
+
+        self.actors: list[Any] = []
+        self.readers: list[Any] = []
+        library = world.get_blueprint_library()
+        for spec in specs:
+            kind = spec["type"]
+            if kind == "sensor.speedometer":
+                sensor: Any = SpeedometerReader(ego, frequency)
+                self.readers.append(sensor)
+            elif kind == "sensor.opendrive_map":
+                sensor = OpenDriveMapReader(ego, frequency, opendrive=world.get_map().to_opendrive())
+                self.readers.append(sensor)
+            else:
+                attributes, transform = sensor_mount(spec)
+                blueprint = library.find(kind)
+                for key, value in attributes.items():
+                    if blueprint.has_attribute(key):
+                        blueprint.set_attribute(key, value)
+                sensor = world.spawn_actor(blueprint, transform, attach_to=ego)
+                self.actors.append(sensor)
+            sensor.listen(callback_for(spec, sensor) if callback_for is not None
+                          else CallBack(spec["id"], kind, sensor, sensor_interface))
+
+    def tick(self, frame: int, elapsed_seconds: float) -> None:
+        """Feed the pseudo-sensors this tick's frame and time."""
+        for reader in self.readers:
+            reader.tick(frame, elapsed_seconds)
+
+    def destroy(self) -> None:
+        """Stop and destroy every sensor (a destroyed one is skipped)."""
+        for reader in self.readers:
+            reader.destroy()
+        for sensor in reversed(self.actors):
+            try:
+                sensor.stop()
+                sensor.destroy()
+            except RuntimeError:
+                pass
+        self.actors, self.readers = [], []
+
+
+def register_hero(world: Any, ego: Any, route: list[tuple[carla.Transform, Any]]) -> None:
+    """Tell srunner's CarlaDataProvider the world, the hero and its route (as the leaderboard's RouteScenario
+    does: scenarios and agents read them), forgetting the actors of a previous world."""
+    from recon_carla_bridge.compat_imports import install_srunner_alias
+
+    install_srunner_alias()
+    from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
+
+    for cache in (CarlaDataProvider._carla_actor_pool, CarlaDataProvider._actor_velocity_map,
+                  CarlaDataProvider._actor_location_map, CarlaDataProvider._actor_transform_map):
+        cache.clear()  # actors of the previous route's world
+    CarlaDataProvider.set_world(world)
+    CarlaDataProvider.set_ego_vehicle_route([(t.location, option) for t, option in route])
+    CarlaDataProvider.register_actor(ego)
+    CarlaDataProvider._carla_actor_pool[ego.id] = ego  # what get_hero_actor() searches

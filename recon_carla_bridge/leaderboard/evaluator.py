@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from recon_carla_bridge import paths
-from recon_carla_bridge.errors import InputError, MapNotFoundError
+from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard import scoring
 from recon_carla_bridge.leaderboard.agent_host import agent_class_of, load_agent_module
 from recon_carla_bridge.leaderboard.checkpoint import Checkpoint, releasing_checkpoint_locks
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.metrics import MetricContext, default_registry
-from recon_carla_bridge.leaderboard.planning import find_map_file, load_map, plan_route
+from recon_carla_bridge.leaderboard.planning import plan_route
 from recon_carla_bridge.leaderboard.route_runner import RouteRunner
 from recon_carla_bridge.leaderboard.run_identity import run_identity
+from recon_carla_bridge.scene.scene_world import load_place_map, place_exists
 from recon_carla_bridge.leaderboard.routes import (
     RouteConfig,
     parse_routes_file,
@@ -70,14 +71,14 @@ def with_trigger_file(config: EvaluatorConfig) -> EvaluatorConfig:
 
 
 def select_routes(config: EvaluatorConfig) -> tuple[list[RouteConfig], list[str]]:
-    """Parse the route file and keep the routes whose town has a map (others refused unless skipping)."""
+    """Parse the route file and keep the routes whose town (a CARLA town or a reconstructed scene) has a map
+    (others refused unless skipping)."""
     routes = parse_routes_file(config.routes, config.scenarios, config.routes_subset)
     kept, skipped = [], []
     for route in routes:
-        try:
-            find_map_file(route.town)
+        if place_exists(route.town):
             kept.append(route)
-        except MapNotFoundError:
+        else:
             skipped.append(f"{route.route_id} ({route.town})")
     if skipped and not config.skip_missing_towns:
         raise InputError(f"{config.routes}: routes {skipped} use towns with no OpenDRIVE map here; pass "
@@ -92,7 +93,7 @@ def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
     """Run the evaluation and return the final results document."""
     config = with_trigger_file(config)
     routes, skipped = select_routes(config)
-    maps = {town: load_map(town) for town in {route.town for route in routes}}
+    maps = {town: load_place_map(town) for town in {route.town for route in routes}}
     planned = {route.route_id: plan_route(route, maps[route.town], config.seed) for route in routes}
     agent_class = agent_class_of(load_agent_module(config.agent))
     instances = route_instances(routes, config.repetitions)
@@ -125,7 +126,7 @@ def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
         world.apply_settings(settings)
         artifacts = config.artifacts_dir / route_id
         runner = RouteRunner(world, maps[route.town], planned[route.route_id], config, agent_class, artifacts)
-        result = runner.run(route_id, position)
+        result = runner.run(route_id, position, seed=config.seed)
         record = result.record
         if result.episode is not None:
             artifacts.mkdir(parents=True, exist_ok=True)

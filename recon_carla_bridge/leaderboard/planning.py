@@ -1,17 +1,16 @@
-"""From a `RouteConfig` to a driven route: map lookup, keypoint checks, GlobalRoutePlanner interpolation."""
+"""From a `RouteConfig` to a driven route: keypoint checks, GlobalRoutePlanner interpolation (maps come from
+`recon_carla_bridge.scene.scene_world.load_place_map`, the loader `load_world` uses: towns and reconstructed scenes)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import carla
 import numpy as np
 
 from agents.navigation.global_route_planner import RouteNotFoundError
-from recon_carla_bridge import paths
-from recon_carla_bridge.errors import InputError, MapNotFoundError
+from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard import scenario_triggers
 from recon_carla_bridge.leaderboard.api.utils.route_manipulation import (
     interpolate_trajectory,
@@ -30,26 +29,6 @@ HOP_RESOLUTION = 1.0  # m between interpolated route points (leaderboard default
 def map_name_of(town: str) -> str:
     """The road network a town name uses: layered '_Opt' towns share their base town's OpenDRIVE."""
     return town.removesuffix("_Opt")
-
-
-def find_map_file(town: str) -> Path:
-    """The OpenDRIVE file of `town` in the map folders of `paths.default_map_dirs()`."""
-    name = map_name_of(town)
-    for folder in paths.default_map_dirs():
-        candidate = Path(folder) / f"{name}.xodr"
-        if candidate.is_file():
-            return candidate
-    searched = ", ".join(str(folder) for folder in paths.default_map_dirs())
-    raise MapNotFoundError(f"no OpenDRIVE file for town '{town}' ({name}.xodr) in: {searched}")
-
-
-def load_map(town: str) -> carla.Map:
-    """A client-side `carla.Map` of `town`."""
-    xodr_path = find_map_file(town)
-    try:
-        return carla.Map(map_name_of(town), xodr_path.read_text(encoding="utf-8"))
-    except InputError as error:  # the OpenDRIVE validation (native_guards) names the road and attribute
-        raise InputError(f"{xodr_path}: {error}") from None
 
 
 @dataclass

@@ -8,10 +8,12 @@ has its origin at the box centre and x along the box length.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
@@ -251,6 +253,12 @@ class GaussianScene:
         return GaussianSet.concat(sets), owner.to(self.background.means.device), ids
 
     @cached_property
+    def actor_offsets(self) -> list[int]:
+        """First `actor_pack` row of each actor, in `actor_pack` order, then the pack's length (A + 1 values)."""
+        counts = [self.actors[track_id].gaussians.count for track_id in self.actors]
+        return [0, *itertools.accumulate(counts)]
+
+    @cached_property
     def semantic_slots(self) -> tuple["SemanticPalette", torch.Tensor]:
         """The palette of the scene's tags and the slot of every Gaussian [N + M], background then actor pack
         (the order of `compose_world`, so a composed set of n Gaussians takes the first n), computed once:
@@ -343,14 +351,25 @@ def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, cl
     if background.count == 0:
         return scene, 0
     inside = torch.zeros(background.count, dtype=torch.bool, device=background.means.device)
-    means = background.means
+    all_means = background.means
     for actor in scene.actors.values():
-        half = actor.size.to(means) / 2.0
-        for pose in actor.world_from_box.to(means):
-            local = (means - pose[:3, 3]) @ pose[:3, :3]  # world -> box frame
-            within = (local[:, 0].abs() <= half[0] * scale) & (local[:, 1].abs() <= half[1] * scale)
-            within &= (local[:, 2] >= -half[2] + clearance) & (local[:, 2] <= half[2] * scale)
-            inside |= within
+        poses = actor.world_from_box.to(all_means)
+        if poses.shape[0] == 0:
+            continue
+        half = actor.size.to(all_means) / 2.0
+        reach = float(torch.linalg.norm(half * scale))  # no point of any box lies further from its centre
+        low, high = poses[:, :3, 3].min(dim=0).values - reach, poses[:, :3, 3].max(dim=0).values + reach
+        near = torch.nonzero(((all_means >= low) & (all_means <= high)).all(dim=1)).flatten()  # the track's reach
+        means = all_means[near]
+        hit = torch.zeros(len(near), dtype=torch.bool, device=all_means.device)
+        chunk = max(1, 4_000_000 // max(len(near), 1))  # poses per batch: a few million point tests at once
+        for first in range(0, poses.shape[0], chunk):
+            batch = poses[first:first + chunk]  # [P, 4, 4]
+            local = torch.einsum("pnk,pkj->pnj", means[None] - batch[:, None, :3, 3], batch[:, :3, :3])  # box frames
+            within = (local[..., 0].abs() <= half[0] * scale) & (local[..., 1].abs() <= half[1] * scale)
+            within &= (local[..., 2] >= -half[2] + clearance) & (local[..., 2] <= half[2] * scale)
+            hit |= within.any(dim=0)
+        inside[near[hit]] = True
     kept = dataclasses.replace(scene, background=background.select(~inside), metadata=dict(scene.metadata))
     return kept, int(inside.sum())
 
@@ -358,37 +377,67 @@ def prune_background_in_actor_boxes(scene: GaussianScene, scale: float = 1.1, cl
 HIDDEN_OPACITY_LOGIT = -30.0  # an actor that is not drawn: opacity ~1e-13, below every rasterizer's cut-off
 
 
-def compose_world(scene: GaussianScene, actor_poses: dict[str, torch.Tensor]) -> GaussianSet:
-    """Background plus each actor named in `actor_poses` (track id -> [4, 4] world_from_box), in the world frame.
+ActorInstances = Union[Mapping[str, Union[torch.Tensor, np.ndarray]], Sequence[tuple[str, Union[torch.Tensor, np.ndarray]]]]
 
-    Actors not named are not drawn (made transparent, so the set always holds the background and then
-    every actor's Gaussians in `actor_pack` order, and nothing here waits for the GPU); an unknown track
-    id or a non-finite pose is an InputError. All actors move in one batch; the poses go to the device
-    in one copy.
+
+def compose_world(scene: GaussianScene, actor_poses: ActorInstances) -> GaussianSet:
+    """Background plus each actor instance in `actor_poses` in the world frame (see `compose_instances`)."""
+    return compose_instances(scene, actor_poses)[0]
+
+
+def compose_instances(scene: GaussianScene, actor_poses: ActorInstances) -> tuple[GaussianSet, torch.Tensor | None]:
+    """Background plus every actor instance (track id -> [4, 4] world_from_box, as a mapping or as a sequence
+    of (track id, pose) pairs in which a track may appear any number of times), in the world frame.
+
+    The set always holds the background and then every actor's Gaussians in `actor_pack` order (actors not
+    named are made transparent, so nothing here waits for the GPU); the second and later instances of a
+    track follow as copies of its Gaussians. Returns the set and the `actor_pack` rows those copies came
+    from ([E] on the scene's device), or None when there are none. An unknown track id or a non-finite pose
+    is an InputError. All instances move in one batch; the poses go to the device in one copy.
     """
-    if not actor_poses:
-        return scene.background
+    items = list(actor_poses.items()) if isinstance(actor_poses, Mapping) else list(actor_poses)
+    if not items:
+        return scene.background, None
     pack, owner, ids = scene.actor_pack
     index_of = {track_id: k for k, track_id in enumerate(ids)}
     poses = torch.eye(4).repeat(len(ids), 1, 1)
     drawn = torch.zeros(len(ids), dtype=torch.bool)
-    for track_id, pose in actor_poses.items():
+    copies: list[tuple[int, torch.Tensor]] = []  # (actor index, pose) of every instance after a track's first
+    for track_id, pose in items:
         if track_id not in index_of:
             raise InputError(f"actor_poses: unknown track id {track_id!r}")
         pose_t = torch.as_tensor(pose, dtype=torch.float32).cpu()
         if tuple(pose_t.shape) != (4, 4) or not bool(torch.isfinite(pose_t).all()):
             raise InputError(f"actor_poses[{track_id!r}]: expected a finite 4x4 matrix")
-        poses[index_of[track_id]] = pose_t
-        drawn[index_of[track_id]] = True
+        k = index_of[track_id]
+        if drawn[k]:
+            copies.append((k, pose_t))
+            continue
+        poses[k] = pose_t
+        drawn[k] = True
     device = scene.background.means.device
     per_actor = to_device(torch.cat([poses.reshape(len(ids), 16), drawn[:, None].to(torch.float32)], dim=1), device)
     stacked, visible = per_actor[:, :16].reshape(-1, 4, 4), per_actor[owner, 16] > 0.5
-    rotation = stacked[owner, :3, :3]  # [M, 3, 3]
-    means = torch.matmul(rotation, pack.means[:, :, None])[:, :, 0] + stacked[owner, :3, 3]
-    quats = quat_multiply(rotmat_to_quat(stacked[:, :3, :3])[owner], pack.quats)
-    sh = pack.sh
+    moved = _place(pack, stacked, owner)
+    moved = dataclasses.replace(
+        moved, opacity_logits=torch.where(visible, moved.opacity_logits, torch.full_like(moved.opacity_logits, HIDDEN_OPACITY_LOGIT)))
+    if not copies:
+        return GaussianSet.concat([scene.background, moved]), None
+    offsets = scene.actor_offsets
+    rows = torch.cat([torch.arange(offsets[k], offsets[k + 1]) for k, _ in copies])
+    instance = torch.cat([torch.full((offsets[k + 1] - offsets[k],), j, dtype=torch.int64) for j, (k, _) in enumerate(copies)])
+    copy_poses = torch.stack([pose for _, pose in copies])
+    rows, instance, copy_poses = (to_device(t, device) for t in (rows, instance, copy_poses))
+    placed = _place(pack.select(rows), copy_poses, instance)
+    return GaussianSet.concat([scene.background, moved, placed]), rows
+
+
+def _place(gaussians: GaussianSet, poses: torch.Tensor, owner: torch.Tensor) -> GaussianSet:
+    """Box-frame Gaussians [M] moved into the world by their owner's pose (`poses` [A, 4, 4], `owner` [M])."""
+    rotation = poses[owner, :3, :3]  # [M, 3, 3]
+    means = torch.matmul(rotation, gaussians.means[:, :, None])[:, :, 0] + poses[owner, :3, 3]
+    quats = quat_multiply(rotmat_to_quat(poses[:, :3, :3])[owner], gaussians.quats)
+    sh = gaussians.sh
     if sh.shape[1] == 4:
         sh = torch.cat([sh[:, :1], rotate_sh_band1(sh[:, 1:], rotation)], dim=1)
-    opacity = torch.where(visible, pack.opacity_logits, torch.full_like(pack.opacity_logits, HIDDEN_OPACITY_LOGIT))
-    moved = GaussianSet(means, quats, pack.log_scales, opacity, sh, pack.semantic)
-    return GaussianSet.concat([scene.background, moved])
+    return GaussianSet(means, quats, gaussians.log_scales, gaussians.opacity_logits, sh, gaussians.semantic)

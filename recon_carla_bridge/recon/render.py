@@ -21,8 +21,9 @@ from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import (
     SH_C0,
     GaussianScene,
+    ActorInstances,
     GaussianSet,
-    compose_world,
+    compose_instances,
     eval_sh,
 )
 from recon_carla_bridge.recon.semantics import CarlaTag, SemanticPalette
@@ -61,11 +62,12 @@ def choose_backend(backend: str = "auto") -> str:
 def render(
     scene: GaussianScene,
     cameras: CameraBatch,
-    actor_poses: Mapping[str, torch.Tensor | np.ndarray],
+    actor_poses: ActorInstances,
     backend: str = "auto",
     ground: tuple[float, np.ndarray] | None = None,
 ) -> RenderOutput:
-    """Render `scene` from `cameras` with the actors in `actor_poses` (track id → [4, 4] world_from_box).
+    """Render `scene` from `cameras` with the actors in `actor_poses` (track id → [4, 4] world_from_box, or
+    (track id, world_from_box) pairs, where one track may be drawn any number of times).
 
     Actors not in `actor_poses` are not drawn. With `ground` (height m, RGB (3,)), rays below the
     horizon that pass through the Gaussians meet a road plane instead of the sky model (see `finish`).
@@ -73,9 +75,12 @@ def render(
     """
     chosen = choose_backend(backend)
     device = torch.device("cuda") if chosen == "gsplat" else torch.device("cpu")
-    world = compose_world(scene, {k: torch.as_tensor(v, dtype=torch.float32) for k, v in actor_poses.items()})
+    world, copied_rows = compose_instances(scene, actor_poses)
     palette, all_slots = scene.semantic_slots
     slots = all_slots[: world.count]  # a view: the background alone, or with every actor
+    if copied_rows is not None:  # further instances of a track: the slots of the rows they copy
+        placed = scene.background.count + scene.actor_pack[0].count
+        slots = torch.cat([all_slots[:placed], all_slots[scene.background.count + copied_rows]])
     return render_gaussians(world, scene.sky.texture, cameras, chosen, device, (palette, slots), ground)
 
 

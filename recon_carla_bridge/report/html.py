@@ -50,10 +50,10 @@ class RouteArtifacts:
 def _scene_of(town: str, cache: dict[str, SchematicScene | None]) -> SchematicScene | None:
     """Road geometry of `town` for the BEV (None when its map is not on this machine)."""
     if town not in cache:
-        from recon_carla_bridge.leaderboard.planning import load_map
+        from recon_carla_bridge.scene.scene_world import load_place_map
 
         try:
-            cache[town] = SchematicScene.from_map(load_map(town))
+            cache[town] = SchematicScene.from_map(load_place_map(town))
         except MapNotFoundError:
             cache[town] = None
     return cache[town]

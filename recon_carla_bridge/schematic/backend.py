@@ -1,12 +1,12 @@
 """The schematic renderer as the world's camera backend (for maps without a reconstructed scene).
 
-The world calls `SchematicBackend().render(sim, requests)` once per tick with every camera due; actors are
-read from `sim.alive_states()` (vehicles, walkers, props, traffic lights and stop signs, a light's state from
-`sim.light_record(actor_id).state` when the simulation has it) and the road from `sim.map`.
+The world calls `SchematicBackend().render(snapshot, requests)` once per tick with every camera due; actors
+are read from the tick's `RenderSnapshot` (vehicles, walkers, props, traffic lights with their state, stop
+signs) and the road from its map.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,10 +41,11 @@ class SchematicBackend:
 
     @staticmethod
     def boxes_from_states(states: Sequence[Any]) -> list[ActorBox]:
-        """Actor boxes from simulation actor states (location, rotation (pitch, yaw, roll), half_extents, box_center)."""
+        """Actor boxes from actor states or a snapshot's `DrawnActor`s (location, rotation (pitch, yaw, roll),
+        half_extents, box_center, kind as an `ActorKind` or its value)."""
         boxes = []
         for state in states:
-            kind = getattr(getattr(state, "kind", None), "value", "")
+            kind = _kind_name(state)
             if kind not in DRAWN_KINDS:
                 continue
             pitch, yaw, roll = (float(v) for v in state.rotation)
@@ -57,28 +58,27 @@ class SchematicBackend:
         return boxes
 
     @staticmethod
-    def signal_boxes(states: Sequence[Any], light_state: Any = None) -> list[ActorBox]:
-        """Boxes of the traffic lights and stop signs among simulation actor `states` (see `signal_boxes_at`).
+    def signal_boxes(states: Sequence[Any], light_state: Callable[[int], str | None] | None = None) -> list[ActorBox]:
+        """Boxes of the traffic lights and stop signs among actor `states` (see `signal_boxes_at`).
 
-        `light_state(actor_id)` returns a light's `carla.TrafficLightState` (None: lights are drawn unlit).
+        `light_state(actor_id)` returns a light's state name ('Red', …; None or no function: drawn unlit).
         """
         boxes = []
         for state in states:
-            kind = getattr(getattr(state, "kind", None), "value", "")
+            kind = _kind_name(state)
             if kind not in ("traffic_light", "traffic_sign"):
                 continue
-            name = getattr(light_state(state.actor_id), "name", "") if light_state and kind == "traffic_light" else ""
+            name = (light_state(state.actor_id) or "") if light_state and kind == "traffic_light" else ""
             boxes.extend(signal_boxes_at(np.asarray(state.location, dtype=np.float64), float(state.rotation[1]),
                                          kind == "traffic_light", name))
         return boxes
 
-    def render(self, sim: Any, requests: Sequence[Any]) -> list[np.ndarray]:
-        """One (H, W, 4) BGRA image per request (kinds 'rgb', 'semantic', 'depth')."""
-        scene = self.scene_for(sim.map)
-        states = sim.alive_states()
-        light_record = getattr(sim, "light_record", None)
-        boxes = self.boxes_from_states(states) + self.signal_boxes(
-            states, (lambda actor_id: light_record(actor_id).state) if light_record is not None else None)
+    def render(self, snapshot: Any, requests: Sequence[Any]) -> list[np.ndarray]:
+        """One (H, W, 4) BGRA image per request (kinds 'rgb', 'semantic', 'depth') of a `RenderSnapshot`."""
+        scene = self.scene_for(snapshot.world_map)
+        states = snapshot.actors
+        light_of = {actor.actor_id: actor.light_state for actor in states}
+        boxes = self.boxes_from_states(states) + self.signal_boxes(states, light_of.get)
         images = []
         for request in requests:
             camera = CameraView(np.asarray(request.world_from_camera, dtype=np.float64), int(request.width),
@@ -87,6 +87,12 @@ class SchematicBackend:
             visible = [box for box in boxes if not _contains(box, position)]
             images.append(render_schematic(scene, camera, visible, request.kind))
         return images
+
+
+def _kind_name(state: Any) -> str:
+    """'vehicle', 'walker', … of an actor state (`ActorKind`) or a snapshot's `DrawnActor` (its value)."""
+    kind = getattr(state, "kind", "")
+    return str(getattr(kind, "value", kind))
 
 
 def signal_boxes_at(base: np.ndarray, yaw: float, is_light: bool, light_state: str = "") -> list[ActorBox]:

@@ -1,21 +1,19 @@
 """Camera sensors: rgb, depth and semantic segmentation, rendered in one batch per tick.
 
-The simulation gathers every camera due at a tick into `CameraRequest`s and hands them to the
-world's `CameraBackend` in one call (the Gaussian-splat scene when one is loaded, the schematic
-road renderer otherwise), then wraps each result in a `carla.Image` subclass.
+The simulation gathers every camera due at a tick into `CameraRequest`s and hands them, with a
+`RenderSnapshot` of the tick (the frozen poses of everything a camera may draw), to the world's
+`CameraBackend` in one call (the Gaussian-splat scene when one is loaded, the schematic road renderer
+otherwise), then wraps each result in a `carla.Image` subclass. Backends never see the simulation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.sensors.models import SensorContext, SensorModel, register_sensor_model
-
-if TYPE_CHECKING:  # pragma: no cover
-    from recon_carla_bridge.world.simulation import Simulation
 
 MAX_IMAGE_SIDE = 8192  # pixels; larger images are refused with a clear error
 CAMERA_KINDS = {
@@ -41,11 +39,38 @@ class CameraRequest:
         return np.array([[focal, 0.0, self.width / 2.0], [0.0, focal, self.height / 2.0], [0.0, 0.0, 1.0]])
 
 
+@dataclass(frozen=True)
+class DrawnActor:
+    """One actor as the cameras of a tick see it (CARLA frame; arrays are copies)."""
+
+    actor_id: int
+    kind: str  # 'vehicle' | 'walker' | 'prop' | 'traffic_light' | 'traffic_sign'
+    type_id: str  # blueprint id
+    location: np.ndarray  # (3,) m, actor origin (ground under the box centre for vehicles)
+    rotation: np.ndarray  # (3,) deg, pitch, yaw, roll
+    half_extents: np.ndarray  # (3,) m, bounding-box half size
+    box_center: np.ndarray  # (3,) m, bounding-box centre in the actor frame
+    appearance: str | None = None  # the reconstruction's track drawn for it (its own log track), if any
+    light_state: str = ""  # traffic lights: 'Red', 'Yellow', 'Green' or 'Off'
+
+
+@dataclass(frozen=True)
+class RenderSnapshot:
+    """What camera backends read at one tick: the poses of everything drawable, frozen when the tick's
+    cameras were due (so a backend that renders on another thread reads the tick it was asked for)."""
+
+    frame: int
+    elapsed_seconds: float  # s of simulated time
+    world_map: Any  # the carla.Map of the world
+    actors: tuple[DrawnActor, ...]
+    camera_carriers: frozenset[int]  # actors that carry a camera (the camera sits inside: not drawn)
+
+
 class CameraBackend(Protocol):
     """Renders many camera requests of one tick at once.
 
     A backend whose `asynchronous` is true (one that renders on a GPU) also has
-    `launch(sim, requests) -> collect`: it starts the work and returns at once, and `collect()`
+    `launch(snapshot, requests) -> collect`: it starts the work and returns at once, and `collect()`
     waits for the images; the simulation then delivers them from its delivery thread
     (`sensors.delivery`), overlapping the next world step with the render.
     """
@@ -53,8 +78,12 @@ class CameraBackend(Protocol):
     name: str
     asynchronous: bool
 
-    def render(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> list[np.ndarray]:
+    def render(self, snapshot: RenderSnapshot, requests: Sequence[CameraRequest]) -> list[np.ndarray]:
         """One (H, W, 4) uint8 BGRA image per request, in CARLA's encoding for its kind."""
+        ...
+
+    def launch(self, snapshot: RenderSnapshot, requests: Sequence[CameraRequest]) -> Callable[[], list[np.ndarray]]:
+        """Asynchronous backends: start rendering, return `collect()` (see the class docstring)."""
         ...
 
 

@@ -10,18 +10,23 @@ import abc
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 import carla
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.sensors.data import CollisionEvent, GenericMeasurement, GnssMeasurement, IMUMeasurement, LaneInvasionEvent
-from recon_carla_bridge.world.geometry import rotation_matrix, to_transform
 
-if TYPE_CHECKING:  # pragma: no cover
-    from recon_carla_bridge.world.simulation import Simulation, TickContacts
-    from recon_carla_bridge.world.state import ActorState
+
+class SensorWorld(Protocol):
+    """What a sensor model may ask of the world it measures (the simulation implements it)."""
+
+    map: carla.Map
+
+    def facade(self, actor_id: int) -> carla.Actor:
+        """The CARLA actor object of an id."""
+        ...
 
 GRAVITY = 9.81  # m/s²
 
@@ -30,17 +35,18 @@ GRAVITY = 9.81  # m/s²
 class SensorContext:
     """What a sensor model may read at one tick."""
 
-    sim: "Simulation"
-    sensor: "ActorState"  # the sensor's own state (world pose already updated)
-    parent: "ActorState | None"
+    sim: SensorWorld
+    sensor: Any  # the sensor's own state record (location (3,) m, rotation (3,) deg pitch/yaw/roll, …), pose updated
+    parent: Any  # the parent's state record (also velocity, acceleration, angular_velocity, half_extents), or None
     frame: int
     timestamp: float
-    contacts: "TickContacts"
+    contacts: Any  # this tick's contacts: `.started`, those that began (actor_a, actor_b, normal (3,), impulse)
 
     @property
     def transform(self) -> carla.Transform:
         """Sensor world transform."""
-        return to_transform(self.sensor.location, self.sensor.rotation)
+        (x, y, z), (pitch, yaw, roll) = (float(v) for v in self.sensor.location), (float(v) for v in self.sensor.rotation)
+        return carla.Transform(carla.Location(x, y, z), carla.Rotation(pitch=pitch, yaw=yaw, roll=roll))
 
 
 class SensorModel(abc.ABC):
@@ -105,7 +111,8 @@ class LaneInvasionSensorModel(SensorModel):
         if ctx.parent is None:
             return None
         parent = ctx.parent
-        rot = rotation_matrix(0.0, parent.rotation[1], 0.0)
+        cos, sin = math.cos(math.radians(parent.rotation[1])), math.sin(math.radians(parent.rotation[1]))
+        rot = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])  # yaw only: corners on the road
         ex, ey = parent.half_extents[0], parent.half_extents[1]
         corners = [parent.location + rot @ np.array([sx * ex, sy * ey, 0.0]) for sx, sy in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
         wmap = ctx.sim.map
@@ -182,7 +189,7 @@ class ImuSensorModel(_NoisyModel):
     def measure(self, ctx: SensorContext) -> IMUMeasurement:
         """Acceleration (m/s²), angular velocity (rad/s), compass (rad, north = 0)."""
         body = ctx.parent if ctx.parent is not None else ctx.sensor
-        world_from_sensor = rotation_matrix(*ctx.sensor.rotation)
+        world_from_sensor = np.array(ctx.transform.get_matrix(), dtype=float)[:3, :3]
         specific_force_world = body.acceleration + np.array([0.0, 0.0, GRAVITY])
         accel = world_from_sensor.T @ specific_force_world
         gyro = world_from_sensor.T @ np.radians(body.angular_velocity)

@@ -1,4 +1,8 @@
-"""`Client`: a `carla.Client` subclass that needs no server — hand it to CARLA code in place of one."""
+"""`Client`: a `carla.Client` subclass that needs no server, over CARLA towns (OpenDRIVE maps).
+
+`recon_carla_bridge.Client` is its subclass in `recon_carla_bridge.scene.scene_world`, which also opens
+reconstructed scenes; this one knows nothing of scenes (`_open_named` is the hook it overrides).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,30 +27,32 @@ class Client(carla.Client):
     """Drop-in for `carla.Client(host, port)`: the world is simulated in this process.
 
     Extra keyword arguments choose what to open: `town` (a town name found in `map_dirs`),
-    `scene` (a reconstructed scene folder or the bundled scene name, opened with its Gaussians,
-    road network and logged actors), `map_dirs` (folders of `<Town>.xodr`), `seed`.
+    `map_dirs` (folders of `<Town>.xodr`), `seed`.
     """
 
     def __init__(self, host: str = "localhost", port: int = 2000, worker_threads: int = 0, *,
-                 town: str | None = None, scene: str | Path | None = None,
-                 map_dirs: Sequence[str | Path] | None = None, seed: int = 0):
+                 town: str | None = None, map_dirs: Sequence[str | Path] | None = None, seed: int = 0):
         self._host, self._port = host, int(port)
         self._timeout = 10.0
         self._map_dirs = [Path(p) for p in map_dirs] if map_dirs is not None else None
         self._seed = seed
         self._world: World | None = None
-        self._scene = scene
         self._initial_town = town
 
     # ---- worlds ------------------------------------------------------------------------------
     def get_world(self) -> World:
-        """The current world (opened on first use: the scene, the town, or the default town)."""
+        """The current world (opened on first use: the town asked for, or the default town)."""
         if self._world is None:
-            if self._scene is not None:
-                self._world = self._open_scene(self._scene)
-            else:
-                self._world = World(load_map(self._initial_town or self._default_town(), self._map_dirs), seed=self._seed)
+            self._world = self._open_initial()
         return self._world
+
+    def _open_initial(self) -> World:
+        """The world opened on first use."""
+        return World(load_map(self._initial_town or self._default_town(), self._map_dirs), seed=self._seed)
+
+    def _open_named(self, map_name: str) -> World | None:
+        """A world for a name that is not a town (subclasses open other places), or None."""
+        return None
 
     def _default_town(self) -> str:
         maps = available_maps(self._map_dirs)
@@ -56,21 +62,15 @@ class Client(carla.Client):
             raise InputError("no OpenDRIVE maps found: pass map_dirs= or set RECON_CARLA_MAP_DIRS")
         return sorted(maps)[0]
 
-    def _open_scene(self, scene: str | Path) -> World:
-        from recon_carla_bridge.scene_world import open_scene_world
-
-        return open_scene_world(scene, seed=self._seed)
-
     def load_world(self, map_name: str, reset_settings: bool = True, map_layers: Any = None) -> World:
-        """Open a town by name ('Town01', '/Game/Carla/Maps/Town01') or a reconstructed scene (a bundled
-        scene name such as 'kitti', or a scene folder); MapNotFoundError naming it otherwise."""
-        from recon_carla_bridge.scene_world import is_scene
-
+        """Open a town by name ('Town01', '/Game/Carla/Maps/Town01'), or another place a subclass knows (a
+        reconstructed scene for `recon_carla_bridge.Client`); MapNotFoundError naming it otherwise."""
         if not isinstance(map_name, (str, Path)) or not str(map_name).strip():
             raise InputError(f"load_world: expected a map name such as 'Town01' (or a scene), got {map_name!r}")
         map_name = str(map_name)
-        if is_scene(map_name):
-            return self._replace_world(self._open_scene(map_name), reset_settings)
+        other = self._open_named(map_name)
+        if other is not None:
+            return self._replace_world(other, reset_settings)
         wmap = load_map(map_name, self._map_dirs)
         return self._replace_world(World(wmap, seed=self._seed), reset_settings)
 
@@ -98,11 +98,8 @@ class Client(carla.Client):
         return world
 
     def get_available_maps(self) -> list[str]:
-        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …), then the bundled scenes."""
-        from recon_carla_bridge.scene_world import BUNDLED_SCENES
-
-        towns = [f"/Game/Carla/Maps/{name}" for name in sorted(available_maps(self._map_dirs))]
-        return towns + sorted(name for name, folder in BUNDLED_SCENES.items() if (folder / "scene.gs").is_file())
+        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …)."""
+        return [f"/Game/Carla/Maps/{name}" for name in sorted(available_maps(self._map_dirs))]
 
     # ---- batches -----------------------------------------------------------------------------
     def apply_batch(self, commands_list: list[Any]) -> None:

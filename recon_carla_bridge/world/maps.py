@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import carla
+import numpy as np
 
 from recon_carla_bridge.errors import InputError, MapNotFoundError
 from recon_carla_bridge.paths import default_map_dirs
@@ -16,6 +17,8 @@ native_guards.install()  # every carla.Map built from here on validates its Open
 SPAWN_SPACING_M = 20.0  # distance between generated spawn points along a lane
 SPAWN_HEIGHT_M = 0.3  # CARLA's spawn points sit a little above the road surface
 JUNCTION_CLEARANCE_M = 8.0  # keep spawn points this far from junction entries
+LANE_WIDTH_M = 3.5  # orders spawn points by the lane they lie in, counted from the logged path
+RECONSTRUCTED_REACH_M = 15.0  # a place within this distance of the logged ego path was seen by the log's cameras
 
 
 class ReconMap(carla.Map):
@@ -30,16 +33,45 @@ class ReconMap(carla.Map):
         super().__init__(name, xodr_text)
         self._xodr_text = xodr_text
         self._spawn_points: list[carla.Transform] | None = None
+        self._seen_path: np.ndarray | None = None  # (N, 2) CARLA x, y of the logged ego path (scenes only)
 
     @property
     def source(self) -> Path | None:
         """The .xodr file this map was read from, when there is one."""
         return self._source
 
+    def set_reconstructed_path(self, path_xy: np.ndarray) -> None:
+        """Mark the map as a reconstructed scene's: the log's cameras saw what lies within
+        RECONSTRUCTED_REACH_M of `path_xy` ((N, 2) CARLA x, y of the logged ego path, in driving order)."""
+        path = np.asarray(path_xy, dtype=float).reshape(-1, 2)
+        if len(path) == 0 or not np.all(np.isfinite(path)):
+            raise InputError(f"map {self.name}: the reconstructed path needs finite points, got {len(path)}")
+        self._seen_path = path
+        self._spawn_points = None
+
+    def is_reconstructed(self, location: carla.Location) -> bool:
+        """Whether a place lies inside the reconstruction (always True for a map without one)."""
+        if self._seen_path is None:
+            return True
+        return bool(_path_position(self._seen_path, np.array([[location.x, location.y]]))[1][0] <= RECONSTRUCTED_REACH_M)
+
+    def reconstructed_spawn_points(self) -> list[carla.Transform]:
+        """The spawn points inside the reconstruction: the first ones of `get_spawn_points()`."""
+        return [t for t in self.get_spawn_points() if self.is_reconstructed(t.location)]
+
     def get_spawn_points(self) -> list[carla.Transform]:
-        """Recommended spawn points along the driving lanes (copies; deterministic order)."""
+        """Recommended spawn points along the driving lanes (copies; deterministic order). On a reconstructed
+        scene the points inside the reconstruction come first (where the scene looks right): those on the
+        logged ego path in the order the log drove past them, then lane by lane beside it; then the others (`is_reconstructed` tells them apart)."""
         if self._spawn_points is None:
-            self._spawn_points = _generate_spawn_points(self)
+            points = _generate_spawn_points(self)
+            if self._seen_path is not None and points:
+                xy = np.array([[t.location.x, t.location.y] for t in points])
+                along, away = _path_position(self._seen_path, xy)
+                outside = away > RECONSTRUCTED_REACH_M
+                lane = np.round(away / LANE_WIDTH_M)  # lanes of the logged path first, then those beside it
+                points = [points[i] for i in np.lexsort((away, np.where(outside, away, along), lane, outside))]
+            self._spawn_points = points
         return [carla.Transform(t.location, t.rotation) for t in self._spawn_points]
 
     def to_opendrive(self) -> str:
@@ -48,6 +80,22 @@ class ReconMap(carla.Map):
 
     def __reduce__(self):  # pickling rebuilds from the OpenDRIVE text
         return (ReconMap, (self.name, self._xodr_text, self._source))
+
+
+def _path_position(path: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(arc length m along `path` (N, 2) of each point's nearest path point, distance m to the path) of
+    `points` (P, 2)."""
+    if len(path) == 1:
+        return np.zeros(len(points)), np.linalg.norm(points - path[0], axis=1)
+    start, segment = path[:-1], np.diff(path, axis=0)  # (S, 2)
+    length = np.maximum((segment ** 2).sum(axis=1), 1e-12)
+    share = np.clip(((points[:, None, :] - start[None]) * segment[None]).sum(axis=2) / length, 0.0, 1.0)  # (P, S)
+    distance = np.linalg.norm(points[:, None, :] - (start[None] + share[..., None] * segment[None]), axis=2)
+    nearest = distance.argmin(axis=1)
+    cumulative = np.concatenate([[0.0], np.cumsum(np.sqrt(length))])
+    rows = np.arange(len(points))
+    along = cumulative[nearest] + share[rows, nearest] * np.sqrt(length[nearest])
+    return along, distance[rows, nearest]
 
 
 def _generate_spawn_points(wmap: carla.Map) -> list[carla.Transform]:

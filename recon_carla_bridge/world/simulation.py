@@ -20,7 +20,7 @@ import carla
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel
+from recon_carla_bridge.sensors.camera import CameraBackend, CameraModel, DrawnActor, RenderSnapshot
 from recon_carla_bridge.sensors.data import Image
 from recon_carla_bridge.sensors.delivery import SensorDelivery
 from recon_carla_bridge.sensors.models import SensorContext, SensorRuntime, build_sensor_model
@@ -50,7 +50,10 @@ TRAVERSABLE_HEIGHT_M = 0.2  # props lower than this (dirt debris) are driven ove
 SPAWN_CLEARANCE_M = 0.05
 SETTLED_HEIGHT_M = 0.05  # a vehicle set less than this above the road rests on it at once; higher, it falls
 _STATIC_KINDS = (ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN, ActorKind.TRIGGER)
+_DRAWN_KINDS = (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP, ActorKind.TRAFFIC_LIGHT, ActorKind.TRAFFIC_SIGN)
+APPEARANCE_ATTRIBUTE = "scene_track"  # an actor's own track in the reconstruction (logged actors of a scene)
 HIDDEN_Z = -500.0
+AFTER_LOG_MIN_SPEED_KMH = 10.0  # a logged vehicle that drives on after its log does so at least this fast
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
 
@@ -97,6 +100,7 @@ class Simulation:
         self._speed_limits = _speed_limits(wmap)
         self._replays: dict[int, Callable[[float], tuple[np.ndarray, np.ndarray] | None]] = {}
         self._replay_delays: dict[int, float] = {}  # s each replayed actor's log runs behind the clock
+        self._replay_ends: dict[int, float] = {}  # s of log time after which a replayed vehicle drives on
         self._lights: dict[int, traffic_lights.LightRecord] = {}
         self._light_groups: list[traffic_lights.LightGroup] = []
         self._light_boxes: tuple[np.ndarray, ...] | None = None  # trigger volumes as arrays, built once
@@ -290,11 +294,18 @@ class Simulation:
         self.state_of(actor_id)
         self._ackermann[actor_id] = control
 
-    def set_replay(self, actor_id: int, replay: Callable[[float], tuple[np.ndarray, np.ndarray] | None]) -> None:
-        """Drive an actor along a logged trajectory: `replay(t)` gives (location, rotation) or None (hidden)."""
+    def set_replay(self, actor_id: int, replay: Callable[[float], tuple[np.ndarray, np.ndarray] | None],
+                   drive_after: float | None = None) -> None:
+        """Drive an actor along a logged trajectory: `replay(t)` gives (location, rotation) or None (hidden).
+
+        With `drive_after` (s of log time, the end of its log), a vehicle goes on by lane following once its
+        log is over (the traffic manager drives it, at the speed it had, at least AFTER_LOG_MIN_SPEED_KMH)
+        instead of leaving the scene; one that is not on a driving lane then parks where it stands."""
         state = self.state_of(actor_id)
         state.simulate_physics = False
         self._replays[actor_id] = replay
+        if drive_after is not None:
+            self._replay_ends[actor_id] = float(drive_after)
 
     def is_replayed(self, actor_id: int) -> bool:
         """Whether the actor still follows its log."""
@@ -302,6 +313,7 @@ class Simulation:
 
     def take_over(self, actor_id: int) -> None:
         """Stop replaying an actor's log: a scenario or agent controls it from now on (physics on)."""
+        self._replay_ends.pop(actor_id, None)
         if self._replays.pop(actor_id, None) is not None:
             state = self._states[actor_id]
             state.simulate_physics = True
@@ -319,7 +331,11 @@ class Simulation:
                 self._replays.pop(actor_id, None)
                 continue
             delay = self._replay_delays.get(actor_id, 0.0)
-            pose = replay(self.clock.elapsed_seconds - delay)
+            log_time = self.clock.elapsed_seconds - delay
+            if log_time > self._replay_ends.get(actor_id, math.inf) and state.location[2] > HIDDEN_Z / 2:
+                self._drive_on(state)
+                continue
+            pose = replay(log_time)
             if pose is None:
                 state.location = np.array([state.location[0], state.location[1], HIDDEN_Z])
                 state.velocity = np.zeros(3)
@@ -335,6 +351,21 @@ class Simulation:
             state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
             state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
             state.velocity[2] = 0.0
+
+    def _drive_on(self, state: ActorState) -> None:
+        """A replayed vehicle whose log is over: the traffic manager drives it on along its lane; one that is
+        not on a driving lane (a side road the map lacks, a parking lot) parks where it stands."""
+        speed_kmh = float(np.linalg.norm(state.velocity[:2])) * 3.6
+        self.take_over(state.actor_id)
+        location = carla.Location(*(float(v) for v in state.location))
+        lane = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
+        on_lane = lane is not None and lane.transform.location.distance(location) <= lane.lane_width / 2.0
+        if state.kind != ActorKind.VEHICLE or not on_lane:
+            state.speed, state.velocity = 0.0, np.zeros(3)
+            return
+        manager = self.traffic_manager()
+        manager.register(state.actor_id, True)
+        manager.set_desired_speed(state.actor_id, max(speed_kmh, AFTER_LOG_MIN_SPEED_KMH))
 
     def _replays_blocked(self, moves: list[tuple[ActorState, float, tuple[np.ndarray, np.ndarray]]],
                          free: list[ActorState]) -> np.ndarray:
@@ -796,16 +827,31 @@ class Simulation:
             requests.append(model.request(pose_matrix(state.location, state.rotation)))
         transforms = [to_transform(self._states[actor_id].location, self._states[actor_id].rotation) for actor_id, _ in cameras]
         backend = self.camera_backend
+        snapshot = self.render_snapshot()
         if getattr(backend, "asynchronous", False):
             self._delivery.wait()  # the previous tick's images first: in order, at most one tick in flight
-            collect = backend.launch(self, requests)
+            collect = backend.launch(snapshot, requests)
 
             def deliver_when_rendered() -> None:
                 self._deliver_images(cameras, collect(), requests, transforms, frame, elapsed)
 
             self._delivery.submit(deliver_when_rendered)
             return
-        self._deliver_images(cameras, backend.render(self, requests), requests, transforms, frame, elapsed)
+        self._deliver_images(cameras, backend.render(snapshot, requests), requests, transforms, frame, elapsed)
+
+    def render_snapshot(self) -> RenderSnapshot:
+        """The frozen poses of everything a camera may draw at this tick (what camera backends read)."""
+        actors = []
+        for state in self._states.values():
+            if state.kind not in _DRAWN_KINDS:
+                continue
+            light = self._lights.get(state.actor_id) if state.kind == ActorKind.TRAFFIC_LIGHT else None
+            actors.append(DrawnActor(state.actor_id, state.kind.value, state.type_id, state.location.copy(),
+                                     state.rotation.copy(), state.half_extents.copy(), state.box_center.copy(),
+                                     state.attributes.get(APPEARANCE_ATTRIBUTE),
+                                     light.state.name if light is not None else ""))
+        return RenderSnapshot(self.clock.frame, self.clock.elapsed_seconds, self.map, tuple(actors),
+                              frozenset(self.camera_carriers()))
 
     def _deliver_images(self, cameras: list[tuple[int, SensorRuntime]], images: list[np.ndarray],
                         requests: list[Any], transforms: list[carla.Transform], frame: int, elapsed: float) -> None:

@@ -17,7 +17,7 @@ from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        [sys.executable, "-m", "recon_carla_bridge.cli", "demo", "--duration", "2", "--camera-scale", "0.25",
+        [sys.executable, "-m", "recon_carla_bridge.cli", "demo", "--duration", "9", "--camera-scale", "0.125",
          "--out", str(out), "--render-backend", "cpu"],
         capture_output=True, text=True, timeout=900)
     return result, out
@@ -34,8 +34,10 @@ def test_demo_writes_video_bev_and_metrics(demo_run: tuple[subprocess.CompletedP
     result, out = demo_run
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["sim_seconds"] == pytest.approx(2.0)
-    assert metrics["camera_frames"] == 20  # 10 Hz camera for 2 s
+    assert metrics["sim_seconds"] == pytest.approx(9.0)  # past the end of the scene's 7.7 s log
+    assert metrics["camera_frames"] == 90  # 10 Hz camera for 9 s
+    first, last = metrics["other_vehicles_shown"]
+    assert last >= first >= 10  # the logged traffic is still there after its log ended
     assert metrics["collisions"] == []
     assert metrics["max_lane_offset_m"] < 1.0  # BasicAgent keeps to its lane
     # frames per second of the whole driving loop, never more than of the time spent inside tick()
@@ -44,7 +46,7 @@ def test_demo_writes_video_bev_and_metrics(demo_run: tuple[subprocess.CompletedP
     assert (out / "bev.png").stat().st_size > 10_000
     reader = imageio.get_reader(str(out / "demo.mp4"))
     frames = [frame for frame in reader]
-    assert len(frames) == 20
+    assert len(frames) == 90
     camera = frames[-1][:, : frames[-1].shape[1] // 2]
     assert camera.std() > 20  # a rendered street, not a flat image
     assert "demo: driving" in result.stderr  # progress is shown

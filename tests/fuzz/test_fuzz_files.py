@@ -12,7 +12,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recon_carla_bridge.leaderboard.planning import load_map, plan_route
+from recon_carla_bridge.leaderboard.planning import plan_route
+from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 from recon_carla_bridge.leaderboard.routes import parse_routes_file
 from recon_carla_bridge.paths import shared_data_dir
 from recon_carla_bridge.recon.scene_file import load_scene, save_scene

@@ -14,7 +14,8 @@ from recon_carla_bridge.leaderboard.background_traffic import (
     TrafficSettings,
     start_background_traffic,
 )
-from recon_carla_bridge.leaderboard.planning import load_map, plan_route
+from recon_carla_bridge.leaderboard.planning import plan_route
+from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 from recon_carla_bridge.leaderboard.routes import parse_routes_file
 
 V1_ROUTE = """<routes><route id="0" town="Town01">

@@ -21,7 +21,8 @@ from recon_carla_bridge.leaderboard.criteria.signals import (
     TrafficLightGeometry,
 )
 from recon_carla_bridge.leaderboard.events import TrafficEventType
-from recon_carla_bridge.leaderboard.planning import load_map, plan_route
+from recon_carla_bridge.leaderboard.planning import plan_route
+from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 from recon_carla_bridge.leaderboard.routes import Pose, RouteConfig
 
 DT = 0.05

@@ -5,7 +5,7 @@ import carla
 import numpy as np
 import pytest
 
-from recon_carla_bridge.leaderboard.planning import load_map
+from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 from recon_carla_bridge.schematic import (
     ActorBox,
     CameraView,

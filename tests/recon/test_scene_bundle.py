@@ -11,7 +11,7 @@ import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.scene_file import save_scene
-from recon_carla_bridge.scene_bundle import bundle_document, load_scene_bundle
+from recon_carla_bridge.scene.bundle import bundle_document, load_scene_bundle
 
 from .synthetic import random_scene, write_synthetic_log
 

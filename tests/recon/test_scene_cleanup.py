@@ -113,7 +113,7 @@ def test_the_measured_road_plane_is_the_rendered_road_and_is_kept_in_the_metadat
 def test_device_encoding_matches_the_reference_encoders() -> None:
     from recon_carla_bridge.recon.render import RenderOutput
     from recon_carla_bridge.sensors.camera_encoding import encode_depth, encode_semantic, rgb_to_bgra
-    from recon_carla_bridge.sensors.splat_backend import encode_on_device
+    from recon_carla_bridge.scene.splat_backend import encode_on_device
 
     generator = torch.Generator().manual_seed(0)
     rgb = torch.rand(2, 5, 7, 3, generator=generator)

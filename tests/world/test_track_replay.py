@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recon_carla_bridge.scene_world import TrackReplay
+from recon_carla_bridge.scene.scene_world import TrackReplay
 
 
 def _track(hold: bool) -> tuple[TrackReplay, np.ndarray, np.ndarray, np.ndarray]:

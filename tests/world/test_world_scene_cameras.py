@@ -86,14 +86,14 @@ def scene_world(scene_dir: Path) -> carla.World:
 
 
 def _ego(world: carla.World) -> carla.Vehicle:
-    from recon_carla_bridge.scene_world import ego_start_transform
+    from recon_carla_bridge.scene.scene_world import ego_start_transform
 
     return world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"),
                              ego_start_transform(world.scene_bundle))
 
 
 def _camera(world: carla.World, parent: carla.Actor, kind: str = "rgb") -> tuple[carla.Sensor, list]:
-    from recon_carla_bridge.scene_world import logged_camera_transform
+    from recon_carla_bridge.scene.scene_world import logged_camera_transform
 
     _, mount, fov, width, height = logged_camera_transform(world.scene_bundle)
     bp = world.get_blueprint_library().find(f"sensor.camera.{kind}")

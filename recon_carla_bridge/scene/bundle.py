@@ -113,7 +113,7 @@ def write_scene_bundle(scene_log_dir: str | os.PathLike[str], scene_gs: str | os
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m recon_carla_bridge.scene_bundle SCENE_LOG_DIR SCENE_GS OUT_DIR` writes a bundle."""
+    """`python -m recon_carla_bridge.scene.bundle SCENE_LOG_DIR SCENE_GS OUT_DIR` writes a bundle."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Bundle a trained scene with its SceneLog metadata.")

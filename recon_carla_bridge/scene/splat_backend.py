@@ -1,8 +1,9 @@
-"""Camera backend of reconstructed scenes: renders the Gaussian scene at the simulation's poses.
+"""Camera backend of reconstructed scenes: renders the Gaussian scene at the poses of a tick's snapshot.
 
 Every camera due in a tick is rendered in one call per image size (gsplat on CUDA, the CPU
-rasterizer otherwise); actors are drawn at their current simulated poses, from the Gaussians of the
-log track each world actor stands for (actors spawned later borrow a reconstructed vehicle).
+rasterizer otherwise). Every vehicle of the snapshot is drawn at its pose with an appearance: its own
+log track when it has one, else the reconstructed vehicle nearest to its size; one appearance may be
+drawn any number of times in a frame.
 """
 from __future__ import annotations
 
@@ -11,18 +12,16 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from recon_carla_bridge.frames import carla_to_scene_box_pose
+from recon_carla_bridge.scene.frames import carla_to_scene_box_pose
 from recon_carla_bridge.recon.render import ground_plane
-from recon_carla_bridge.sensors.camera import CameraRequest
+from recon_carla_bridge.sensors.camera import CameraRequest, DrawnActor, RenderSnapshot
 from recon_carla_bridge.sensors.camera_encoding import DEPTH_FAR_M
-from recon_carla_bridge.world.state import ActorKind
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from recon_carla_bridge.recon.gaussians import GaussianScene
     from recon_carla_bridge.recon.render import RenderOutput
-    from recon_carla_bridge.world.simulation import Simulation
 
 HIDDEN_BELOW_Z = -100.0  # actors parked under the map (a ScenarioRunner idiom) are not drawn
 
@@ -37,35 +36,45 @@ class SplatBackend:
 
         self.scene = scene
         self.backend = backend
-        self.track_of_actor: dict[int, str] = {}  # world actor id -> scene track id
-        vehicles = [(a.gaussians.count, tid) for tid, a in scene.actors.items() if a.category == "vehicle"]
-        self.donor_track = max(vehicles)[1] if vehicles else None  # drawn for vehicles the log did not have
+        tracks = sorted((tid, a) for tid, a in scene.actors.items() if a.category == "vehicle" and a.gaussians.count)
+        self._vehicle_tracks = [tid for tid, _ in tracks]  # appearances for vehicles the log did not have
+        self._vehicle_sizes = np.array([a.size.detach().cpu().numpy() for _, a in tracks], dtype=float).reshape(-1, 3)
+        self._appearance_of: dict[int, str | None] = {}  # actor id -> track drawn for it (chosen once)
         self.ground = ground_plane(scene)
         self.asynchronous = choose_backend(backend) == "gsplat"  # GPU renders are delivered from a thread
 
-    def actor_poses(self, sim: "Simulation") -> dict[str, np.ndarray]:
-        """Scene track id -> (4, 4) world_from_box for every drawable actor, at its simulated pose."""
-        poses: dict[str, np.ndarray] = {}
-        carriers = sim.camera_carriers()  # a camera's own vehicle is not drawn (the camera sits inside it)
-        for state in sim.alive_states():
-            if state.kind != ActorKind.VEHICLE or state.location[2] < HIDDEN_BELOW_Z or state.actor_id in carriers:
+    def appearance(self, actor: DrawnActor) -> str | None:
+        """The track drawn for a vehicle: its own when the scene has it, else the reconstructed vehicle whose
+        box (length, width, height) is nearest to the actor's; None when the scene has no vehicle."""
+        if actor.appearance is not None and actor.appearance in self.scene.actors:
+            return actor.appearance
+        if actor.actor_id not in self._appearance_of:
+            chosen = None
+            if self._vehicle_tracks:
+                gap = np.abs(self._vehicle_sizes - 2.0 * np.asarray(actor.half_extents, dtype=float)).sum(axis=1)
+                chosen = self._vehicle_tracks[int(np.argmin(gap))]
+            self._appearance_of[actor.actor_id] = chosen
+        return self._appearance_of[actor.actor_id]
+
+    def actor_instances(self, snapshot: RenderSnapshot) -> list[tuple[str, np.ndarray]]:
+        """(track id, (4, 4) world_from_box) of every drawn vehicle at its snapshot pose. A camera's own
+        vehicle is not drawn (the camera sits inside it), nor a vehicle hidden under the map."""
+        instances = []
+        for actor in snapshot.actors:
+            if actor.kind != "vehicle" or actor.location[2] < HIDDEN_BELOW_Z or actor.actor_id in snapshot.camera_carriers:
                 continue
-            track = self.track_of_actor.get(state.actor_id)
+            track = self.appearance(actor)
             if track is None:
-                if self.donor_track is None:
-                    continue
-                track = self.donor_track
-                if track in poses:  # one donor copy per frame: name it apart
-                    continue
-            pose = carla_to_scene_box_pose(state.location, float(state.rotation[1]), float(state.box_center[2]))
-            poses[track] = pose
-        return poses
+                continue
+            half_height = float(self.scene.actors[track].size[2]) / 2.0  # the appearance stands on the ground
+            instances.append((track, carla_to_scene_box_pose(actor.location, float(actor.rotation[1]), half_height)))
+        return instances
 
-    def render(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> list[np.ndarray]:
+    def render(self, snapshot: RenderSnapshot, requests: Sequence[CameraRequest]) -> list[np.ndarray]:
         """One BGRA image per request, rendering each image size in one batch."""
-        return self.launch(sim, requests)()
+        return self.launch(snapshot, requests)()
 
-    def launch(self, sim: "Simulation", requests: Sequence[CameraRequest]) -> Callable[[], list[np.ndarray]]:
+    def launch(self, snapshot: RenderSnapshot, requests: Sequence[CameraRequest]) -> Callable[[], list[np.ndarray]]:
         """Start rendering every request (one batch per image size) and the copies of the encoded
         bytes to the host; returns `collect()`, which waits for them and returns one BGRA image per
         request. On CUDA nothing here waits for the GPU but gsplat's own tile-count read-back (the
@@ -75,7 +84,7 @@ class SplatBackend:
         from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera
         from recon_carla_bridge.recon.render import render
 
-        poses = self.actor_poses(sim)
+        poses = self.actor_instances(snapshot)
         by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             by_size[(request.width, request.height)].append(index)

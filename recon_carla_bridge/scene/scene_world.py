@@ -1,12 +1,14 @@
 """Open a reconstructed scene as a world: its road network, its logged actors, its Gaussian cameras.
 
-`open_scene_world(scene)` builds the `carla.Map` from the scene's road.xodr, spawns one vehicle per
-logged vehicle track (box size from the log, blueprint with the nearest length) replaying its track
-until a scenario or agent takes it over, and renders camera sensors from the Gaussians.
+`open_scene_world(scene)` builds the `carla.Map` from the scene's road.xodr (its spawn points ordered so
+those inside the reconstruction come first), spawns one vehicle per logged vehicle track (box size from
+the log, blueprint with the nearest length) replaying its track until a scenario or agent takes it over
+(a moving one drives on along its lane when its log ends), and renders camera sensors from the Gaussians.
 """
 from __future__ import annotations
 
 import bisect
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,12 @@ import numpy as np
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
-from recon_carla_bridge.scene_bundle import SceneBundle, load_scene_bundle
+from recon_carla_bridge.scene.bundle import SceneBundle, load_scene_bundle
+from recon_carla_bridge.world.client import Client as TownClient
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recon_carla_bridge.recon.gaussians import ActorAsset
+    from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene
+    from recon_carla_bridge.world.maps import ReconMap
     from recon_carla_bridge.world.world import World
 
 BUNDLED_SCENES = {"kitti": BUNDLED_SCENE_DIR}
@@ -51,7 +55,7 @@ class TrackReplay:
     times: np.ndarray  # (F,) s
     locations: np.ndarray  # (F, 3) CARLA frame, ground under the box centre
     yaws: np.ndarray  # (F,) deg, CARLA, unwrapped
-    hold_after_end: bool  # parked actors stay; moving ones leave the scene when their log ends
+    hold_after_end: bool  # parked actors stay; moving ones are not shown past their log (the world drives them on)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_time_list", [float(t) for t in self.times])  # bisect on floats: per actor per tick
@@ -90,31 +94,73 @@ def _nearest_blueprint(library: carla.BlueprintLibrary, length: float) -> carla.
     return min(candidates, key=lambda bp: abs(bp.spec.length - length))
 
 
-def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
-    """The world of a reconstructed scene (see module docstring)."""
-    from recon_carla_bridge.recon.scene_file import load_scene
-    from recon_carla_bridge.sensors.splat_backend import SplatBackend
-    from recon_carla_bridge.world.maps import ReconMap
-    from recon_carla_bridge.world.world import World
+@functools.lru_cache(maxsize=2)
+def _prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) -> "GaussianScene":
+    """The Gaussians of a scene file as worlds draw them, loaded once per file version and device (each
+    route of an evaluation opens the world afresh; the renderers only read the scene).
 
-    bundle = load_scene_bundle(resolve_scene_dir(scene))
+    Simulation moves actors away from their logged poses: each actor's Gaussians are kept in its box and
+    no copy of it stays in the background, so nothing is left behind (no ghosts)."""
+    from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
+    from recon_carla_bridge.recon.scene_file import load_scene
+
+    gaussians, _ = prune_actor_outliers(load_scene(scene_file, device=device))
+    return prune_background_in_actor_boxes(gaussians)[0]
+
+
+def scene_map(scene: str | os.PathLike[str], bundle: SceneBundle | None = None) -> "ReconMap":
+    """The road network of a reconstructed scene, named as it was asked for ('kitti', so ScenarioRunner's
+    and the evaluator's town checks pass), knowing which places the reconstruction covers."""
+    from recon_carla_bridge.world.maps import ReconMap
+
+    bundle = bundle or load_scene_bundle(resolve_scene_dir(scene))
     try:
         xodr = bundle.road_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
-    # The map is named as the world was asked for ('kitti'), so ScenarioRunner's town check passes.
     map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
     wmap = ReconMap(map_name, xodr, bundle.road_file)
-    world = World(wmap, seed=seed)
-    from recon_carla_bridge.recon.gaussians import prune_actor_outliers, prune_background_in_actor_boxes
+    poses = bundle.world_from_ego
+    wmap.set_reconstructed_path(np.stack([poses[:, 0, 3], -poses[:, 1, 3]], axis=1))  # CARLA x, y
+    return wmap
 
-    # Simulation moves actors away from their logged poses: keep each actor's Gaussians in its box and
-    # no copy of it in the background, so nothing is left behind (no ghosts).
+
+def load_place_map(name: str | os.PathLike[str]) -> "ReconMap":
+    """The one map loader: a reconstructed scene's road network (bundled name or folder) or a town's
+    OpenDRIVE map ('Town01', 'Town01_Opt', an .xodr path); MapNotFoundError naming it otherwise."""
+    from recon_carla_bridge.world.maps import load_map
+
+    return scene_map(name) if is_scene(name) else load_map(str(name))
+
+
+def place_exists(name: str) -> bool:
+    """Whether `load_place_map(name)` finds a map (a scene, or a town in the map folders)."""
+    from recon_carla_bridge.errors import MapNotFoundError
+    from recon_carla_bridge.world.maps import find_map_file
+
+    if is_scene(name):
+        return True
+    try:
+        find_map_file(name)
+    except MapNotFoundError:
+        return False
+    return True
+
+
+def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
+    """The world of a reconstructed scene (see module docstring)."""
+    from recon_carla_bridge.scene.splat_backend import SplatBackend
+    from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
+    from recon_carla_bridge.world.world import World
+
+    bundle = load_scene_bundle(resolve_scene_dir(scene))
+    world = World(scene_map(scene, bundle), seed=seed)
     from recon_carla_bridge.recon.render import choose_backend
 
     device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
-    gaussians, _ = prune_actor_outliers(load_scene(bundle.scene_file, device=device))
-    gaussians, _ = prune_background_in_actor_boxes(gaussians)
+    file = bundle.scene_file
+    stat = file.stat()
+    gaussians = _prepared_gaussians(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
     backend = SplatBackend(gaussians, render_backend)
     sim = world.simulation
     sim.camera_backend = backend
@@ -133,14 +179,13 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
         state = sim.state_of(actor_id)
         state.half_extents = np.asarray(asset.size, dtype=float) / 2.0
         state.box_center = np.array([0.0, 0.0, float(asset.size[2]) / 2.0])
-        state.attributes["scene_track"] = track_id
-        sim.set_replay(actor_id, replay)
+        state.attributes[APPEARANCE_ATTRIBUTE] = track_id  # drawn with its own Gaussians
+        sim.set_replay(actor_id, replay, drive_after=None if replay.hold_after_end else float(replay.times[-1]))
         state.location, state.rotation = location.copy(), rotation.copy()
         if not asset.moving or replay.times[0] > 0.0:
             hidden = replay(0.0)
             if hidden is None:
                 state.location[2] = -500.0
-        backend.track_of_actor[actor_id] = track_id
     world.scene_bundle = bundle  # type: ignore[attr-defined]
     world.gaussian_scene = gaussians  # type: ignore[attr-defined]
     return world
@@ -148,7 +193,7 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
 
 def ego_start_transform(bundle: SceneBundle, frame: int = 0) -> carla.Transform:
     """Where the logged ego was at `frame`, as a spawn transform (on the ground, CARLA frame)."""
-    from recon_carla_bridge.frames import scene_pose_to_carla
+    from recon_carla_bridge.scene.frames import scene_pose_to_carla
 
     transform = scene_pose_to_carla(bundle.world_from_ego[frame])
     transform.rotation = carla.Rotation(yaw=transform.rotation.yaw)
@@ -157,7 +202,7 @@ def ego_start_transform(bundle: SceneBundle, frame: int = 0) -> carla.Transform:
 
 def logged_camera_transform(bundle: SceneBundle, camera: str | None = None) -> tuple[str, carla.Transform, float, int, int]:
     """(name, attach transform on the ego, fov deg, width, height) of a logged camera (the first by default)."""
-    from recon_carla_bridge.frames import camera_mount_to_carla, intrinsics_fov_deg
+    from recon_carla_bridge.scene.frames import camera_mount_to_carla, intrinsics_fov_deg
 
     if not bundle.cameras:
         raise InputError(f"{bundle.root}: the scene has no camera")
@@ -166,3 +211,32 @@ def logged_camera_transform(bundle: SceneBundle, camera: str | None = None) -> t
         raise InputError(f"camera {name!r} not in the scene (have {', '.join(sorted(bundle.cameras))})")
     calib = bundle.cameras[name]
     return name, camera_mount_to_carla(calib.ego_from_camera), intrinsics_fov_deg(calib.K, calib.width), calib.width, calib.height
+
+
+class Client(TownClient):
+    """Drop-in for `carla.Client(host, port)` (`recon_carla_bridge.Client`): the world is simulated in this
+    process, over CARLA towns and reconstructed scenes.
+
+    Extra keyword arguments choose what to open: `town` (a town name found in `map_dirs`), `scene` (a
+    reconstructed scene folder or the bundled scene name, opened with its Gaussians, road network and
+    logged actors), `map_dirs` (folders of `<Town>.xodr`), `seed`. `load_world` opens towns and scenes.
+    """
+
+    def __init__(self, host: str = "localhost", port: int = 2000, worker_threads: int = 0, *,
+                 town: str | None = None, scene: str | os.PathLike[str] | None = None,
+                 map_dirs: list[str | os.PathLike[str]] | None = None, seed: int = 0):
+        super().__init__(host, port, worker_threads, town=town, map_dirs=map_dirs, seed=seed)
+        self._scene = scene
+
+    def _open_initial(self) -> "World":
+        if self._scene is not None:
+            return open_scene_world(self._scene, seed=self._seed)
+        return super()._open_initial()
+
+    def _open_named(self, map_name: str) -> "World | None":
+        return open_scene_world(map_name, seed=self._seed) if is_scene(map_name) else None
+
+    def get_available_maps(self) -> list[str]:
+        """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …), then the bundled scenes."""
+        scenes = sorted(name for name, folder in BUNDLED_SCENES.items() if (folder / "scene.gs").is_file())
+        return super().get_available_maps() + scenes
