@@ -1,0 +1,65 @@
+"""A DAA scenario end to end through the CLI in a CARLA town: the adversary cuts into the ego's lane ahead
+of it, moving as a car (bounded acceleration and yaw rate every tick), and bad scenario input errors clearly."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import carla
+import numpy as np
+import pytest
+
+import recon_carla_bridge
+from recon_carla_bridge.paths import REPO_ROOT
+
+XML = REPO_ROOT / "scenarios" / "DAATown04.xml"
+TOWN04 = REPO_ROOT.parent / "shared" / "data" / "carla_maps" / "Town04.xodr"
+
+pytestmark = pytest.mark.skipif(not TOWN04.is_file(), reason="needs ../shared/data/carla_maps/Town04.xodr")
+
+
+def _run(tmp_path: Path, scenario: str, config: Path = XML) -> tuple[subprocess.CompletedProcess, Path]:
+    trace = tmp_path / "trace.json"
+    env = dict(os.environ, RECON_CARLA_DAA_TRACE=str(trace))
+    result = subprocess.run([sys.executable, "-m", "recon_carla_bridge.cli", "scenario", "--configFile", str(config),
+                             "--scenario", scenario, "--output"], capture_output=True, text=True, timeout=600,
+                            env=env, cwd=REPO_ROOT)
+    return result, trace
+
+
+def test_cut_in_in_town04_ends_in_the_ego_lane_ahead_without_teleporting(tmp_path: Path) -> None:
+    result, trace = _run(tmp_path, "DAACutInRight_Town04")
+    assert "DAA cut_in_right: planned" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = json.loads(trace.read_text())["ticks"]
+    t = np.array([r["t"] for r in rows])
+    adversary = np.array([r["adversary"] for r in rows])
+    ego = np.array([r["ego"] for r in rows])
+    # never teleports: per tick, speed changes <= 9 m/s^2 and heading changes <= 0.7 rad/s, no step > 1.5 m
+    steps = np.diff(adversary[:, :2], axis=0)
+    speed = np.linalg.norm(steps, axis=1) / np.diff(t)
+    assert np.abs(np.diff(speed) / np.diff(t)[1:]).max() <= 9.0
+    assert np.abs(np.diff(np.unwrap(np.radians(adversary[:, 2]))) / np.diff(t)).max() <= 0.7
+    assert np.linalg.norm(steps, axis=1).max() < 1.5
+    # it started in the lane to the ego's right and ended in the ego's lane, ahead of it
+    wmap = recon_carla_bridge.Client().load_world("Town04").get_map()
+
+    def lane(row: np.ndarray) -> tuple[int, int]:
+        waypoint = wmap.get_waypoint(carla.Location(float(row[0]), float(row[1]), 0.0))
+        return waypoint.road_id, waypoint.lane_id
+
+    assert lane(adversary[0]) != lane(ego[0])
+    assert lane(adversary[-1]) == lane(ego[-1])
+    heading = np.array([math.cos(math.radians(ego[-1, 2])), math.sin(math.radians(ego[-1, 2]))])
+    assert float(heading @ (adversary[-1, :2] - ego[-1, :2])) > 5.0
+
+
+def test_a_daa_scenario_with_a_bad_adversary_element_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "bad.xml"
+    config.write_text(XML.read_text().replace('manoeuvre="brake_check"', 'manoeuvre="brake_chek"'))
+    result, _ = _run(tmp_path, "DAABrakeCheck_Town04", config)
+    assert result.returncode != 0
+    assert "scenario 'DAABrakeCheck_Town04' <adversary>: unknown manoeuvre 'brake_chek'" in result.stdout + result.stderr
