@@ -107,7 +107,7 @@ class LaneChangeAbort(Manoeuvre):
 
     defaults = {"lateral_speed": ParameterRange(0.7, 1.5), "abort_fraction": ParameterRange(0.3, 0.6),
                 "trigger_distance": ParameterRange(5.0, 25.0), "hold_time": ParameterRange(2.0, 2.0)}
-    start = "side"
+    start = "side_ahead"
 
     def _frenet(self, frame: PlanningFrame, params: dict[str, float]) -> FrenetPlan:
         reach = params["abort_fraction"] * abs(frame.adversary_d)
@@ -144,7 +144,7 @@ class BrakeCheck(Manoeuvre):
 class Tailgating(Manoeuvre):
     """From behind in the ego's lane, closes to `gap` behind the ego in `time_to_collision` s, matching its speed."""
 
-    defaults = {"gap": ParameterRange(2.0, 6.0), "time_to_collision": ParameterRange(2.0, 5.0),
+    defaults = {"gap": ParameterRange(2.0, 6.0), "time_to_collision": ParameterRange(3.0, 7.0),
                 "trigger_distance": ParameterRange(15.0, 40.0), "hold_time": ParameterRange(3.0, 3.0)}
     start = "behind"
 
