@@ -219,7 +219,8 @@ class RecordPoses(AtomicBehavior):
 
     def _write(self) -> None:
         with open(self._path, "w", encoding="utf-8") as handle:
-            json.dump({"map": self._map_name, "ticks": self._rows}, handle)
+            json.dump({"map": self._map_name, "adversary_role": self._adversary.attributes.get("role_name", ""),
+                       "ticks": self._rows}, handle)
 
 
 def trace_path() -> str | None:

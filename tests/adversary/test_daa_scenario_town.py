@@ -63,3 +63,25 @@ def test_a_daa_scenario_with_a_bad_adversary_element_names_it(tmp_path: Path) ->
     result, _ = _run(tmp_path, "DAABrakeCheck_Town04", config)
     assert result.returncode != 0
     assert "scenario 'DAABrakeCheck_Town04' <adversary>: unknown manoeuvre 'brake_chek'" in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("RECON_CARLA_SLOW_TESTS"),
+                    reason="loads the reconstructed scene (~1-5 min on 2 shared cores); RECON_CARLA_SLOW_TESTS=1 runs it")
+def test_cut_in_in_the_kitti_scene_takes_over_the_logged_car_on_the_left() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        result, trace = _run(Path(folder), "DAAKittiCutInLeft_1", REPO_ROOT / "scenarios" / "DAAKitti.xml")
+        assert "DAA cut_in_left: planned" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+        recorded = json.loads(trace.read_text())
+    assert recorded["adversary_role"].startswith("log_")  # a logged vehicle, taken over
+    rows = recorded["ticks"]
+    ego = np.array([r["ego"] for r in rows])
+    adversary = np.array([r["adversary"] for r in rows])
+    wmap = recon_carla_bridge.Client().load_world("kitti").get_map()
+
+    def lane_id(row: np.ndarray) -> int:
+        return wmap.get_waypoint(carla.Location(float(row[0]), float(row[1]), 0.0)).lane_id
+
+    assert lane_id(adversary[0]) != lane_id(ego[0]) and lane_id(adversary[-1]) == lane_id(ego[-1])
+    assert adversary[-1, 0] > ego[-1, 0] + 5.0  # ahead of the ego (the scene's lanes run along +x)
