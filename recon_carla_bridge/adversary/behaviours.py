@@ -30,6 +30,8 @@ from srunner.scenariomanager.carla_data_provider import CarlaDataProvider  # noq
 from srunner.scenariomanager.scenarioatomics.atomic_behaviors import AtomicBehavior  # noqa: E402
 from srunner.scenariomanager.timer import GameTime  # noqa: E402
 
+PLAN_KEY = "daa_plan"  # blackboard: (Trajectory, plan start s of game time, adversary actor id) of the manoeuvre
+REJECTIONS_KEY = "daa_rejections"  # blackboard: {cause: ticks} of the manoeuvre's rejected plans
 TRACE_ENV = "RECON_CARLA_DAA_TRACE"  # a JSON path: RecordPoses writes every tick's poses there
 CRUISE_ACCELERATION = 2.0  # m/s^2 while the adversary gets up to its cruise speed
 
@@ -98,6 +100,10 @@ class DAAManoeuvre(AtomicBehavior):
             if self._trigger_time is not None:
                 self.trajectory = self._plan(dt)
                 self._plan_time = now
+                blackboard = py_trees.blackboard.Blackboard()
+                blackboard.set(REJECTIONS_KEY, dict(self.rejections), overwrite=True)
+                if self.trajectory is not None:
+                    blackboard.set(PLAN_KEY, (self.trajectory, now, self._actor.id), overwrite=True)
             if self.trajectory is None:
                 if self._trigger_time is not None and now - self._trigger_time > self._spec.patience:
                     self.feedback_message = (f"no acceptable plan within {self._spec.patience:g} s: {dict(self.rejections)}"
