@@ -107,7 +107,8 @@ class DAAScenario(BasicScenario):
         return [CollisionTest(self.ego_vehicles[0])]
 
     def __del__(self):
-        self.remove_all_actors()
+        if getattr(self, "other_actors", None):  # absent when the constructor raised on bad input
+            self.remove_all_actors()
 
 
 class DAACutIn(DAAScenario):

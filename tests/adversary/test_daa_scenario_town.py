@@ -57,12 +57,19 @@ def test_cut_in_in_town04_ends_in_the_ego_lane_ahead_without_teleporting(tmp_pat
     assert float(heading @ (adversary[-1, :2] - ego[-1, :2])) > 5.0
 
 
-def test_a_daa_scenario_with_a_bad_adversary_element_names_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('manoeuvre="brake_check"', 'manoeuvre="brake_chek"', "<adversary>: unknown manoeuvre 'brake_chek'"),
+    ('manoeuvre="brake_check"', 'manoeuvre="brake_check" actor="behind"',
+     "<adversary>: actor='behind': no vehicle behind of the ego"),
+])
+def test_a_daa_scenario_with_bad_adversary_input_names_the_element(tmp_path: Path, old: str, new: str,
+                                                                     message: str) -> None:
     config = tmp_path / "bad.xml"
-    config.write_text(XML.read_text().replace('manoeuvre="brake_check"', 'manoeuvre="brake_chek"'))
+    config.write_text(XML.read_text().replace(old, new))
     result, _ = _run(tmp_path, "DAABrakeCheck_Town04", config)
     assert result.returncode != 0
-    assert "scenario 'DAABrakeCheck_Town04' <adversary>: unknown manoeuvre 'brake_chek'" in result.stdout + result.stderr
+    assert f"scenario 'DAABrakeCheck_Town04' {message}" in result.stdout + result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.skipif(not os.environ.get("RECON_CARLA_SLOW_TESTS"),
