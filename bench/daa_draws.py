@@ -24,7 +24,7 @@ LANE_WIDTH = 3.5  # m
 def trigger_frame(name: str, params: dict[str, float], ego_speed: float, reference: ReferenceLine) -> PlanningFrame:
     """Where the adversary is at the trigger: `trigger_distance` ahead (or behind) in its start lane."""
     manoeuvre = MANOEUVRES[name]
-    side = {"left": -LANE_WIDTH, "right": LANE_WIDTH}.get(manoeuvre.side_name, 0.0)  # CARLA: +d is the right
+    side = {"left": -LANE_WIDTH, "right": LANE_WIDTH, "oncoming": -LANE_WIDTH}.get(manoeuvre.side_name, 0.0)  # +d: right
     ego_s = 60.0
     if manoeuvre.start == "behind":
         return PlanningFrame(reference, ego_s, ego_speed, ego_s - params["trigger_distance"], 0.0, ego_speed + 4.0)

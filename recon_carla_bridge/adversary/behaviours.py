@@ -18,7 +18,7 @@ import py_trees
 
 from recon_carla_bridge.adversary.avoidability import judge_draw
 from recon_carla_bridge.adversary.frenet import ReferenceLine
-from recon_carla_bridge.adversary.lanes import adjacent_driving_lane, lane_reference, on_drivable_lanes
+from recon_carla_bridge.adversary.lanes import lane_reference, on_drivable_lanes, side_lane
 from recon_carla_bridge.adversary.manoeuvres import PlanningFrame
 from recon_carla_bridge.adversary.spec import AdversarySpec
 from recon_carla_bridge.adversary.trajectory import Trajectory
@@ -158,7 +158,7 @@ class DAAManoeuvre(AtomicBehavior):
         side = self._spec.manoeuvre.side_name
         side_offset = 0.0
         if side:
-            lane = adjacent_driving_lane(ego_waypoint, side)
+            lane = side_lane(ego_waypoint, side)
             if lane is None:
                 self.rejections["no_adjacent_lane"] += 1
                 return None

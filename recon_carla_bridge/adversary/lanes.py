@@ -42,6 +42,19 @@ def adjacent_driving_lane(waypoint: carla.Waypoint, side: str) -> carla.Waypoint
     return other
 
 
+def oncoming_lane(waypoint: carla.Waypoint) -> carla.Waypoint | None:
+    """The driving lane to the driver's left that runs the other way, when there is one."""
+    other = waypoint.get_left_lane()
+    if other is None or other.lane_type != carla.LaneType.Driving or other.lane_id * waypoint.lane_id >= 0:
+        return None
+    return other
+
+
+def side_lane(waypoint: carla.Waypoint, side: str) -> carla.Waypoint | None:
+    """The lane a manoeuvre starts from: 'left'/'right' (same direction) or 'oncoming'."""
+    return oncoming_lane(waypoint) if side == "oncoming" else adjacent_driving_lane(waypoint, side)
+
+
 def on_drivable_lanes(wmap: carla.Map, xy: np.ndarray, z: float = 0.0, every: int = 4) -> bool:
     """Whether every `every`-th point (and the last) lies on a driving lane of the map."""
     indices = list(range(0, len(xy), every)) + [len(xy) - 1]

@@ -121,6 +121,19 @@ class LaneChangeAbort(Manoeuvre):
         return FrenetPlan(t, s, d, 2 * leg)
 
 
+class OncomingIntrusion(LaneChangeAbort):
+    """From the oncoming lane (to the ego's left), drives toward the ego and swerves `abort_fraction` of the way
+    into the ego's lane, then back. `adversary_speed` is its speed toward the ego."""
+
+    defaults = {"lateral_speed": ParameterRange(0.7, 1.5), "abort_fraction": ParameterRange(0.3, 0.6),
+                "trigger_distance": ParameterRange(40.0, 80.0), "hold_time": ParameterRange(2.0, 2.0)}
+    start = "oncoming"
+
+    def _frenet(self, frame: PlanningFrame, params: dict[str, float]) -> FrenetPlan:
+        plan = super()._frenet(frame, params)
+        return FrenetPlan(plan.t, frame.adversary_s - frame.adversary_speed * plan.t, plan.d, plan.manoeuvre_end)
+
+
 class BrakeCheck(Manoeuvre):
     """Ahead in the ego's lane, brakes hard (peak `deceleration`), shedding `speed_drop` of its speed."""
 
@@ -164,6 +177,7 @@ MANOEUVRES: dict[str, Manoeuvre] = {
     "merge_right": Merge("merge_right", "right"),
     "lane_change_abort_left": LaneChangeAbort("lane_change_abort_left", "left"),
     "lane_change_abort_right": LaneChangeAbort("lane_change_abort_right", "right"),
+    "oncoming_intrusion": OncomingIntrusion("oncoming_intrusion", "oncoming"),
     "brake_check": BrakeCheck("brake_check"),
     "tailgating": Tailgating("tailgating"),
 }

@@ -10,7 +10,7 @@ import py_trees
 
 from recon_carla_bridge.adversary.behaviours import (DAAManoeuvre, HandBackToLaneFollowing, RecordPoses,
                                                      trace_path)
-from recon_carla_bridge.adversary.lanes import adjacent_driving_lane, relation_to_ego
+from recon_carla_bridge.adversary.lanes import relation_to_ego, side_lane
 from recon_carla_bridge.adversary.spec import AdversarySpec, adversary_spec_of
 from recon_carla_bridge.compat_imports import install_srunner_alias
 from recon_carla_bridge.errors import InputError
@@ -22,7 +22,7 @@ from srunner.scenariomanager.scenarioatomics.atomic_behaviors import Idle  # noq
 from srunner.scenariomanager.scenarioatomics.atomic_criteria import CollisionTest  # noqa: E402
 from srunner.scenarios.basic_scenario import BasicScenario  # noqa: E402
 
-DEFAULT_START_OFFSETS = {"side": 10.0, "side_ahead": 25.0, "ahead": 25.0, "behind": -30.0}  # m along the lane
+DEFAULT_START_OFFSETS = {"side": 10.0, "side_ahead": 25.0, "ahead": 25.0, "behind": -30.0, "oncoming": 70.0}  # m along the lane
 AFTER_MANOEUVRE_S = 4.0  # s the scenario runs on after the hand-back
 
 
@@ -63,11 +63,13 @@ class DAAScenario(BasicScenario):
         start = self.spec.manoeuvre.start
         side = self.spec.manoeuvre.side_name
         if side:
-            waypoint = adjacent_driving_lane(waypoint, side)
+            waypoint = side_lane(waypoint, side)
             if waypoint is None:
                 raise InputError(f"{self.spec.where}: manoeuvre {self.spec.manoeuvre.name} needs a driving lane to the "
                                  f"{side} of the ego, and there is none at the ego's start")
         offset = self.spec.start_offset if self.spec.start_offset is not None else DEFAULT_START_OFFSETS[start]
+        if side == "oncoming":  # that lane's own direction runs toward the ego
+            offset = -offset
         moved = waypoint.next(offset) if offset > 0 else waypoint.previous(-offset) if offset < 0 else [waypoint]
         if not moved:
             raise InputError(f"{self.spec.where}: the lane ends before start_offset={offset:g} m")
@@ -129,6 +131,12 @@ class DAALaneChangeAbort(DAAScenario):
     manoeuvres = ("lane_change_abort_left", "lane_change_abort_right")
 
 
+class DAAOncomingIntrusion(DAAScenario):
+    """A vehicle in the oncoming lane swerves partly into the ego's lane and back."""
+
+    manoeuvres = ("oncoming_intrusion",)
+
+
 class DAABrakeCheck(DAAScenario):
     """The vehicle ahead in the ego's lane brakes hard."""
 
@@ -141,4 +149,5 @@ class DAATailgating(DAAScenario):
     manoeuvres = ("tailgating",)
 
 
-SCENARIO_CLASSES = {cls.__name__: cls for cls in (DAACutIn, DAAMerge, DAALaneChangeAbort, DAABrakeCheck, DAATailgating)}
+SCENARIO_CLASSES = {cls.__name__: cls for cls in (DAACutIn, DAAMerge, DAALaneChangeAbort, DAAOncomingIntrusion, DAABrakeCheck,
+                                                 DAATailgating)}

@@ -69,6 +69,17 @@ def test_accepted_brake_checks_hit_the_naive_ego_but_not_the_reference_planner()
     assert naive_hits >= 20
 
 
+def test_oncoming_intrusion_comes_toward_the_ego_and_returns_to_its_lane() -> None:
+    params = {"lateral_speed": 1.0, "abort_fraction": 0.5, "trigger_distance": 60.0, "hold_time": 2.0}
+    frame = PlanningFrame(STRAIGHT, 50.0, 10.0, 110.0, -3.5, 10.0, -3.5)
+    plan = MANOEUVRES["oncoming_intrusion"].plan(frame, params)
+    assert feasibility_violations(plan) == []
+    assert plan.xy[-1, 0] < plan.xy[0, 0] - 20.0  # it drove toward the ego (down the reference)
+    assert plan.xy[:, 1].max() == pytest.approx(-1.75, abs=0.01)  # half-way into the ego's lane at most
+    assert plan.xy[-1, 1] == pytest.approx(-3.5, abs=1e-6)  # and back in its own lane
+    assert abs(abs(plan.yaw[0]) - np.pi) < 0.05  # heading against the ego's direction
+
+
 def _element(**attributes: str) -> ET.Element:
     return ET.Element("adversary", attributes)
 
