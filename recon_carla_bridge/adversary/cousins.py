@@ -37,10 +37,22 @@ class Cousin:
     rejection: str  # '' accepted, else 'infeasible: …', 'off_road' or 'collision with actor i at t s'
 
 
-def logged_frenet(log: Trajectory) -> tuple[ReferenceLine, np.ndarray]:
-    """The log's own path as a reference line and the log's s(t) along it."""
-    reference = ReferenceLine(log.xy)
+def logged_frenet(log: Trajectory, spacing: float = 2.0) -> tuple[ReferenceLine, np.ndarray]:
+    """The log's own path, smoothed (logged poses jitter by centimetres), as a reference line, and the log's
+    smoothed s(t) along it. Smoothing splines with the penalty chosen by generalised cross-validation."""
+    from scipy.interpolate import make_smoothing_spline
+
+    travelled = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(log.xy, axis=0), axis=1))])
+    keep = np.concatenate([[True], np.diff(travelled) > 1e-3])
+    marks = np.arange(0.0, travelled[-1], spacing)
+    marks = np.append(marks, travelled[-1]) if travelled[-1] - marks[-1] > 0.5 else marks
+    path = np.stack([np.interp(marks, travelled[keep], log.xy[keep, i]) for i in (0, 1)], axis=1)
+    if len(marks) >= 5:
+        path = np.stack([make_smoothing_spline(marks, path[:, i])(marks) for i in (0, 1)], axis=1)
+    reference = ReferenceLine(path)
     s = np.array([reference.to_frenet(p)[0] for p in log.xy])
+    if len(s) >= 5:
+        s = make_smoothing_spline(log.t, s)(log.t)
     return reference, np.maximum.accumulate(s)
 
 
