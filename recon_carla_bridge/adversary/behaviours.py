@@ -34,6 +34,7 @@ PLAN_KEY = "daa_plan"  # blackboard: (Trajectory, plan start s of game time, adv
 REJECTIONS_KEY = "daa_rejections"  # blackboard: {cause: ticks} of the manoeuvre's rejected plans
 TRACE_ENV = "RECON_CARLA_DAA_TRACE"  # a JSON path: RecordPoses writes every tick's poses there
 CRUISE_ACCELERATION = 2.0  # m/s^2 while the adversary gets up to its cruise speed
+OFFSET_GAIN = 0.5  # 1/s: speed added per metre of error when pacing the ego at keep_offset
 
 
 def _speed(actor: carla.Actor) -> float:
@@ -124,7 +125,11 @@ class DAAManoeuvre(AtomicBehavior):
     def _cruise(self, dt: float) -> None:
         """Along its own lane, speeding up or slowing down (bounded) to the cruise speed."""
         line = self._cruise_line
-        step = float(np.clip(self._spec.cruise_speed - self._cruise_speed, -CRUISE_ACCELERATION * dt, CRUISE_ACCELERATION * dt))
+        target = self._spec.cruise_speed
+        if self._spec.keep_offset is not None:  # pace the ego, closing on the offset at OFFSET_GAIN per second
+            offset = self._cruise_s - line.to_frenet(_xy(self._ego))[0]
+            target = float(np.clip(_speed(self._ego) + OFFSET_GAIN * (self._spec.keep_offset - offset), 0.0, 40.0))
+        step = float(np.clip(target - self._cruise_speed, -CRUISE_ACCELERATION * dt, CRUISE_ACCELERATION * dt))
         next_speed = self._cruise_speed + step
         here = line.to_world(np.array([self._cruise_s, self._cruise_s + 0.1]), np.full(2, self._cruise_d))
         next_s = self._cruise_s + 0.5 * (self._cruise_speed + next_speed) * dt

@@ -10,7 +10,8 @@ from recon_carla_bridge.errors import InputError
 
 ACTOR_CHOICES = ("insert", "ahead", "behind", "left", "right")
 TRIGGER_KINDS = ("distance", "ttc", "time")
-SETTINGS = ("manoeuvre", "seed", "actor", "model", "trigger", "trigger_value", "start_offset", "cruise_speed", "patience")
+SETTINGS = ("manoeuvre", "seed", "actor", "model", "trigger", "trigger_value", "start_offset", "cruise_speed",
+            "keep_offset", "patience")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class AdversarySpec:
     trigger_value: float = 0.0  # s for ttc and time triggers
     start_offset: float | None = None  # m along the lane from the ego to an inserted vehicle (default per manoeuvre)
     cruise_speed: float = 8.0  # m/s before the trigger
+    keep_offset: float | None = None  # m ahead (+) or behind (-) of the ego to hold before the trigger, instead of a speed
     patience: float = 20.0  # s after the trigger to wait for a feasible, avoidable plan
     where: str = "<adversary>"  # the element, for messages
 
@@ -82,6 +84,7 @@ def parse_adversary(element: ET.Element, where: str) -> AdversarySpec:
         model=element.get("model", "vehicle.tesla.model3"), trigger=trigger, trigger_value=trigger_value or 0.0,
         start_offset=_number(element, "start_offset", where, None, -150.0, 150.0),
         cruise_speed=float(_number(element, "cruise_speed", where, 8.0, 0.0, 40.0)),
+        keep_offset=_number(element, "keep_offset", where, None, -100.0, 100.0),
         patience=float(_number(element, "patience", where, 20.0, 0.0, 600.0)), where=where)
 
 
