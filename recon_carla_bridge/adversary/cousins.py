@@ -86,15 +86,36 @@ def check_cousin(spec: CousinSpec, trajectory: Trajectory, actors: list[Trajecto
 
 
 def standard_specs(lane_offsets: list[float], duration: float) -> list[CousinSpec]:
-    """Lane changes to each given lane (early and mid-log), slower, faster and stop-ish variants, and an extension."""
+    """Lane changes to each given lane (early and mid-log, quick and slow; the drive extended until they end),
+    slower and faster variants, and an extension."""
     specs = [CousinSpec("log")]
     for offset in lane_offsets:
-        for start in (0.1 * duration, 0.4 * duration):
-            specs.append(CousinSpec(f"lane_change_{offset:+.1f}m_at_{start:.1f}s", lane_offset=offset, change_start=start))
+        for start, change in ((0.1 * duration, 4.0), (0.1 * duration, 7.0), (0.4 * duration, 7.0)):
+            specs.append(CousinSpec(f"lane_change_{offset:+.1f}m_at_{start:.1f}s_in_{change:g}s", lane_offset=offset,
+                                    change_start=start, change_duration=change,
+                                    extension=max(0.0, start + change + 1.0 - duration)))
     for factor in (0.5, 0.8, 1.2):
         specs.append(CousinSpec(f"speed_x{factor:g}", speed_factor=factor, change_duration=max(1.0, 0.5 * duration)))
     specs.append(CousinSpec("extended_5s", extension=5.0))
     return specs
+
+
+NON_STRAIGHT_OFFSET_M = 1.0  # a trajectory leaving its start lane line by more than this is not straight
+NON_STRAIGHT_HEADING_DEG = 10.0  # nor is one that turns by more than this
+
+
+def shape_summary(trajectory: Trajectory, log: Trajectory) -> dict[str, float | bool]:
+    """Max |curvature| (1/m), max lateral offset from the log's path (m), mean speed (m/s), heading change (deg),
+    and whether it counts as non-straight."""
+    from recon_carla_bridge.adversary.trajectory import kinematics_of
+
+    reference, _ = logged_frenet(log)
+    offsets = np.array([reference.to_frenet(p)[1] for p in trajectory.xy])
+    heading = float(np.degrees(trajectory.yaw[-1] - trajectory.yaw[0]))
+    offset = float(np.abs(offsets).max())
+    return {"max_curvature": float(np.abs(kinematics_of(trajectory).curvature).max()), "max_lateral_offset": offset,
+            "mean_speed": float(trajectory.speed.mean()), "heading_change_deg": heading,
+            "non_straight": offset > NON_STRAIGHT_OFFSET_M or abs(heading) > NON_STRAIGHT_HEADING_DEG}
 
 
 def route_xml(routes: dict[str, Trajectory], town: str, spacing: float = 5.0) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import carla
 import numpy as np
 
-from recon_carla_bridge.adversary.cousins import check_cousin, make_cousin, route_xml, standard_specs
+from recon_carla_bridge.adversary.cousins import check_cousin, make_cousin, route_xml, shape_summary, standard_specs
 from recon_carla_bridge.adversary.lanes import adjacent_driving_lane, on_drivable_lanes
 from recon_carla_bridge.adversary.trajectory import Trajectory
 from recon_carla_bridge.errors import InputError
@@ -93,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         if not cousin.rejection:
             accepted[spec.name] = cousin.trajectory
     Path(args.out).write_text(route_xml(accepted, wmap.name))
-    print(json.dumps({"cousins": len(specs), "by_cause": dict(causes)}))
+    shapes = {name: shape_summary(trajectory, log) for name, trajectory in accepted.items()}
+    share_after = sum(bool(shape["non_straight"]) for shape in shapes.values()) / max(1, len(shapes))
+    print(json.dumps({"cousins": len(specs), "by_cause": dict(causes),
+                      "non_straight_share": {"log": float(shape_summary(log, log)["non_straight"]), "cousins": share_after},
+                      "shapes": shapes}, indent=1))
     return 0
 
 

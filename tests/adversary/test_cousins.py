@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from recon_carla_bridge.adversary.cousins import CousinSpec, check_cousin, make_cousin, route_xml, standard_specs
+from recon_carla_bridge.adversary.cousins import (CousinSpec, check_cousin, make_cousin, route_xml, shape_summary,
+                                                  standard_specs)
 from recon_carla_bridge.adversary.trajectory import Trajectory
 
 T = np.arange(0.0, 8.0, 0.1)
@@ -20,6 +21,7 @@ def _parked(x: float, y: float) -> Trajectory:
 def test_a_lane_change_cousin_ends_in_the_next_lane_and_a_speed_cousin_slows_down() -> None:
     change = make_cousin(LOG, CousinSpec("left", lane_offset=-3.5, change_start=1.0, change_duration=4.0))
     assert change.xy[0, 1] == 0.0 and abs(change.xy[-1, 1] + 3.5) < 1e-6
+    assert shape_summary(change, LOG)["non_straight"] and not shape_summary(LOG, LOG)["non_straight"]
     slower = make_cousin(LOG, CousinSpec("slow", speed_factor=0.5, change_duration=3.0))
     assert abs(slower.speed[-1] - 5.0) < 0.1 and slower.xy[-1, 0] < LOG.xy[-1, 0] - 15.0
     extended = make_cousin(LOG, CousinSpec("ext", extension=5.0))
