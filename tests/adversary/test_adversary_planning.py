@@ -99,3 +99,16 @@ def test_bad_adversary_elements_name_the_element_and_field(attributes: dict, mes
     with pytest.raises(InputError, match="scenario 'X' <adversary>") as error:
         parse_adversary(_element(**attributes), "f.xml: scenario 'X' <adversary>")
     assert message in str(error.value)
+
+
+def test_birds_eye_relation_to_the_ego_picks_lanes_by_side() -> None:
+    import carla
+
+    from recon_carla_bridge.adversary.lanes import relation_to_ego
+
+    ego = carla.Transform(carla.Location(0.0, 0.0, 0.0), carla.Rotation(yaw=90.0))  # heading +y; its right is -x
+    assert relation_to_ego(ego, 3.5, carla.Location(0.3, 12.0, 0.0)) == "ahead"
+    assert relation_to_ego(ego, 3.5, carla.Location(-0.3, -9.0, 0.0)) == "behind"
+    assert relation_to_ego(ego, 3.5, carla.Location(-3.5, 2.0, 0.0)) == "right"
+    assert relation_to_ego(ego, 3.5, carla.Location(3.5, 2.0, 0.0)) == "left"
+    assert relation_to_ego(ego, 3.5, carla.Location(9.0, 2.0, 0.0)) == ""
