@@ -193,6 +193,8 @@ class ScenarioRunner:
             except Exception as error:
                 raise InputError(f"scenario configuration {path}: {type(error).__name__}: {error}") from error
             input_checks.check_scenario_configs(parsed, path)
+            for config in parsed:
+                config.source_file = path  # scenarios with their own XML elements (the DAA's <adversary>) read it
             configs += parsed
         if not configs:
             where = ", ".join(files) if len(files) < 4 else f"{len(files)} files in {', '.join(sorted({str(Path(f).parent) for f in files}))}"
@@ -435,6 +437,11 @@ def _scenario_class(scenario_type: str) -> type:
     import pkgutil
 
     import scenarios as srunner_scenarios
+
+    from recon_carla_bridge.adversary.scenarios import SCENARIO_CLASSES
+
+    if scenario_type in SCENARIO_CLASSES:
+        return SCENARIO_CLASSES[scenario_type]
 
     for module_info in pkgutil.iter_modules(srunner_scenarios.__path__):
         module = importlib.import_module(f"srunner.scenarios.{module_info.name}")

@@ -1,0 +1,89 @@
+"""Is a drawn adversary plan fair? Feasible for the adversary and avoidable by a reference ego planner.
+
+The reference planner keeps the ego's lane and samples braking options (constant deceleration after a
+reaction time, down to a stop); a draw is avoidable when one option never overlaps the adversary's box.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recon_carla_bridge.adversary.frenet import ReferenceLine
+from recon_carla_bridge.adversary.trajectory import Trajectory, VehicleLimits, feasibility_violations
+from recon_carla_bridge.world.geometry import obb_overlap_2d
+
+BRAKING_OPTIONS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0)  # m/s^2 the reference ego may brake with
+REACTION_TIME = 0.3  # s before the reference ego's brakes act
+HALF_EXTENTS = (2.4, 1.0)  # m, half length and width of a mid-size car
+
+
+@dataclass(frozen=True)
+class EgoOption:
+    """The ego keeping its lane and braking at `deceleration` from `REACTION_TIME` on."""
+
+    deceleration: float  # m/s^2 (0: constant speed)
+
+
+def ego_trajectory(reference: ReferenceLine, ego_s: float, ego_speed: float, option: EgoOption,
+                   t: np.ndarray, reaction_time: float = REACTION_TIME) -> Trajectory:
+    """The ego's lane-keeping trajectory under a braking option, sampled at the times `t`."""
+    braking = np.clip(t - reaction_time, 0.0, None)
+    if option.deceleration > 0:
+        braking = np.minimum(braking, ego_speed / option.deceleration)
+    s = ego_s + ego_speed * np.minimum(t, reaction_time) + ego_speed * braking - 0.5 * option.deceleration * braking**2
+    xy = reference.to_world(s, np.zeros_like(s))
+    return Trajectory.from_positions(t, xy, float(t[-1]), float(reference.heading(ego_s)))
+
+
+def first_collision(a: Trajectory, b: Trajectory, half_a: tuple[float, float] = HALF_EXTENTS,
+                    half_b: tuple[float, float] = HALF_EXTENTS) -> float | None:
+    """The first sample time at which the two boxes overlap (time-aligned samples), or None."""
+    count = min(len(a.t), len(b.t))
+    centers = np.empty((2 * count, 2))
+    centers[0::2], centers[1::2] = a.xy[:count], b.xy[:count]
+    yaws = np.empty(2 * count)
+    yaws[0::2], yaws[1::2] = a.yaw[:count], b.yaw[:count]
+    half = np.empty((2 * count, 2))
+    half[0::2], half[1::2] = half_a, half_b
+    pairs = np.stack([np.arange(0, 2 * count, 2), np.arange(1, 2 * count, 2)], axis=1)
+    overlapping, _, _ = obb_overlap_2d(centers, half, yaws, pairs)
+    hits = np.flatnonzero(overlapping)
+    return float(a.t[hits[0]]) if len(hits) else None
+
+
+@dataclass
+class DrawVerdict:
+    """What the checks said of one draw."""
+
+    infeasible: list[str] = field(default_factory=list)  # adversary limit violations (empty: feasible)
+    off_road: bool = False  # the adversary leaves the drivable lanes
+    avoiding_options: list[float] = field(default_factory=list)  # decelerations with which the ego avoids it
+    constant_speed_collides: bool = False  # the naive ego (no braking) hits it
+
+    @property
+    def rejection(self) -> str:
+        """'' when accepted, else the cause: 'infeasible', 'off_road' or 'unavoidable'."""
+        if self.infeasible:
+            return "infeasible"
+        if self.off_road:
+            return "off_road"
+        if not self.avoiding_options:
+            return "unavoidable"
+        return ""
+
+
+def judge_draw(adversary: Trajectory, reference: ReferenceLine, ego_s: float, ego_speed: float,
+               limits: VehicleLimits = VehicleLimits(), on_road=None) -> DrawVerdict:
+    """Feasibility (bicycle limits; `on_road(xy (K, 2)) -> bool` when given) and avoidability of one plan."""
+    verdict = DrawVerdict(infeasible=feasibility_violations(adversary, limits))
+    if on_road is not None:
+        verdict.off_road = not bool(on_road(adversary.xy))
+    for deceleration in BRAKING_OPTIONS:
+        ego = ego_trajectory(reference, ego_s, ego_speed, EgoOption(deceleration), adversary.t)
+        hit = first_collision(ego, adversary) is not None
+        if deceleration == 0.0:
+            verdict.constant_speed_collides = hit
+        if not hit:
+            verdict.avoiding_options.append(deceleration)
+    return verdict

@@ -1,0 +1,110 @@
+"""Egos to measure DAA draws against in the world: a naive constant-speed ego, CARLA's BehaviorAgent, and the
+reference planner (lane keeping; brakes with the smallest deceleration that avoids the adversary's published plan)."""
+from __future__ import annotations
+
+import math
+
+import carla
+import numpy as np
+import py_trees
+
+from recon_carla_bridge.adversary.avoidability import BRAKING_OPTIONS, EgoOption, ego_trajectory, first_collision
+from recon_carla_bridge.adversary.behaviours import PLAN_KEY
+from recon_carla_bridge.adversary.lanes import lane_reference
+from recon_carla_bridge.adversary.trajectory import Trajectory
+from recon_carla_bridge.scenario.ego_agents import (DEFAULT_DRIVE_DISTANCE_M, BasicAgentEgo, find_ego_vehicle,
+                                                    lane_destination)
+
+EGO_SPEED_KMH = 30.0
+FULL_BRAKE_DECELERATION = 8.0  # m/s^2 a brake of 1.0 gives in the world's vehicle model (VehicleSpec.max_decel)
+PREDICTION_HORIZON_S = 4.0  # s the adversary is also predicted at constant velocity
+
+
+class _LaneAgentEgo(BasicAgentEgo):
+    """Builds `_make(vehicle)` instead of BasicAgent and sends it down the ego's lane."""
+
+    def _make(self, vehicle: carla.Vehicle):
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
+
+        world = CarlaDataProvider.get_world()
+        vehicle = find_ego_vehicle(world)
+        self._vehicle = vehicle
+        self._basic_agent = self._make(vehicle)
+        self._basic_agent.set_destination(lane_destination(world.get_map(), vehicle.get_location(), DEFAULT_DRIVE_DISTANCE_M))
+
+
+class ConstantSpeedEgo(_LaneAgentEgo):
+    """Keeps its lane at 30 km/h and ignores every other vehicle (the naive ego)."""
+
+    def _make(self, vehicle: carla.Vehicle):
+        from agents.navigation.basic_agent import BasicAgent
+
+        return BasicAgent(vehicle, target_speed=EGO_SPEED_KMH, opt_dict={"ignore_vehicles": True})
+
+
+class BehaviorAgentEgo(_LaneAgentEgo):
+    """CARLA's BehaviorAgent ('normal')."""
+
+    def _make(self, vehicle: carla.Vehicle):
+        from agents.navigation.behavior_agent import BehaviorAgent
+
+        return BehaviorAgent(vehicle, behavior="normal")
+
+
+class ReferencePlannerEgo(ConstantSpeedEgo):
+    """Lane keeping at 30 km/h; while a DAA plan is published, brakes with the smallest sampled deceleration
+    whose lane-keeping trajectory never overlaps the rest of the plan (no reaction delay: it is the reference)."""
+
+    def run_step(self, input_data: dict, timestamp: float) -> carla.VehicleControl:
+        """Lane keeping, with the planner's brake when a DAA plan is running or its adversary is near."""
+        control = super().run_step(input_data, timestamp)
+        plan = py_trees.blackboard.Blackboard().get(PLAN_KEY)
+        if plan is None:
+            return control
+        trajectory, start, actor_id = plan
+        adversary = self._vehicle.get_world().get_actor(actor_id)
+        predictions = [self._rest_of_plan(trajectory, timestamp - start)]
+        if adversary is not None:
+            predictions.append(_constant_velocity(adversary, PREDICTION_HORIZON_S, trajectory.t[1] - trajectory.t[0]))
+        deceleration = self._needed_deceleration([p for p in predictions if p is not None])
+        if deceleration > 0.0:
+            control.throttle = 0.0
+            control.brake = min(1.0, deceleration / FULL_BRAKE_DECELERATION)
+        return control
+
+    @staticmethod
+    def _rest_of_plan(trajectory: Trajectory, elapsed: float) -> Trajectory | None:
+        keep = trajectory.t >= elapsed - 1e-9
+        if keep.sum() < 2:
+            return None
+        return Trajectory(trajectory.t[keep] - trajectory.t[keep][0], trajectory.xy[keep], trajectory.yaw[keep],
+                          trajectory.speed[keep], trajectory.manoeuvre_end)
+
+    def _needed_deceleration(self, predictions: list[Trajectory]) -> float:
+        wmap = self._vehicle.get_world().get_map()
+        reference = lane_reference(wmap.get_waypoint(self._vehicle.get_location()), behind=10.0, ahead=200.0)
+        location = self._vehicle.get_location()
+        ego_s, _ = reference.to_frenet(np.array([location.x, location.y]))
+        velocity = self._vehicle.get_velocity()
+        speed = math.hypot(velocity.x, velocity.y)
+        for option in BRAKING_OPTIONS:
+            if all(first_collision(ego_trajectory(reference, ego_s, speed, EgoOption(option), p.t, reaction_time=0.0), p)
+                   is None for p in predictions):
+                return option
+        return BRAKING_OPTIONS[-1]
+
+
+def _constant_velocity(actor: carla.Actor, horizon: float, dt: float) -> Trajectory:
+    """The actor moving on at its current velocity for `horizon` s."""
+    t = np.arange(0.0, horizon + dt / 2, dt)
+    location, velocity = actor.get_location(), actor.get_velocity()
+    xy = np.array([location.x, location.y]) + np.outer(t, [velocity.x, velocity.y])
+    yaw = math.radians(actor.get_transform().rotation.yaw)
+    speed = math.hypot(velocity.x, velocity.y)
+    return Trajectory(t, xy, np.full(len(t), yaw), np.full(len(t), speed), horizon)
+
+
+EGO_DRIVERS = {"constant_speed": ConstantSpeedEgo, "behavior_agent": BehaviorAgentEgo, "reference": ReferencePlannerEgo}
