@@ -11,6 +11,7 @@ from typing import Sequence
 # Modules import their heavy dependencies inside the handler, so `--help` stays fast.
 COMMAND_MODULES: tuple[str, ...] = (
     "demo",
+    "scenes",
     "scenario",
     "ingest",
     "inspect",

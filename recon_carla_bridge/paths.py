@@ -8,7 +8,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 BUNDLED_DATA_DIR = PACKAGE_DIR / "data"
 BUNDLED_MAPS_DIR = BUNDLED_DATA_DIR / "maps"
-BUNDLED_SCENE_DIR = BUNDLED_DATA_DIR / "kitti_scene"
+BUNDLED_SCENE_DIR = BUNDLED_DATA_DIR / "kitti_scene"  # KITTI 2011_09_26, the 78-frame stop-and-go drive ('kitti')
+BUNDLED_SCENE_0013_DIR = BUNDLED_DATA_DIR / "kitti_0013_scene"  # KITTI drive 0013, 115 m of street ('kitti_0013')
+BUNDLED_SCENE_DIRS = {"kitti_0013": BUNDLED_SCENE_0013_DIR, "kitti": BUNDLED_SCENE_DIR}
+DEFAULT_SCENE = "kitti_0013"
+
+
+def user_scene_dirs() -> list[Path]:
+    """Folders holding the user's scenes ($RECON_CARLA_SCENE_DIRS, os.pathsep-separated): each scene is a
+    sub-folder (its name is the scene's name) with scene.gs and bundle.json."""
+    override = os.environ.get("RECON_CARLA_SCENE_DIRS", "")
+    return [Path(p) for p in override.split(os.pathsep) if p]
 
 
 def shared_data_dir() -> Path:

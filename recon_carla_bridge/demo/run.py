@@ -1,6 +1,6 @@
 """The main job: drive an agent through a reconstructed scene and record what its camera saw.
 
-Loads a scene (the bundled KITTI one by default), spawns the ego where the log starts, drives it
+Loads a scene (the bundled KITTI drive 0013, 115 m of street, by default), spawns the ego where the log starts, drives it
 with CARLA's BasicAgent along its lane on the episode loop (`EpisodeRunner`, with the logged front camera
 and a driving log as callbacks), and writes an MP4 (camera beside a bird's-eye view), the BEV plot and a
 metrics JSON.
@@ -17,18 +17,21 @@ from typing import Any
 import numpy as np
 
 from recon_carla_bridge.episode import EpisodeCallback, EpisodeRunner, EpisodeTask, TimeLimit
+from recon_carla_bridge.paths import DEFAULT_SCENE
+
+MIN_CRUISE_KMH = 12.0  # a stop-and-go log still gets a moving demo
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     """Settings of `recon-carla demo` (configs/demo.yaml)."""
 
-    scene: str = "kitti"  # bundled scene name or a scene folder
+    scene: str = DEFAULT_SCENE  # scene name (`recon-carla scenes`) or a scene folder
     duration_s: float = 10.0  # simulated seconds to drive
     world_hz: float = 20.0  # simulation steps per second
     camera_hz: float = 10.0  # camera frames per second (and the video frame rate)
     camera_scale: float = 0.5  # image size relative to the logged camera
-    target_speed_kmh: float = 12.0  # BasicAgent cruise speed (the log is stop-and-go traffic; faster leaves the reconstructed views)
+    target_speed_kmh: float | None = None  # BasicAgent cruise speed; None: the logged ego's (`logged_cruise_speed_kmh`)
     render_backend: str = "auto"  # auto | cpu | gsplat
     out_dir: str = "out/demo"  # where the video, plot and metrics go
     seed: int = 0
@@ -133,6 +136,15 @@ class DrivingLog(EpisodeCallback):
         self._sensors = []
 
 
+def logged_cruise_speed_kmh(world_from_ego: np.ndarray, timestamps: np.ndarray) -> float:
+    """The logged ego's median speed while it moves (> 1 m/s) in km/h, at least MIN_CRUISE_KMH: the demo's ego
+    then drives about as far as the log did and stays inside the reconstruction."""
+    steps = np.linalg.norm(np.diff(world_from_ego[:, :3, 3], axis=0), axis=1)
+    speeds = steps / np.maximum(np.diff(timestamps), 1e-3)
+    moving = speeds[speeds > 1.0]
+    return max(float(np.median(moving)) * 3.6 if len(moving) else 0.0, MIN_CRUISE_KMH)
+
+
 def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
     """Run the demo on the episode loop: BasicAgent drives, `DemoCamera` and `DrivingLog` collect, then the
     video, BEV plot and metrics are written."""
@@ -150,7 +162,9 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
     camera, log = DemoCamera(config), DrivingLog()
     runner = EpisodeRunner([camera, log, TimeLimit(config.duration_s)], frame_rate=config.world_hz)
     runner.reset(EpisodeTask(world, start=ego_start_transform(bundle), name=f"demo {bundle.name}"), seed=config.seed)
-    agent = BasicAgent(runner.ego, target_speed=config.target_speed_kmh)
+    target_speed = (config.target_speed_kmh if config.target_speed_kmh is not None
+                    else logged_cruise_speed_kmh(bundle.world_from_ego, bundle.timestamps))
+    agent = BasicAgent(runner.ego, target_speed=target_speed)
     agent.follow_speed_limits(False)
     agent.set_destination(lane_destination(world.get_map(), runner.ego.get_location(), 200.0))
     steps = int(round(config.duration_s * config.world_hz))
@@ -181,6 +195,7 @@ def run_demo(config: DemoConfig, progress: bool = True) -> DemoResult:
         "lane_invasions": len(log.invasions),
         "max_lane_offset_m": round(float(np.max(np.abs(lane_offsets))), 3) if lane_offsets else None,
         "other_vehicles_shown": [len(others[0]), len(others[-1])] if others else [0, 0],  # first and last tick
+        "target_speed_kmh": round(target_speed, 2),
         "render_backend": _chosen_backend(config.render_backend),
         "config": asdict(config),
     }

@@ -18,8 +18,9 @@ import carla
 import numpy as np
 
 from recon_carla_bridge.errors import InputError
-from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
+from recon_carla_bridge.paths import BUNDLED_SCENE_DIRS
 from recon_carla_bridge.scene.bundle import SceneBundle, load_scene_bundle
+from recon_carla_bridge.scene.catalogue import find_scene, scene_folders
 from recon_carla_bridge.world.client import Client as TownClient
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,22 +28,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.world.maps import ReconMap
     from recon_carla_bridge.world.world import World
 
-BUNDLED_SCENES = {"kitti": BUNDLED_SCENE_DIR}
+BUNDLED_SCENES = BUNDLED_SCENE_DIRS  # name -> folder of the scenes shipped with the package
 
 
 def resolve_scene_dir(scene: str | os.PathLike[str]) -> Path:
-    """A scene folder from a bundled name ('kitti') or a path."""
-    if str(scene) in BUNDLED_SCENES:
-        return BUNDLED_SCENES[str(scene)]
+    """A scene folder from a catalogue name ('kitti_0013', 'kitti', a user scene) or a path."""
+    named = find_scene(scene)
+    if named is not None:
+        return named
     path = Path(scene)
     if not path.exists():
-        raise InputError(f"scene {scene!r}: no such folder (bundled scenes: {', '.join(BUNDLED_SCENES)})")
+        raise InputError(f"scene {scene!r}: no such folder (scenes by name: {', '.join(scene_folders())}; "
+                         "`recon-carla scenes` lists them)")
     return path
 
 
 def is_scene(name: str | os.PathLike[str]) -> bool:
-    """Whether a world name designates a reconstructed scene (bundled name, or a folder with scene.gs)."""
-    if str(name) in BUNDLED_SCENES:
+    """Whether a world name designates a reconstructed scene (a catalogue name, or a folder with scene.gs)."""
+    if find_scene(name) is not None:
         return True
     path = Path(name)
     return path.is_dir() and (path / "scene.gs").is_file()
@@ -118,7 +121,7 @@ def scene_map(scene: str | os.PathLike[str], bundle: SceneBundle | None = None) 
         xodr = bundle.road_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{bundle.road_file}: cannot read ({error})") from None
-    map_name = str(scene) if str(scene) in BUNDLED_SCENES else Path(scene).name
+    map_name = str(scene) if find_scene(scene) is not None else Path(scene).name
     wmap = ReconMap(map_name, xodr, bundle.road_file)
     poses = bundle.world_from_ego
     wmap.set_reconstructed_path(np.stack([poses[:, 0, 3], -poses[:, 1, 3]], axis=1))  # CARLA x, y
@@ -238,5 +241,5 @@ class Client(TownClient):
 
     def get_available_maps(self) -> list[str]:
         """Map paths as CARLA lists them ('/Game/Carla/Maps/Town01', …), then the bundled scenes."""
-        scenes = sorted(name for name, folder in BUNDLED_SCENES.items() if (folder / "scene.gs").is_file())
+        scenes = sorted(name for name, folder in scene_folders().items() if (folder / "scene.gs").is_file())
         return super().get_available_maps() + scenes

@@ -10,24 +10,60 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from recon_carla_bridge.paths import BUNDLED_SCENE_DIR
+from recon_carla_bridge.paths import BUNDLED_SCENE_DIR, BUNDLED_SCENE_DIRS
 
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        [sys.executable, "-m", "recon_carla_bridge.cli", "demo", "--duration", "9", "--camera-scale", "0.125",
-         "--out", str(out), "--render-backend", "cpu"],
+        [sys.executable, "-m", "recon_carla_bridge.cli", "demo", "--scene", "kitti", "--duration", "9",
+         "--camera-scale", "0.125", "--out", str(out), "--render-backend", "cpu"],
         capture_output=True, text=True, timeout=900)
     return result, out
 
 
-def test_bundled_scene_is_shipped() -> None:
-    """The repository ships the scene the demo needs (no ../shared on a user's machine)."""
-    for name in ("scene.gs", "road.xodr", "bundle.json"):
-        assert (BUNDLED_SCENE_DIR / name).is_file(), name
-    assert (BUNDLED_SCENE_DIR / "scene.gs").stat().st_size <= 16 * 1024 * 1024
+@pytest.fixture(scope="module")
+def default_demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("demo_default")
+    result = subprocess.run(
+        [sys.executable, "-m", "recon_carla_bridge.cli", "demo", "--camera-scale", "0.125", "--out", str(out),
+         "--render-backend", "cpu", "--quiet"],
+        capture_output=True, text=True, timeout=900)
+    return result, out
+
+
+@pytest.mark.parametrize("scene", sorted(BUNDLED_SCENE_DIRS))
+def test_bundled_scenes_are_shipped(scene: str) -> None:
+    """The repository ships the scenes the demo needs (no ../shared on a user's machine)."""
+    folder = BUNDLED_SCENE_DIRS[scene]
+    for name in ("scene.gs", "road.xodr", "bundle.json", "recon_metrics.json", "REBUILD.md"):
+        assert (folder / name).is_file(), name
+    assert (folder / "scene.gs").stat().st_size <= 16 * 1024 * 1024
+
+
+def test_default_demo_drives_through_the_street_of_drive_0013(
+        default_demo_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    """`recon-carla demo` as the README runs it: 10 s through KITTI drive 0013 at the logged ego's speed, in
+    its lane, past the logged traffic, with the street on camera in every frame."""
+    result, out = default_demo_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scene"] == "2011_09_26_drive_0013_sync"
+    assert metrics["sim_seconds"] == pytest.approx(10.0)
+    assert metrics["target_speed_kmh"] > 35.0  # the log drives ~42 km/h
+    assert 60.0 < metrics["distance_m"] < 115.0  # far along the street, still inside the 115 m reconstruction
+    assert metrics["collisions"] == []
+    assert metrics["max_lane_offset_m"] < 1.0
+    first, last = metrics["other_vehicles_shown"]
+    assert first >= 3 and last >= 3  # the logged cars stay in the world (more join as their log starts)
+    count = 0
+    for index, frame in enumerate(imageio.get_reader(str(out / "demo.mp4"))):
+        count += 1
+        if index % 10 == 9:  # one frame a second, the last included
+            camera = frame[:, : frame.shape[1] // 2].astype(np.float32)
+            assert camera.std() > 20, index  # a rendered street, not a flat fill
+    assert count == 100
 
 
 def test_demo_writes_video_bev_and_metrics(demo_run: tuple[subprocess.CompletedProcess, Path]) -> None:

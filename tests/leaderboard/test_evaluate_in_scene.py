@@ -12,7 +12,12 @@ import imageio.v2 as imageio
 import numpy as np
 
 import recon_carla_bridge
-from recon_carla_bridge.leaderboard.agent_host import agent_class_of, build_agent, load_agent_module
+from recon_carla_bridge.leaderboard.agent_host import (
+    agent_class_of,
+    build_agent,
+    load_agent_module,
+    plan_sample_distance,
+)
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.episode import Episode
 from recon_carla_bridge.leaderboard.evaluator import evaluate
@@ -57,7 +62,7 @@ def test_the_same_route_runs_through_scenario_route(tmp_path: Path) -> None:
 
 def test_stepping_the_route_from_outside_drives_as_the_evaluator(tmp_path: Path) -> None:
     config = EvaluatorConfig(routes=ROUTES, agent=ROUTE_FOLLOWER, checkpoint=tmp_path / "results.json",
-                             max_route_seconds=3.0, record_video=False, seed=3, track="MAP")
+                             max_route_seconds=3.0, record_video=False, seed=3, track="SENSORS")
     evaluate(config)
     evaluated = Episode.load(config.artifacts_dir / "RouteScenario_0_rep0" / "episode.npz")
 
@@ -66,9 +71,10 @@ def test_stepping_the_route_from_outside_drives_as_the_evaluator(tmp_path: Path)
     planned = plan_route(route, world_map, config.seed)
     world = recon_carla_bridge.Client().load_world(route.town)
     episode = RouteEpisode(world, world_map, planned, config, tmp_path / "outside")
-    agent = build_agent(agent_class_of(load_agent_module(ROUTE_FOLLOWER)), "", planned.gps_route, planned.route)
+    agent = build_agent(agent_class_of(load_agent_module(ROUTE_FOLLOWER)), "", planned.gps_route, planned.route,
+                        plan_sample_distance(planned.config.format))
     observation = episode.runner.reset(episode.task, seed=config.seed, sensors=agent.sensors())
-    assert set(observation.input_data) == {"speed", "map"}  # an outside stepper gets the sensor data
+    assert set(observation.input_data) == {"speed"}  # an outside stepper gets the sensor data (SENSORS track)
     done = False
     while not done:
         result = episode.runner.step(agent.run_step(observation.input_data, observation.time))
