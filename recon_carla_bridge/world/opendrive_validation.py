@@ -87,11 +87,43 @@ def validate_opendrive(xodr_text: str, source: str | Path | None = None) -> ET.E
             raise InputError(f"{where}: road {road_id}: duplicate road id")
         seen.add(road_id)
         _check_road(road, road_id, where)
+    junctions = set()
     for junction in root.findall("junction"):
         label = f"junction {junction.get('id')}"
         for element in junction.iter():
             _check_integers(element, where, label)
+        junctions.add(_integer(junction, "id", where, label))
+        for connection in junction.findall("connection"):
+            for name in ("incomingRoad", "connectingRoad"):
+                if connection.get(name) is not None and int(connection.get(name, "0")) not in seen:
+                    raise InputError(f"{where}: {label} <connection>: attribute '{name}' = {connection.get(name)!r} "
+                                     "names no road of the file")
+    _check_links(roads, seen, junctions, where)
     return root
+
+
+def _check_links(roads: list[ET.Element], road_ids: set[int], junctions: set[int], where: str) -> None:
+    """Road links must name existing roads/junctions with a valid contact point; lane links existing lane ids."""
+    lane_ids: set[int] = set()
+    for road in roads:
+        lane_ids.update(int(lane.get("id", "0")) for lane in road.iter("lane"))
+    for road in roads:
+        label = f"road {road.get('id')}"
+        for link in road.findall("link/predecessor") + road.findall("link/successor"):
+            kind, target = link.get("elementType", "road"), link.get("elementId")
+            if target is None:
+                raise InputError(f"{where}: {label} <{link.tag}>: attribute 'elementId' is missing")
+            number = _integer(link, "elementId", where, label)
+            if (kind == "junction" and number not in junctions) or (kind != "junction" and number not in road_ids):
+                raise InputError(f"{where}: {label} <{link.tag}>: elementId {target!r} names no {kind} of the file")
+            if kind != "junction" and link.get("contactPoint", "start") not in ("start", "end"):
+                raise InputError(f"{where}: {label} <{link.tag}>: attribute 'contactPoint' = "
+                                 f"{link.get('contactPoint')!r} must be 'start' or 'end'")
+        for lane in road.iter("lane"):
+            for link in lane.findall("link/predecessor") + lane.findall("link/successor"):
+                if _integer(link, "id", where, label) not in lane_ids:
+                    raise InputError(f"{where}: {label} lane {lane.get('id')} <{link.tag}>: id {link.get('id')!r} "
+                                     "names no lane of the file")
 
 
 def _check_road(road: ET.Element, road_id: int, where: str) -> None:
@@ -106,12 +138,51 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
         _check_numbers(element, where, label, length)
         _check_integers(element, where, label)
     _check_order(road.findall("planView/geometry"), "s", where, f"{label} <planView>")
-    _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>")
-    for index, section in enumerate(road.findall("lanes/laneSection")):
-        if section.find("center") is None and section.find("left") is None and section.find("right") is None:
-            raise InputError(f"{where}: {label} laneSection {index}: no <left>, <center> or <right> lanes")
-        for lane in section.iter("lane"):
-            _check_order(lane.findall("width"), "sOffset", where, f"{label} laneSection {index} lane {lane.get('id')}")
+    _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>", strict=True)
+    for element, name in ((road.find("planView/geometry"), "geometry"), (road.find("lanes/laneSection"), "laneSection")):
+        if element is not None and abs(float(element.get("s", "0"))) > 1e-3:
+            raise InputError(f"{where}: {label}: the first <{name}> must start at s=0, found s={element.get('s')!r}")
+    for geometry in road.findall("planView/geometry"):
+        shapes = [child.tag for child in geometry if child.tag in ("line", "arc", "spiral", "poly3", "paramPoly3")]
+        if len(shapes) != 1:
+            raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: needs exactly one of <line>, <arc>, "
+                             f"<spiral>, <poly3>, <paramPoly3>, found {shapes or 'none'}")
+    for arc in road.findall("planView/geometry/arc"):
+        if arc.get("curvature") is None or float(arc.get("curvature", "0")) == 0.0:
+            raise InputError(f"{where}: {label} <arc>: attribute 'curvature' must be a non-zero number "
+                             f"(got {arc.get('curvature')!r}; a straight piece is a <line>)")
+    for mark_type in road.iter("roadMark"):
+        for pattern in mark_type.findall("type"):
+            if pattern.find("line") is None:
+                raise InputError(f"{where}: {label} <roadMark> <type name={pattern.get('name')!r}>: has no <line>")
+    sections = road.findall("lanes/laneSection")
+    if not sections:
+        raise InputError(f"{where}: {label}: <lanes> has no <laneSection>")
+    for index, section in enumerate(sections):
+        _check_lane_section(section, where, f"{label} laneSection {index}")
+
+
+def _check_lane_section(section: ET.Element, where: str, label: str) -> None:
+    """One <center> lane 0; left lanes with positive ids, right lanes negative, each id once, each with a width."""
+    centers = section.findall("center/lane")
+    if len(centers) != 1 or centers[0].get("id", "").strip() != "0":
+        raise InputError(f"{where}: {label}: needs exactly one <center> lane with id 0 (found {len(centers)})")
+    seen: set[int] = {0}
+    for side, sign in (("left", 1), ("right", -1)):
+        ids = sorted(abs(_integer(lane, "id", where, label)) for lane in section.findall(f"{side}/lane"))
+        if ids != list(range(1, len(ids) + 1)):
+            raise InputError(f"{where}: {label} <{side}>: lane ids must be {'' if sign > 0 else '-'}1..{len(ids)} "
+                             f"without gaps, found {sorted(i * sign for i in ids)}")
+        for lane in section.findall(f"{side}/lane"):
+            lane_id = _integer(lane, "id", where, label)
+            if lane_id * sign <= 0:
+                raise InputError(f"{where}: {label} <{side}> lane {lane_id}: ids must be {'positive' if sign > 0 else 'negative'}")
+            if lane_id in seen:
+                raise InputError(f"{where}: {label}: lane id {lane_id} appears twice")
+            seen.add(lane_id)
+            if lane.find("width") is None and lane.find("border") is None:
+                raise InputError(f"{where}: {label} lane {lane_id}: no <width> (or <border>) record")
+            _check_order(lane.findall("width"), "sOffset", where, f"{label} lane {lane_id}")
 
 
 def _check_numbers(element: ET.Element, where: str, label: str, road_length: float) -> None:
@@ -137,11 +208,11 @@ def _check_integers(element: ET.Element, where: str, label: str) -> None:
             _integer(element, name, where, label)
 
 
-def _check_order(records: list[ET.Element], name: str, where: str, label: str) -> None:
+def _check_order(records: list[ET.Element], name: str, where: str, label: str, strict: bool = False) -> None:
     previous = -math.inf
     for record in records:
         value = float(record.get(name, "0"))
-        if value < previous - 1e-9:
+        if value < previous - 1e-9 or (strict and value <= previous):
             raise InputError(f"{where}: {label}: <{record.tag}> attribute '{name}' = {record.get(name)!r} "
                              f"comes before the previous record's {previous:g} (records must be ordered along s)")
         previous = value

@@ -53,9 +53,9 @@ def mutated_opendrive(draw: st.DrawFn) -> tuple[str, list]:
     duplicated."""
     name = draw(st.sampled_from(sorted(MAPS)))
     root = ET.fromstring(MAPS[name])
-    elements = list(root.iter())
     mutations = []
     for _ in range(draw(st.integers(1, 3))):
+        elements = list(root.iter())
         element = elements[draw(st.integers(0, len(elements) - 1))]
         kind = draw(st.sampled_from(["set", "set", "set", "drop_attribute", "drop_element", "duplicate"]))
         attributes = sorted(element.attrib)
