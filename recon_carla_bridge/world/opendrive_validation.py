@@ -95,7 +95,9 @@ def validate_opendrive(xodr_text: str, source: str | Path | None = None) -> ET.E
         junctions.add(_integer(junction, "id", where, label))
         for connection in junction.findall("connection"):
             for name in ("incomingRoad", "connectingRoad"):
-                if connection.get(name) is not None and int(connection.get(name, "0")) not in seen:
+                if connection.get(name) is None:
+                    raise InputError(f"{where}: {label} <connection id={connection.get('id')!r}>: attribute '{name}' is missing")
+                if int(connection.get(name, "0")) not in seen:
                     raise InputError(f"{where}: {label} <connection>: attribute '{name}' = {connection.get(name)!r} "
                                      "names no road of the file")
     _check_links(roads, seen, junctions, where)
