@@ -18,6 +18,7 @@ MAX_ROAD_LENGTH_M = 100_000.0  # one road of 100 km; CARLA's largest towns have 
 MAX_COORDINATE_M = 10_000_000.0  # |x|, |y|, |s|, offsets: well beyond any map, far below float overflow
 MAX_COEFFICIENT = 1e6  # polynomial and curvature coefficients (a, b, c, d, curvature, aU …)
 MAX_ROADS = 200_000
+MIN_SECTION_M = 1e-3  # lane sections shorter than this crash libcarla (a section of 1e-38 m: SIGSEGV)
 
 # Numeric attributes the native parser reads, per element tag (absent attributes are fine: libcarla defaults them).
 _NUMERIC: dict[str, tuple[str, ...]] = {
@@ -101,14 +102,26 @@ def validate_opendrive(xodr_text: str, source: str | Path | None = None) -> ET.E
                     raise InputError(f"{where}: {label} <connection>: attribute '{name}' = {connection.get(name)!r} "
                                      "names no road of the file")
     _check_links(roads, seen, junctions, where)
+    lanes_of = {int(road.get("id", "0")): {int(lane.get("id", "0")) for lane in road.iter("lane")} for road in roads}
+    for junction in root.findall("junction"):
+        _check_junction_lanes(junction, lanes_of, where, f"junction {junction.get('id')}")
     return root
+
+
+def _check_junction_lanes(junction: ET.Element, lanes_of: dict[int, set[int]], where: str, label: str) -> None:
+    """Each <laneLink from to> of a connection joins an existing lane of the incoming road to one of the connecting road."""
+    for connection in junction.findall("connection"):
+        incoming, connecting = int(connection.get("incomingRoad", "0")), int(connection.get("connectingRoad", "0"))
+        for lane_link in connection.findall("laneLink"):
+            for name, road_id in (("from", incoming), ("to", connecting)):
+                if _integer(lane_link, name, where, label) not in lanes_of.get(road_id, set()):
+                    raise InputError(f"{where}: {label} <connection id={connection.get('id')!r}> <laneLink>: "
+                                     f"{name}={lane_link.get(name)!r} names no lane of road {road_id}")
 
 
 def _check_links(roads: list[ET.Element], road_ids: set[int], junctions: set[int], where: str) -> None:
     """Road links must name existing roads/junctions with a valid contact point; lane links existing lane ids."""
-    lane_ids: set[int] = set()
-    for road in roads:
-        lane_ids.update(int(lane.get("id", "0")) for lane in road.iter("lane"))
+    lanes_of = {int(road.get("id", "0")): {int(lane.get("id", "0")) for lane in road.iter("lane")} for road in roads}
     for road in roads:
         label = f"road {road.get('id')}"
         for link in road.findall("link/predecessor") + road.findall("link/successor"):
@@ -121,11 +134,20 @@ def _check_links(roads: list[ET.Element], road_ids: set[int], junctions: set[int
             if kind != "junction" and link.get("contactPoint", "start") not in ("start", "end"):
                 raise InputError(f"{where}: {label} <{link.tag}>: attribute 'contactPoint' = "
                                  f"{link.get('contactPoint')!r} must be 'start' or 'end'")
-        for lane in road.iter("lane"):
-            for link in lane.findall("link/predecessor") + lane.findall("link/successor"):
-                if _integer(link, "id", where, label) not in lane_ids:
-                    raise InputError(f"{where}: {label} lane {lane.get('id')} <{link.tag}>: id {link.get('id')!r} "
-                                     "names no lane of the file")
+        linked = {tag: road.find(f"link/{tag}") for tag in ("predecessor", "successor")}
+        sections = road.findall("lanes/laneSection")
+        for index, section in enumerate(sections):
+            for lane in section.iter("lane"):
+                for link in lane.findall("link/predecessor") + lane.findall("link/successor"):
+                    target_lane = _integer(link, "id", where, label)
+                    inner = index > 0 if link.tag == "predecessor" else index < len(sections) - 1
+                    road_link = linked[link.tag]
+                    if inner or road_link is None or road_link.get("elementType", "road") == "junction":
+                        continue  # the same road's next section, or a junction's <laneLink>s (checked there)
+                    target_road = int(road_link.get("elementId", "0"))
+                    if target_lane not in lanes_of.get(target_road, set()):
+                        raise InputError(f"{where}: {label} lane {lane.get('id')} <{link.tag}>: id {link.get('id')!r} "
+                                         f"names no lane of road {target_road}")
 
 
 def _check_road(road: ET.Element, road_id: int, where: str) -> None:
@@ -145,6 +167,8 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
         if element is not None and abs(float(element.get("s", "0"))) > 1e-3:
             raise InputError(f"{where}: {label}: the first <{name}> must start at s=0, found s={element.get('s')!r}")
     for geometry in road.findall("planView/geometry"):
+        if geometry.get("length") is None:
+            raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: attribute 'length' is missing")
         shapes = [child.tag for child in geometry if child.tag in ("line", "arc", "spiral", "poly3", "paramPoly3")]
         if len(shapes) != 1:
             raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: needs exactly one of <line>, <arc>, "
@@ -214,7 +238,7 @@ def _check_order(records: list[ET.Element], name: str, where: str, label: str, s
     previous = -math.inf
     for record in records:
         value = float(record.get(name, "0"))
-        if value < previous - 1e-9 or (strict and value <= previous):
+        if value < previous - 1e-9 or (strict and value < previous + MIN_SECTION_M):
             raise InputError(f"{where}: {label}: <{record.tag}> attribute '{name}' = {record.get(name)!r} "
                              f"comes before the previous record's {previous:g} (records must be ordered along s)")
         previous = value
