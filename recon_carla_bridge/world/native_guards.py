@@ -132,8 +132,13 @@ def _map_init() -> Callable[..., Any]:
 
     def guarded(self: carla.Map, name: str, xodr_content: str, *args: Any, **kwargs: Any) -> None:
         """carla.Map(name, xodr): the OpenDRIVE is validated before the native parser reads it."""
-        validate_opendrive(xodr_content, getattr(self, "_source", None) or f"OpenDRIVE of map '{name}'")
-        native(self, name, xodr_content, *args, **kwargs)
+        where = getattr(self, "_source", None) or f"OpenDRIVE of map '{name}'"
+        validate_opendrive(xodr_content, where)
+        try:
+            native(self, name, xodr_content, *args, **kwargs)
+        except (RuntimeError, IndexError) as error:  # libcarla's own checks (a link to a lane that is not there …)
+            raise InputError(f"{where}: libcarla cannot build this road network ({type(error).__name__}: {error}); "
+                             "check the roads' and lanes' links") from None
 
     return guarded
 

@@ -18,6 +18,7 @@ MAX_ROAD_LENGTH_M = 100_000.0  # one road of 100 km; CARLA's largest towns have 
 MAX_COORDINATE_M = 10_000_000.0  # |x|, |y|, |s|, offsets: well beyond any map, far below float overflow
 MAX_COEFFICIENT = 1e6  # polynomial and curvature coefficients (a, b, c, d, curvature, aU …)
 MAX_ROADS = 200_000
+MIN_SECTION_M = 1e-3  # lane sections shorter than this crash libcarla (a section of 1e-38 m: SIGSEGV)
 
 # Numeric attributes the native parser reads, per element tag (absent attributes are fine: libcarla defaults them).
 _NUMERIC: dict[str, tuple[str, ...]] = {
@@ -87,11 +88,66 @@ def validate_opendrive(xodr_text: str, source: str | Path | None = None) -> ET.E
             raise InputError(f"{where}: road {road_id}: duplicate road id")
         seen.add(road_id)
         _check_road(road, road_id, where)
+    junctions = set()
     for junction in root.findall("junction"):
         label = f"junction {junction.get('id')}"
         for element in junction.iter():
             _check_integers(element, where, label)
+        junctions.add(_integer(junction, "id", where, label))
+        for connection in junction.findall("connection"):
+            for name in ("incomingRoad", "connectingRoad"):
+                if connection.get(name) is None:
+                    raise InputError(f"{where}: {label} <connection id={connection.get('id')!r}>: attribute '{name}' is missing")
+                if int(connection.get(name, "0")) not in seen:
+                    raise InputError(f"{where}: {label} <connection>: attribute '{name}' = {connection.get(name)!r} "
+                                     "names no road of the file")
+    _check_links(roads, seen, junctions, where)
+    lanes_of = {int(road.get("id", "0")): {int(lane.get("id", "0")) for lane in road.iter("lane")} for road in roads}
+    for junction in root.findall("junction"):
+        _check_junction_lanes(junction, lanes_of, where, f"junction {junction.get('id')}")
     return root
+
+
+def _check_junction_lanes(junction: ET.Element, lanes_of: dict[int, set[int]], where: str, label: str) -> None:
+    """Each <laneLink from to> of a connection joins an existing lane of the incoming road to one of the connecting road."""
+    for connection in junction.findall("connection"):
+        incoming, connecting = int(connection.get("incomingRoad", "0")), int(connection.get("connectingRoad", "0"))
+        for lane_link in connection.findall("laneLink"):
+            for name, road_id in (("from", incoming), ("to", connecting)):
+                if _integer(lane_link, name, where, label) not in lanes_of.get(road_id, set()):
+                    raise InputError(f"{where}: {label} <connection id={connection.get('id')!r}> <laneLink>: "
+                                     f"{name}={lane_link.get(name)!r} names no lane of road {road_id}")
+
+
+def _check_links(roads: list[ET.Element], road_ids: set[int], junctions: set[int], where: str) -> None:
+    """Road links must name existing roads/junctions with a valid contact point; lane links existing lane ids."""
+    lanes_of = {int(road.get("id", "0")): {int(lane.get("id", "0")) for lane in road.iter("lane")} for road in roads}
+    for road in roads:
+        label = f"road {road.get('id')}"
+        for link in road.findall("link/predecessor") + road.findall("link/successor"):
+            kind, target = link.get("elementType", "road"), link.get("elementId")
+            if target is None:
+                raise InputError(f"{where}: {label} <{link.tag}>: attribute 'elementId' is missing")
+            number = _integer(link, "elementId", where, label)
+            if (kind == "junction" and number not in junctions) or (kind != "junction" and number not in road_ids):
+                raise InputError(f"{where}: {label} <{link.tag}>: elementId {target!r} names no {kind} of the file")
+            if kind != "junction" and link.get("contactPoint", "start") not in ("start", "end"):
+                raise InputError(f"{where}: {label} <{link.tag}>: attribute 'contactPoint' = "
+                                 f"{link.get('contactPoint')!r} must be 'start' or 'end'")
+        linked = {tag: road.find(f"link/{tag}") for tag in ("predecessor", "successor")}
+        sections = road.findall("lanes/laneSection")
+        for index, section in enumerate(sections):
+            for lane in section.iter("lane"):
+                for link in lane.findall("link/predecessor") + lane.findall("link/successor"):
+                    target_lane = _integer(link, "id", where, label)
+                    inner = index > 0 if link.tag == "predecessor" else index < len(sections) - 1
+                    road_link = linked[link.tag]
+                    if inner or road_link is None or road_link.get("elementType", "road") == "junction":
+                        continue  # the same road's next section, or a junction's <laneLink>s (checked there)
+                    target_road = int(road_link.get("elementId", "0"))
+                    if target_lane not in lanes_of.get(target_road, set()):
+                        raise InputError(f"{where}: {label} lane {lane.get('id')} <{link.tag}>: id {link.get('id')!r} "
+                                         f"names no lane of road {target_road}")
 
 
 def _check_road(road: ET.Element, road_id: int, where: str) -> None:
@@ -106,12 +162,53 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
         _check_numbers(element, where, label, length)
         _check_integers(element, where, label)
     _check_order(road.findall("planView/geometry"), "s", where, f"{label} <planView>")
-    _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>")
-    for index, section in enumerate(road.findall("lanes/laneSection")):
-        if section.find("center") is None and section.find("left") is None and section.find("right") is None:
-            raise InputError(f"{where}: {label} laneSection {index}: no <left>, <center> or <right> lanes")
-        for lane in section.iter("lane"):
-            _check_order(lane.findall("width"), "sOffset", where, f"{label} laneSection {index} lane {lane.get('id')}")
+    _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>", strict=True)
+    for element, name in ((road.find("planView/geometry"), "geometry"), (road.find("lanes/laneSection"), "laneSection")):
+        if element is not None and abs(float(element.get("s", "0"))) > 1e-3:
+            raise InputError(f"{where}: {label}: the first <{name}> must start at s=0, found s={element.get('s')!r}")
+    for geometry in road.findall("planView/geometry"):
+        if geometry.get("length") is None:
+            raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: attribute 'length' is missing")
+        shapes = [child.tag for child in geometry if child.tag in ("line", "arc", "spiral", "poly3", "paramPoly3")]
+        if len(shapes) != 1:
+            raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: needs exactly one of <line>, <arc>, "
+                             f"<spiral>, <poly3>, <paramPoly3>, found {shapes or 'none'}")
+    for arc in road.findall("planView/geometry/arc"):
+        if arc.get("curvature") is None or float(arc.get("curvature", "0")) == 0.0:
+            raise InputError(f"{where}: {label} <arc>: attribute 'curvature' must be a non-zero number "
+                             f"(got {arc.get('curvature')!r}; a straight piece is a <line>)")
+    for mark_type in road.iter("roadMark"):
+        for pattern in mark_type.findall("type"):
+            if pattern.find("line") is None:
+                raise InputError(f"{where}: {label} <roadMark> <type name={pattern.get('name')!r}>: has no <line>")
+    sections = road.findall("lanes/laneSection")
+    if not sections:
+        raise InputError(f"{where}: {label}: <lanes> has no <laneSection>")
+    for index, section in enumerate(sections):
+        _check_lane_section(section, where, f"{label} laneSection {index}")
+
+
+def _check_lane_section(section: ET.Element, where: str, label: str) -> None:
+    """One <center> lane 0; left lanes with positive ids, right lanes negative, each id once, each with a width."""
+    centers = section.findall("center/lane")
+    if len(centers) != 1 or centers[0].get("id", "").strip() != "0":
+        raise InputError(f"{where}: {label}: needs exactly one <center> lane with id 0 (found {len(centers)})")
+    seen: set[int] = {0}
+    for side, sign in (("left", 1), ("right", -1)):
+        ids = sorted(abs(_integer(lane, "id", where, label)) for lane in section.findall(f"{side}/lane"))
+        if ids != list(range(1, len(ids) + 1)):
+            raise InputError(f"{where}: {label} <{side}>: lane ids must be {'' if sign > 0 else '-'}1..{len(ids)} "
+                             f"without gaps, found {sorted(i * sign for i in ids)}")
+        for lane in section.findall(f"{side}/lane"):
+            lane_id = _integer(lane, "id", where, label)
+            if lane_id * sign <= 0:
+                raise InputError(f"{where}: {label} <{side}> lane {lane_id}: ids must be {'positive' if sign > 0 else 'negative'}")
+            if lane_id in seen:
+                raise InputError(f"{where}: {label}: lane id {lane_id} appears twice")
+            seen.add(lane_id)
+            if lane.find("width") is None and lane.find("border") is None:
+                raise InputError(f"{where}: {label} lane {lane_id}: no <width> (or <border>) record")
+            _check_order(lane.findall("width"), "sOffset", where, f"{label} lane {lane_id}")
 
 
 def _check_numbers(element: ET.Element, where: str, label: str, road_length: float) -> None:
@@ -137,11 +234,11 @@ def _check_integers(element: ET.Element, where: str, label: str) -> None:
             _integer(element, name, where, label)
 
 
-def _check_order(records: list[ET.Element], name: str, where: str, label: str) -> None:
+def _check_order(records: list[ET.Element], name: str, where: str, label: str, strict: bool = False) -> None:
     previous = -math.inf
     for record in records:
         value = float(record.get(name, "0"))
-        if value < previous - 1e-9:
+        if value < previous - 1e-9 or (strict and value < previous + MIN_SECTION_M):
             raise InputError(f"{where}: {label}: <{record.tag}> attribute '{name}' = {record.get(name)!r} "
                              f"comes before the previous record's {previous:g} (records must be ordered along s)")
         previous = value

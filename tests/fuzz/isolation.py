@@ -48,13 +48,14 @@ def run_isolated(function: Callable[..., Any], *args: Any, timeout: float = HANG
     process.start()
     sender.close()
     outcome: Outcome | None = None
-    if receiver.poll(timeout):
+    answered = receiver.poll(timeout)  # True too when the child died: its end of the pipe closed
+    if answered:
         try:
             kind, error_type, detail = receiver.recv()
             outcome = Outcome(kind, error_type, detail)
         except EOFError:
             pass
-    process.join(5.0 if outcome is not None else 0.0)
+    process.join(5.0 if answered else 0.0)
     if process.is_alive():
         process.kill()
         process.join()

@@ -127,7 +127,7 @@ def _run_sequence(town: str, operations: list) -> str:
     return f"{len(operations)} operations, {refused} refused"
 
 
-@fuzz_settings(40)
+@fuzz_settings(30)
 @given(st.sampled_from(["StraightRoad", "Loop"]), st.lists(OPERATIONS, min_size=2, max_size=30))
 def test_world_operation_sequences_keep_the_world_finite_and_ticking(town: str, operations: list) -> None:
     _fresh_world(town)
