@@ -1,7 +1,8 @@
-"""Training a GaussianScene from a SceneLog (gsplat on CUDA; a tiny differentiable CPU path for tests).
+"""Training a GaussianScene from a SceneLog (gsplat on CUDA, the numba CPU rasterizer without CUDA).
 
 The algorithm, top to bottom (`train`):
-  1. initialise Gaussians from LiDAR (`init_scene.initial_scene`); hold out every 8th frame;
+  1. initialise Gaussians from LiDAR (`init_scene.initial_scene`); hold out every 8th frame (or the split
+     `holdout` / `train_frames` name); images at the chosen resolution (`resolution_scale`, `width`);
   2. each step, render one training view: actor Gaussians are moved from their box frames by the
      logged box pose composed with a learned per-(actor, frame) correction (x, y, z, yaw); actors not
      seen in that frame are hidden; the sky texture fills the remaining transmittance; the ego pose gets
@@ -31,8 +32,9 @@ The algorithm, top to bottom (`train`):
      poses with their corrections, interpolated on frames without a training image) and the mean colour
      transform of the training frames baked into its colours, and evaluate the exported scene again as
      the simulator renders it (the scene's ego and actor trajectories, no per-frame colour).
-On CPU the renderer is `raster_reference` (differentiable torch, tiny images only) with MCMC's relocation
-in torch and no position noise: enough to test the loop, not to train a scene.
+Rendering goes through `rasterize.rasterize_features`: gsplat on CUDA; on the CPU the torch projection and
+the numba tile rasterizer with its backward pass (`raster_grad`), the same model, losses, densification
+and export, with MCMC's relocation in torch and no position noise (gsplat's noise kernel is CUDA-only).
 """
 from __future__ import annotations
 
@@ -61,12 +63,14 @@ from recon_carla_bridge.recon.gaussians import (
 from recon_carla_bridge.recon.densify import GroupedMCMC
 from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotmat_to_quat, small_pose, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
-from recon_carla_bridge.recon.log_views import list_views
+from recon_carla_bridge.recon.log_views import held_out_split, list_views, scaled_size, scaled_view
 from recon_carla_bridge.recon.metrics import psnr, ssim
+from recon_carla_bridge.recon.rasterize import rasterize_features, train_backend
 from recon_carla_bridge.recon.semantics import CarlaTag
 from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
+_BACKEND_NAMES = {"gsplat": "gsplat CUDA rasterizer", "cpu": "numba CPU rasterizer", "reference": "reference rasterizer"}
 _SET_KEYS = ("means", "quats", "scales", "opacities", "sh0", "shN")
 _IDENTITY_COLOUR = torch.cat([torch.eye(3), torch.zeros(3, 1)], dim=1)  # [3, 4]
 
@@ -77,7 +81,7 @@ class TrainConfig:
 
     Attributes:
         iterations: optimisation steps.
-        device: "cuda" (gsplat) or "cpu" (reference renderer, tiny scenes).
+        device: "cuda" (gsplat) or "cpu" (numba CPU rasterizer; use a reduced resolution).
         max_minutes: stop early after this much wall time (None: no limit).
         cap_max: most Gaussians in the scene (MCMC's cap; bounds the file size).
         ssim_weight: weight of 1 - SSIM against L1.
@@ -120,6 +124,13 @@ class TrainConfig:
             training view (0 disables).
         shadow_shrink: actor boxes are shrunk by this factor for that test (the road beside a car stays).
         seed: random seed.
+        holdout: held-out frames: "every:N", "frames:A-B", "none" or "auto" (every:8, none with `train_frames`);
+            see `log_views.held_out_split`.
+        train_frames: train only on these frames ("A-B,C"; empty: all); the others are held out (scored).
+        resolution_scale: images are trained and scored at this fraction of their size (e.g. 0.5).
+        width: train and score at this image width instead (aspect ratio kept; 0: use resolution_scale).
+        eval_every_minutes: also score the held-out frames every this many minutes of training, into the
+            metrics' "progress" list (0: only at the end).
         init: the LiDAR initialisation settings.
     """
 
@@ -165,6 +176,11 @@ class TrainConfig:
     shadow_every: int = 500
     shadow_shrink: float = 0.9
     seed: int = 0
+    holdout: str = "auto"
+    train_frames: str = ""
+    resolution_scale: float = 1.0
+    width: int = 0
+    eval_every_minutes: float = 0.0
     init: InitConfig = field(default_factory=InitConfig)
 
 
@@ -175,7 +191,9 @@ class TrainResult:
     Attributes:
         scene: the trained scene (CPU tensors).
         metrics: held-out "psnr", "ssim" (means over views), "train_seconds", "iterations",
-            "gaussians", plus per-view lists "psnr_per_view" and "held_out_frames".
+            "steps_per_second", "gaussians", "backend", "resolution", "peak_rss_mib", per-view lists
+            "psnr_per_view", "ssim_per_view", "held_out_frames", "held_out_distance_m" (to the nearest training
+            pose), and "progress" (held-out scores every `eval_every_minutes`).
     """
 
     scene: GaussianScene
@@ -427,25 +445,9 @@ def _render_view(
     colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
     is_actor = (owner < len(model.actor_ids)).to(colors.dtype)[:, None]  # 4th channel: actor coverage
     colors = torch.cat([colors, is_actor], dim=1)
-    width, height = view.view.width, view.view.height
-    viewmat = invert_rigid(world_from_camera)
-    if backend == "gsplat":
-        from gsplat import rasterization
-
-        image, alphas, info = rasterization(
-            means, quats, torch.exp(p["scales"]), opacities, colors[None], viewmat[None], view.K[None],
-            width, height, render_mode="RGB+ED", packed=False,
-        )
-        rgb, coverage, depth, alpha = image[0, ..., :3], image[0, ..., 3], image[0, ..., 4], alphas[0, ..., 0]
-    else:
-        from recon_carla_bridge.recon.projection import project
-        from recon_carla_bridge.recon.raster_reference import composite_reference
-
-        world = GaussianSet(means, quats, p["scales"], torch.logit(opacities.clamp(1e-6, 1 - 1e-6)), p["sh0"][:, :1] * 0, p["semantic"])
-        projected = project(world, viewmat, view.K, width, height)
-        features = torch.cat([colors, projected.depths[:, None]], dim=1)
-        image, alpha = composite_reference(projected, features, width, height)
-        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {}
+    raster = rasterize_features(means, quats, p["scales"], opacities, colors, invert_rigid(world_from_camera), view.K,
+                                view.view.width, view.view.height, backend)
+    rgb, coverage, depth, alpha, info = raster.features[..., :3], raster.features[..., 3], raster.depth, raster.alpha, raster.info
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
@@ -492,13 +494,14 @@ def train(
     """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring."""
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available (use --device cpu for tiny scenes)")
-    backend = "gsplat" if device.type == "cuda" else "reference"
+        raise InputError("--device cuda: no CUDA device is available (use --device cpu: the numba CPU rasterizer)")
+    backend = train_backend(device)
     torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
     started = time.time()
 
-    views = list_views(log)
+    views = list_views(log, held_out_split(len(log.frames), config.holdout, config.train_frames))
+    views = [scaled_view(v, *scaled_size(v.width, v.height, config.resolution_scale, config.width)) for v in views]
     train_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if not v.held_out])]
     test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out], lidar=False)]
     if not train_views:
@@ -537,6 +540,11 @@ def train(
                            [v.view.frame_index for v in train_views], train_views[0].view.width,
                            train_views[0].view.height, initial, config.shadow_shrink) if config.shadow_every > 0 else []
     dirs_cache: dict[int, torch.Tensor] = {}
+    width, height = train_views[0].view.width, train_views[0].view.height
+    on_eval(f"training with the {_BACKEND_NAMES[backend]} at {width}x{height}: {len(train_views)} training views, "
+            f"{len(test_views)} held out")
+    checkpoints: list[dict[str, Any]] = []
+    next_eval = started + 60 * config.eval_every_minutes if config.eval_every_minutes > 0 and test_views else None
     bar = tqdm(range(config.iterations), desc="reconstruct", disable=not progress, mininterval=2.0)
     step = 0
     for step in bar:
@@ -602,6 +610,13 @@ def train(
         densifier.step(model.params, optimizers, group, step, optimizers["means"].param_groups[0]["lr"])
         if step % 200 == 0:
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
+        if next_eval is not None and time.time() >= next_eval:
+            next_eval += 60 * config.eval_every_minutes
+            scores = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
+            minutes = (time.time() - started) / 60
+            checkpoints.append({"minutes": round(minutes, 2), "step": step + 1, "psnr": round(scores["psnr"], 3),
+                                "ssim": round(scores["ssim"], 4), "gaussians": int(model.params["means"].shape[0])})
+            on_eval(f"{minutes:.1f} min, step {step + 1}: held-out PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}")
         if config.max_minutes is not None and time.time() - started > 60 * config.max_minutes:
             on_eval(f"stopping at step {step + 1}: the {config.max_minutes} min budget is spent")
             break
@@ -611,7 +626,11 @@ def train(
     train_seconds = time.time() - started
 
     metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
-    metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
+    metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1,
+                    "steps_per_second": round((step + 1) / max(train_seconds, 1e-9), 3),
+                    "backend": backend, "resolution": f"{width}x{height}", "progress": checkpoints,
+                    "held_out_distance_m": _distance_to_training(log, metrics["held_out_frames"], train_frames),
+                    "peak_rss_mib": _peak_rss_mib()})
     metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
     shadowed = _shadowed_background(model, shadows) if shadows else None
     logged_ego = np.stack([np.asarray(frame.world_from_ego, dtype=np.float64) for frame in log.frames])
@@ -648,8 +667,24 @@ def evaluate(model: _Model, views: list[ViewTensors], train_frames: np.ndarray, 
         "psnr": float(np.mean(psnrs)) if psnrs else math.nan,
         "ssim": float(np.mean(ssims)) if ssims else math.nan,
         "psnr_per_view": [round(v, 3) for v in psnrs],
+        "ssim_per_view": [round(v, 4) for v in ssims],
         "held_out_frames": [v.view.frame_index for v in views],
     }
+
+
+def _distance_to_training(log: SceneLog, frames: list[int], train_frames: np.ndarray) -> list[float]:
+    """Per frame: the distance [m] of its ego position to the nearest training frame's (how far a held-out
+    frame lies beyond the training poses; under 1 m between interpolated frames)."""
+    positions = log.ego_positions()
+    trained = positions[np.nonzero(train_frames)[0]]
+    return [round(float(np.linalg.norm(trained - positions[f], axis=1).min()), 2) for f in frames]
+
+
+def _peak_rss_mib() -> float:
+    """The process's peak resident memory [MiB] (Linux: ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 @torch.no_grad()
