@@ -6,11 +6,12 @@ and scales; this module alpha-composites per-Gaussian features over the image an
 pass, returns the gradients of the loss w.r.t. those 2D quantities and the features. Torch's autograd
 carries them on through the projection and the SH colours.
 
-Forward, per 16x16 tile (one tile per numba task): each pixel walks the tile's Gaussians front to back
-under the compositing rule of `raster_reference` (alpha = min(0.999, o·exp(-σ)), alphas under 1/255 or
-σ < 0 skipped, stop before the Gaussian that would bring transmittance to 1e-4 or below) and keeps its
-final transmittance and the end of its list. Backward walks the same list back to front, recovering each
-transmittance by division (gsplat's scheme):
+Forward, per 16x16 tile (one tile per numba task): the tile's Gaussians, front to back, are splatted on
+the pixels of their ellipse σ <= ln(255·o) (row spans, as `raster_cpu`) under the compositing rule of
+`raster_reference` (alpha = min(0.999, o·exp(-σ)), alphas under 1/255 or σ < 0 skipped, a pixel stops
+before the Gaussian that would bring its transmittance to 1e-4 or below); each pixel keeps its final
+transmittance and the end of its list. Backward walks the same list back to front, recovering each
+pixel's transmittance by division (gsplat's scheme):
     C = Σᵢ fᵢ αᵢ Tᵢ  →  ∂C/∂αᵢ = Tᵢ (fᵢ - Sᵢ), Sᵢ = colour composited behind i;
     A = 1 - Π(1 - αᵢ) →  ∂A/∂αᵢ = T_final / (1 - αᵢ);
     αᵢ = o·exp(-σ), σ = ½(a dx² + c dy²) + b dx dy, d = centre - pixel centre (no gradient where clamped).
@@ -46,35 +47,60 @@ def _build_kernels() -> dict[str, object]:
         for t in numba.prange(offsets.shape[0] - 1):
             tx0 = (t % tiles_x) * tile
             ty0 = (t // tiles_x) * tile
-            start, end = offsets[t], offsets[t + 1]
-            acc = np.zeros(dims, dtype=np.float64)
-            for yy in range(ty0, min(ty0 + tile, height)):
-                for xx in range(tx0, min(tx0 + tile, width)):
-                    px, py = xx + 0.5, yy + 0.5
-                    trans = 1.0
-                    last = start
-                    acc[:] = 0.0
-                    for i in range(start, end):
-                        g = flat[i]
-                        dx, dy = means2d[g, 0] - px, means2d[g, 1] - py
-                        sigma = 0.5 * (conics[g, 0] * dx * dx + conics[g, 2] * dy * dy) + conics[g, 1] * dx * dy
-                        if sigma < 0.0:
+            tw, th = min(tile, width - tx0), min(tile, height - ty0)
+            start = offsets[t]
+            trans = np.ones(tile * tile, dtype=np.float64)
+            done = np.zeros(tile * tile, dtype=np.bool_)
+            acc = np.zeros((tile * tile, dims), dtype=np.float64)
+            last = np.full(tile * tile, start, dtype=np.int64)
+            active = tw * th
+            for i in range(start, offsets[t + 1]):
+                g = flat[i]
+                ca, cb, cc, opacity = conics[g, 0], conics[g, 1], conics[g, 2], opacities[g]
+                log_limit = math.log(255.0 * opacity)
+                base = means2d[g, 0] - tx0 - 0.5
+                for yy in range(th):
+                    dy = means2d[g, 1] - (ty0 + yy + 0.5)
+                    # the columns (dx = base - column) that can lie in the ellipse sigma <= ln(255 o), widened by
+                    # one each side; the per-pixel test stays the exact rule (inlined: a jitted helper called
+                    # from these closures would defeat numba's cache)
+                    qb = cb * dy
+                    disc = qb * qb - ca * (cc * dy * dy - 2.0 * log_limit)
+                    if disc < 0.0:
+                        continue
+                    root = math.sqrt(disc)
+                    first = max(0, int(math.floor(base - (root - qb) / ca)) - 1)
+                    final = min(tw - 1, int(math.ceil(base + (root + qb) / ca)) + 1)
+                    for xx in range(first, final + 1):
+                        p = yy * tile + xx
+                        if done[p]:
                             continue
-                        alpha = min(max_alpha, opacities[g] * math.exp(-sigma))
+                        dx = base - xx
+                        sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                        if sigma < 0.0 or sigma > log_limit:
+                            continue
+                        alpha = min(max_alpha, opacity * math.exp(-sigma))
                         if alpha < alpha_threshold:
                             continue
-                        next_t = trans * (1.0 - alpha)
+                        next_t = trans[p] * (1.0 - alpha)
                         if next_t <= t_cutoff:
-                            break
-                        w = alpha * trans
+                            done[p] = True
+                            active -= 1
+                            continue
+                        w = alpha * trans[p]
                         for d in range(dims):
-                            acc[d] += w * features[g, d]
-                        trans = next_t
-                        last = i + 1
+                            acc[p, d] += w * features[g, d]
+                        trans[p] = next_t
+                        last[p] = i + 1
+                if active == 0:
+                    break
+            for yy in range(th):
+                for xx in range(tw):
+                    p = yy * tile + xx
                     for d in range(dims):
-                        out_image[yy, xx, d] = acc[d]
-                    out_alpha[yy, xx] = 1.0 - trans
-                    out_last[yy, xx] = last
+                        out_image[ty0 + yy, tx0 + xx, d] = acc[p, d]
+                    out_alpha[ty0 + yy, tx0 + xx] = 1.0 - trans[p]
+                    out_last[ty0 + yy, tx0 + xx] = last[p]
 
     @numba.njit(parallel=True, cache=True)
     def backward_kernel(means2d, conics, opacities, features, offsets, flat, tiles_x, width, height, tile,
@@ -84,45 +110,79 @@ def _build_kernels() -> dict[str, object]:
         for t in numba.prange(offsets.shape[0] - 1):
             tx0 = (t % tiles_x) * tile
             ty0 = (t // tiles_x) * tile
+            tw, th = min(tile, width - tx0), min(tile, height - ty0)
             start = offsets[t]
-            behind = np.zeros(dims, dtype=np.float64)
-            for yy in range(ty0, min(ty0 + tile, height)):
-                for xx in range(tx0, min(tx0 + tile, width)):
-                    px, py = xx + 0.5, yy + 0.5
-                    t_final = 1.0 - np.float64(out_alpha[yy, xx])
-                    trans = t_final
-                    d_alpha_out = grad_alpha[yy, xx]
-                    behind[:] = 0.0
-                    for i in range(out_last[yy, xx] - 1, start - 1, -1):
-                        g = flat[i]
-                        dx, dy = means2d[g, 0] - px, means2d[g, 1] - py
-                        ca, cb, cc = conics[g, 0], conics[g, 1], conics[g, 2]
+            size = tile * tile
+            t_final = np.ones(size, dtype=np.float64)
+            last = np.full(size, start, dtype=np.int64)
+            d_image = np.zeros((size, dims), dtype=np.float64)
+            d_out_alpha = np.zeros(size, dtype=np.float64)
+            end = start
+            for yy in range(th):
+                for xx in range(tw):
+                    p = yy * tile + xx
+                    t_final[p] = 1.0 - np.float64(out_alpha[ty0 + yy, tx0 + xx])
+                    last[p] = out_last[ty0 + yy, tx0 + xx]
+                    end = max(end, last[p])
+                    d_out_alpha[p] = grad_alpha[ty0 + yy, tx0 + xx]
+                    for d in range(dims):
+                        d_image[p, d] = grad_image[ty0 + yy, tx0 + xx, d]
+            trans = t_final.copy()  # walking back: the transmittance in front of the current Gaussian
+            behind = np.zeros((size, dims), dtype=np.float64)  # what is composited behind it
+            grad_features = np.zeros(dims, dtype=np.float64)
+            for i in range(end - 1, start - 1, -1):
+                g = flat[i]
+                ca, cb, cc, opacity = conics[g, 0], conics[g, 1], conics[g, 2], opacities[g]
+                log_limit = math.log(255.0 * opacity)
+                base = means2d[g, 0] - tx0 - 0.5
+                g_mx = g_my = g_a = g_b = g_c = g_o = 0.0
+                grad_features[:] = 0.0
+                for yy in range(th):
+                    dy = means2d[g, 1] - (ty0 + yy + 0.5)
+                    # the columns (dx = base - column) that can lie in the ellipse sigma <= ln(255 o), widened by
+                    # one each side; the per-pixel test stays the exact rule (inlined: a jitted helper called
+                    # from these closures would defeat numba's cache)
+                    qb = cb * dy
+                    disc = qb * qb - ca * (cc * dy * dy - 2.0 * log_limit)
+                    if disc < 0.0:
+                        continue
+                    root = math.sqrt(disc)
+                    first = max(0, int(math.floor(base - (root - qb) / ca)) - 1)
+                    final = min(tw - 1, int(math.ceil(base + (root + qb) / ca)) + 1)
+                    for xx in range(first, final + 1):
+                        p = yy * tile + xx
+                        if i >= last[p]:
+                            continue
+                        dx = base - xx
                         sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                        if sigma < 0.0:
+                        if sigma < 0.0 or sigma > log_limit:
                             continue
                         falloff = math.exp(-sigma)
-                        raw = opacities[g] * falloff
-                        alpha = min(max_alpha, raw)
+                        alpha = min(max_alpha, opacity * falloff)
                         if alpha < alpha_threshold:
                             continue
                         one_minus = 1.0 - alpha
-                        trans = trans / one_minus  # transmittance in front of g
-                        w = alpha * trans
-                        d_alpha = d_alpha_out * t_final / one_minus
+                        trans[p] /= one_minus
+                        w = alpha * trans[p]
+                        d_alpha = d_out_alpha[p] * t_final[p] / one_minus
                         for d in range(dims):
-                            dc = grad_image[yy, xx, d]
-                            grad_rows[i, GEOMETRY_COLUMNS + d] += w * dc
-                            d_alpha += trans * (features[g, d] - behind[d]) * dc
-                            behind[d] = alpha * features[g, d] + one_minus * behind[d]
-                        if raw > max_alpha:
+                            dc = d_image[p, d]
+                            grad_features[d] += w * dc
+                            d_alpha += trans[p] * (features[g, d] - behind[p, d]) * dc
+                            behind[p, d] = alpha * features[g, d] + one_minus * behind[p, d]
+                        if opacity * falloff > max_alpha:
                             continue  # clamped: alpha does not depend on the Gaussian here
                         d_sigma = -d_alpha * alpha
-                        grad_rows[i, 0] += d_sigma * (ca * dx + cb * dy)
-                        grad_rows[i, 1] += d_sigma * (cc * dy + cb * dx)
-                        grad_rows[i, 2] += d_sigma * 0.5 * dx * dx
-                        grad_rows[i, 3] += d_sigma * dx * dy
-                        grad_rows[i, 4] += d_sigma * 0.5 * dy * dy
-                        grad_rows[i, 5] += d_alpha * falloff
+                        g_mx += d_sigma * (ca * dx + cb * dy)
+                        g_my += d_sigma * (cc * dy + cb * dx)
+                        g_a += d_sigma * 0.5 * dx * dx
+                        g_b += d_sigma * dx * dy
+                        g_c += d_sigma * 0.5 * dy * dy
+                        g_o += d_alpha * falloff
+                grad_rows[i, 0], grad_rows[i, 1], grad_rows[i, 2] = g_mx, g_my, g_a
+                grad_rows[i, 3], grad_rows[i, 4], grad_rows[i, 5] = g_b, g_c, g_o
+                for d in range(dims):
+                    grad_rows[i, GEOMETRY_COLUMNS + d] = grad_features[d]
 
     @numba.njit(cache=True)
     def sum_rows(flat, grad_rows, count):  # pragma: no cover

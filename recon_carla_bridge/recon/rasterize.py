@@ -9,11 +9,13 @@ backends share the camera model and compositing rule (`raster_reference`):
 """
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import torch
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.recon.projection import EPS2D, MAX_EXTEND, NEAR_PLANE
 
 TRAIN_BACKENDS = ("gsplat", "cpu", "reference")
 
@@ -37,6 +39,26 @@ class RasterOutput(NamedTuple):
 def train_backend(device: torch.device) -> str:
     """The rasterizer training uses on `device`: gsplat on CUDA, the numba CPU rasterizer otherwise."""
     return "gsplat" if device.type == "cuda" else "cpu"
+
+
+@torch.no_grad()
+def may_touch_image(means: torch.Tensor, log_scales: torch.Tensor, camera_from_world: torch.Tensor, K: torch.Tensor,
+                    width: int, height: int) -> torch.Tensor:
+    """[N] bool, a superset of the Gaussians `projection.project` keeps: in front of the near plane, with the
+    centre within the image grown by a bound on the footprint's radius (3.33 x the largest scale x the
+    perspective Jacobian's largest gain, plus the low-pass filter's). Culling the rest before projecting
+    saves the CPU path the projection and autograd of the Gaussians behind or beside the camera."""
+    cam = means @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
+    z = cam[:, 2]
+    depth = z.clamp_min(NEAR_PLANE)
+    fx, fy, cx, cy = float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2])
+    # the Jacobian clamps x/z and y/z to 1.3x the half field of view, so its gain is at most f/z · sqrt(1 + lim²)
+    lim_x = max(width - cx, cx) / fx + 0.15 * width / fx
+    lim_y = max(height - cy, cy) / fy + 0.15 * height / fy
+    gain = max(fx, fy) / depth * math.sqrt(1.0 + lim_x**2 + lim_y**2)
+    radius = MAX_EXTEND * (torch.exp(log_scales.max(dim=1).values) * gain + math.sqrt(EPS2D)) + 1.0
+    u, v = fx * cam[:, 0] / depth + cx, fy * cam[:, 1] / depth + cy
+    return (z >= NEAR_PLANE) & (u + radius > 0) & (u - radius < width) & (v + radius > 0) & (v - radius < height)
 
 
 def rasterize_features(

@@ -65,12 +65,13 @@ from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotma
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
 from recon_carla_bridge.recon.log_views import held_out_split, list_views, scaled_size, scaled_view
 from recon_carla_bridge.recon.metrics import psnr, ssim
-from recon_carla_bridge.recon.rasterize import rasterize_features, train_backend
+from recon_carla_bridge.recon.rasterize import may_touch_image, rasterize_features, train_backend
 from recon_carla_bridge.recon.semantics import CarlaTag
 from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
 _BACKEND_NAMES = {"gsplat": "gsplat CUDA rasterizer", "cpu": "numba CPU rasterizer", "reference": "reference rasterizer"}
+MIN_TRAIN_SIZE = 11  # px: the SSIM window
 _SET_KEYS = ("means", "quats", "scales", "opacities", "sh0", "shN")
 _IDENTITY_COLOUR = torch.cat([torch.eye(3), torch.zeros(3, 1)], dim=1)  # [3, 4]
 
@@ -442,10 +443,17 @@ def _render_view(
         quats = torch.index_put(quats, (actor_index,), quat_multiply(per_gaussian[:, 12:], quats[actor_index]))
         view_dirs = torch.index_put(view_dirs, (actor_index,), torch.einsum("nji,nj->ni", rot, moved - camera_position))
     opacities = torch.sigmoid(p["opacities"]) * visible[owner]
-    colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
+    sh0, shN, log_scales = p["sh0"], p["shN"], p["scales"]
+    viewmat = invert_rigid(world_from_camera)
+    if backend != "gsplat":  # gsplat culls in its kernels; on the CPU, torch's projection and autograd cost O(N)
+        keep = may_touch_image(means.detach(), log_scales.detach(), viewmat, view.K, view.view.width, view.view.height)
+        keep = keep.nonzero().squeeze(1)
+        means, quats, log_scales, opacities = means[keep], quats[keep], log_scales[keep], opacities[keep]
+        sh0, shN, view_dirs, owner = sh0[keep], shN[keep], view_dirs[keep], owner[keep]
+    colors = eval_sh(torch.cat([sh0, shN], dim=1), view_dirs)  # [N, 3]
     is_actor = (owner < len(model.actor_ids)).to(colors.dtype)[:, None]  # 4th channel: actor coverage
     colors = torch.cat([colors, is_actor], dim=1)
-    raster = rasterize_features(means, quats, p["scales"], opacities, colors, invert_rigid(world_from_camera), view.K,
+    raster = rasterize_features(means, quats, log_scales, opacities, colors, viewmat, view.K,
                                 view.view.width, view.view.height, backend)
     rgb, coverage, depth, alpha, info = raster.features[..., :3], raster.features[..., 3], raster.depth, raster.alpha, raster.info
     dirs = _pixel_dirs(view) if dirs is None else dirs
@@ -491,10 +499,27 @@ def train(
     scene: GaussianScene | None = None,
     on_eval: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring."""
+    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring.
+
+    On the CPU, torch's own operators run on one thread while training (restored afterwards): they are
+    small per step, and on 2 shared cores their OpenMP barriers cost more than the second thread gives
+    (bench/train_cpu_bench.py: 0.35 vs 0.21 steps/s); the numba kernels keep their threads."""
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available (use --device cpu: the numba CPU rasterizer)")
+    if device.type == "cuda":
+        return _train(log, config, progress, scene, on_eval, device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(log, config, progress, scene, on_eval, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianScene | None,
+           on_eval: Callable[[str], None], device: torch.device) -> TrainResult:
+    """`train`'s body, on `device`."""
     backend = train_backend(device)
     torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
@@ -502,6 +527,10 @@ def train(
 
     views = list_views(log, held_out_split(len(log.frames), config.holdout, config.train_frames))
     views = [scaled_view(v, *scaled_size(v.width, v.height, config.resolution_scale, config.width)) for v in views]
+    if min(min(v.width, v.height) for v in views) < MIN_TRAIN_SIZE:
+        small = min(views, key=lambda v: min(v.width, v.height))
+        raise InputError(f"resolution: camera {small.camera!r} would train at {small.width}x{small.height}; "
+                         f"SSIM needs at least {MIN_TRAIN_SIZE} px each way (raise the resolution scale or width)")
     train_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if not v.held_out])]
     test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out], lidar=False)]
     if not train_views:
@@ -544,6 +573,8 @@ def train(
     on_eval(f"training with the {_BACKEND_NAMES[backend]} at {width}x{height}: {len(train_views)} training views, "
             f"{len(test_views)} held out")
     checkpoints: list[dict[str, Any]] = []
+    loop_started = time.time()
+    losses: list[torch.Tensor] = []  # detached, so no GPU wait per step
     next_eval = started + 60 * config.eval_every_minutes if config.eval_every_minutes > 0 and test_views else None
     bar = tqdm(range(config.iterations), desc="reconstruct", disable=not progress, mininterval=2.0)
     step = 0
@@ -587,6 +618,7 @@ def train(
         loss = loss + config.camera_reg * camera.pow(2).sum()
         loss = loss + config.colour_reg * (model.colour[frame] - identity_colour).pow(2).sum()
         loss.backward()
+        losses.append(loss.detach())
         for optimizer in optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -624,10 +656,14 @@ def train(
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_seconds = time.time() - started
+    loop_seconds = time.time() - loop_started
 
     metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
     metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1,
-                    "steps_per_second": round((step + 1) / max(train_seconds, 1e-9), 3),
+                    "steps_per_second": round((step + 1) / max(loop_seconds, 1e-9), 3),
+                    "setup_seconds": round(loop_started - started, 1),
+                    "loss_first": round(float(torch.stack(losses[:10]).mean()), 5),
+                    "loss_last": round(float(torch.stack(losses[-10:]).mean()), 5),
                     "backend": backend, "resolution": f"{width}x{height}", "progress": checkpoints,
                     "held_out_distance_m": _distance_to_training(log, metrics["held_out_frames"], train_frames),
                     "peak_rss_mib": _peak_rss_mib()})
