@@ -35,7 +35,7 @@ from recon_carla_bridge.recon.log_views import (
     View,
     box_local_points,
     list_views,
-    load_image,
+    load_view_image,
     project_points,
     world_points,
 )
@@ -302,7 +302,7 @@ def initial_scene(log: SceneLog, config: InitConfig = InitConfig(), views: list[
     the geometry of the frames it is scored on); None uses every scan."""
     rng = np.random.default_rng(config.seed)
     views = [v for v in (views or list_views(log)) if not v.held_out]
-    images = {(v.frame_index, v.camera): load_image(v.image_path, v.width, v.height) for v in views}
+    images = {(v.frame_index, v.camera): load_view_image(v) for v in views}
     views_by_frame: dict[int, list[View]] = {}
     for view in views:
         views_by_frame.setdefault(view.frame_index, []).append(view)

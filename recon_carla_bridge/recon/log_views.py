@@ -5,6 +5,8 @@ dependency on the ingest package (it imports no `carla`).
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +16,6 @@ from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.ingest.scenelog import ActorTrack, SceneLog
 
 HOLDOUT_EVERY = 8
-DEFAULT_HOLDOUT = f"every:{HOLDOUT_EVERY}"
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,10 @@ class View:
         world_from_camera: (4, 4) float64 pose (OpenCV axes).
         ego_from_camera: (4, 4) float64 mounting of the camera on the ego.
         K: (3, 3) float64 intrinsics.
-        width, height: image size in pixels.
-        held_out: True for evaluation views (by default every HOLDOUT_EVERY-th frame, starting at frame 0;
-            see `parse_holdout` for the other splits).
+        width, height: image size in pixels (that the view is rendered and trained at).
+        held_out: True for evaluation views (by default every HOLDOUT_EVERY-th frame, starting at frame 0).
+        file_width, file_height: size of the image file when it differs from width x height (0: the same);
+            `load_view_image` resizes it.
     """
 
     frame_index: int
@@ -42,51 +44,89 @@ class View:
     width: int
     height: int
     held_out: bool
+    file_width: int = 0
+    file_height: int = 0
 
 
-@dataclass(frozen=True)
-class HoldoutSplit:
-    """Which frames are held out of training and scored.
+def scaled_view(view: View, width: int, height: int) -> View:
+    """`view` rendered at `width` x `height` (intrinsics scaled per axis, the image file resized on load)."""
+    if (width, height) == (view.width, view.height):
+        return view
+    K = np.array(view.K, dtype=np.float64)
+    K[0] *= width / view.width
+    K[1] *= height / view.height
+    return dataclasses.replace(view, K=K, width=int(width), height=int(height),
+                               file_width=view.file_width or view.width, file_height=view.file_height or view.height)
 
-    Attributes:
-        every: hold out every `every`-th frame (0, every, 2*every, ...); None when `after` is used.
-        after: train on frames 0..after and hold out every later frame (forward extrapolation); None when
-            `every` is used.
+
+def scaled_size(width: int, height: int, scale: float = 1.0, target_width: int = 0) -> tuple[int, int]:
+    """Image size for a resolution choice: `target_width` (> 0) with the aspect ratio kept, else `scale`."""
+    if target_width > 0:
+        scale = target_width / width
+    if not scale > 0:
+        raise InputError(f"resolution scale: must be positive, got {scale}")
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def load_view_image(view: View) -> np.ndarray:
+    """(H, W, 3) float32 RGB in [0, 1] of a view at its size (area-averaged when the file is larger)."""
+    if not view.file_width:
+        return load_image(view.image_path, view.width, view.height)
+    full = load_image(view.image_path, view.file_width, view.file_height)
+    small = Image.fromarray((full * 255 + 0.5).astype(np.uint8)).resize((view.width, view.height), Image.BOX)
+    return np.asarray(small, dtype=np.float32) / 255.0
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def _frame_ranges(spec: str, count: int, what: str) -> np.ndarray:
+    """(count,) bool of the frames named by "A-B,C,D-E" (inclusive ranges)."""
+    chosen = np.zeros(count, dtype=bool)
+    for part in spec.split(","):
+        match = _RANGE.match(part)
+        if not match:
+            raise InputError(f"{what} {spec!r}: expected frame ranges like 0-79 or 0-79,90")
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if first > last or last >= count:
+            raise InputError(f"{what} {spec!r}: range {part.strip()!r} is not within frames 0-{count - 1}")
+        chosen[first:last + 1] = True
+    return chosen
+
+
+def held_out_split(count: int, holdout: str = "auto", train_frames: str = "") -> np.ndarray:
+    """(count,) bool: which of `count` frames are held out (evaluated, never trained on).
+
+    `holdout`: "every:N" (frames 0, N, 2N, ...), "frames:A-B,C" (those frames), "none", or "auto"
+    (every:8, or none when `train_frames` is given). `train_frames` ("A-B,C", empty: all) limits training to
+    those frames: every other frame is held out too (e.g. "0-79" to score forward extrapolation on 80-99).
     """
-
-    every: int | None = HOLDOUT_EVERY
-    after: int | None = None
-
-    def held_out(self, frame_index: int) -> bool:
-        """Whether `frame_index` is an evaluation frame of this split."""
-        if self.after is not None:
-            return frame_index > self.after
-        return frame_index % self.every == 0
-
-
-def parse_holdout(text: str) -> HoldoutSplit:
-    """The split named by `text`: "every:N" (every N-th frame held out, interpolation) or "after:K" (frames
-    0..K train, later frames held out, forward extrapolation). Anything else is an InputError naming it."""
-    kind, colon, number = text.strip().partition(":")
-    try:
-        value = int(number)
-    except ValueError:
-        value = -1
-    if colon and kind == "every" and value >= 2:
-        return HoldoutSplit(every=value, after=None)
-    if colon and kind == "after" and value >= 0:
-        return HoldoutSplit(every=None, after=value)
-    raise InputError(f"holdout {text!r}: expected 'every:N' (N >= 2) or 'after:K' (K >= 0)")
+    spec = holdout.strip().lower()
+    if spec == "auto":
+        spec = "none" if train_frames.strip() else f"every:{HOLDOUT_EVERY}"
+    if spec == "none":
+        held = np.zeros(count, dtype=bool)
+    elif spec.startswith("every:") and spec[6:].isdigit() and int(spec[6:]) >= 2:
+        held = np.arange(count) % int(spec[6:]) == 0
+    elif spec.startswith("frames:"):
+        held = _frame_ranges(spec[7:], count, "holdout")
+    else:
+        raise InputError(f"holdout {holdout!r}: expected every:N (N >= 2), frames:A-B, none or auto")
+    if train_frames.strip():
+        held |= ~_frame_ranges(train_frames, count, "train frames")
+    if held.all():
+        raise InputError(f"holdout {holdout!r}, train frames {train_frames!r}: every frame is held out")
+    return held
 
 
-def is_held_out(frame_index: int, holdout: str = DEFAULT_HOLDOUT) -> bool:
-    """Whether a frame is in the held-out split (by default every 8th frame: 0, 8, 16, ...)."""
-    return parse_holdout(holdout).held_out(frame_index)
+def is_held_out(frame_index: int) -> bool:
+    """Whether a frame is in the held-out split (every 8th frame: 0, 8, 16, ...)."""
+    return frame_index % HOLDOUT_EVERY == 0
 
 
-def list_views(log: SceneLog, holdout: str = DEFAULT_HOLDOUT) -> list[View]:
-    """Every camera image of the log, in frame order, flagged by the `holdout` split (`parse_holdout`)."""
-    split = parse_holdout(holdout)
+def list_views(log: SceneLog, held_out: np.ndarray | None = None) -> list[View]:
+    """Every camera image of the log, in frame order (`held_out`: (F,) bool split, default `is_held_out`)."""
     views = []
     for frame in log.frames:
         for name, cam in frame.cameras.items():
@@ -101,13 +141,11 @@ def list_views(log: SceneLog, holdout: str = DEFAULT_HOLDOUT) -> list[View]:
                     K=calib.K,
                     width=calib.width,
                     height=calib.height,
-                    held_out=split.held_out(frame.index),
+                    held_out=is_held_out(frame.index) if held_out is None else bool(held_out[frame.index]),
                 )
             )
     if not views:
         raise InputError(f"scene log {log.name!r}: no camera images to reconstruct from")
-    if all(v.held_out for v in views):
-        raise InputError(f"scene log {log.name!r}: holdout {holdout!r} leaves no frame to train on")
     return views
 
 

@@ -8,7 +8,7 @@ compiles the same loop gsplat's CUDA kernel runs (16x16 tiles, Gaussians binned 
 order, early termination per pixel), one tile per task, so the result is deterministic.
 
 Pipeline per camera: `_project_kernel` (EWA projection + SH colour, one Gaussian per task) →
-depth sort (numpy, stable) → `_bin_kernel` (counting sort of Gaussians into tiles) → `_raster_kernel`.
+depth sort (`front_to_back`) → `_bin_kernel` (counting sort of Gaussians into tiles) → `_raster_kernel`.
 """
 from __future__ import annotations
 
@@ -132,15 +132,16 @@ def _build_kernels() -> dict[str, object]:
                 out_packed[g, 6 + ch] = max(value + 0.5, 0.0)
 
     @numba.njit(cache=True)
-    def bin_kernel(packed, tiles_x, tiles_y, tile):  # pragma: no cover - compiled
-        n = packed.shape[0]
+    def bin_kernel(centers, radii, tiles_x, tiles_y, tile):  # pragma: no cover - compiled
+        # centers [M, 2] and radii [M, 2] (pixels) of Gaussians in depth order
+        n = centers.shape[0]
         counts = np.zeros(tiles_x * tiles_y + 1, dtype=np.int64)
         bounds = np.empty((n, 4), dtype=np.int64)
         for g in range(n):
-            x0 = max(0, int(math.floor((packed[g, 0] - packed[g, 11]) / tile)))
-            x1 = min(tiles_x - 1, int(math.floor((packed[g, 0] + packed[g, 11]) / tile)))
-            y0 = max(0, int(math.floor((packed[g, 1] - packed[g, 12]) / tile)))
-            y1 = min(tiles_y - 1, int(math.floor((packed[g, 1] + packed[g, 12]) / tile)))
+            x0 = max(0, int(math.floor((centers[g, 0] - radii[g, 0]) / tile)))
+            x1 = min(tiles_x - 1, int(math.floor((centers[g, 0] + radii[g, 0]) / tile)))
+            y0 = max(0, int(math.floor((centers[g, 1] - radii[g, 1]) / tile)))
+            y1 = min(tiles_y - 1, int(math.floor((centers[g, 1] + radii[g, 1]) / tile)))
             bounds[g, 0], bounds[g, 1], bounds[g, 2], bounds[g, 3] = x0, x1, y0, y1
             for ty in range(y0, y1 + 1):
                 for tx in range(x0, x1 + 1):
@@ -268,7 +269,7 @@ def _as_f32(tensor: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(tensor.detach().to("cpu", torch.float32).numpy())
 
 
-def _front_to_back(index: np.ndarray, depths: np.ndarray) -> np.ndarray:
+def front_to_back(index: np.ndarray, depths: np.ndarray) -> np.ndarray:
     """`index` ([M] int) sorted by `depths[index]` (float32, all > 0), ties in index order: one sort of
     64-bit keys (the depth's bits, which order like the depth for positive floats, then the index), about
     twice as fast as numpy's stable argsort of the depths."""
@@ -309,11 +310,11 @@ def rasterize_cpu(
         camera_from_world.detach().to("cpu", torch.float64).numpy(), K.detach().to("cpu", torch.float64).numpy(),
         float(width), float(height), float(eps2d), float(NEAR_PLANE), packed, visible,
     )
-    index = _front_to_back(np.flatnonzero(visible), packed[:, 9])
+    index = front_to_back(np.flatnonzero(visible), packed[:, 9])
     packed = packed[index]  # [M, 13] in depth order
     slot_array = slots.detach().cpu().numpy().astype(np.int64)[index]
     tiles_x, tiles_y = (width + TILE - 1) // TILE, (height + TILE - 1) // TILE
-    offsets, flat = ks["bin"](packed, tiles_x, tiles_y, TILE)
+    offsets, flat = ks["bin"](np.ascontiguousarray(packed[:, :2]), np.ascontiguousarray(packed[:, 11:13]), tiles_x, tiles_y, TILE)
     order = _tile_order(tiles_x * tiles_y)
     rgb = np.empty((height, width, 3), dtype=np.float32)
     depth_sum = np.empty((height, width), dtype=np.float32)

@@ -1,7 +1,8 @@
-"""Training a GaussianScene from a SceneLog (gsplat on CUDA; a tiny differentiable CPU path for tests).
+"""Training a GaussianScene from a SceneLog (gsplat on CUDA, the numba CPU rasterizer without CUDA).
 
 The algorithm, top to bottom (`train`):
-  1. initialise Gaussians from LiDAR (`init_scene.initial_scene`); hold out every 8th frame;
+  1. initialise Gaussians from LiDAR (`init_scene.initial_scene`); hold out every 8th frame (or the split
+     `holdout` / `train_frames` name); images at the chosen resolution (`resolution_scale`, `width`);
   2. each step, render one training view: actor Gaussians are moved from their box frames by the
      logged box pose composed with a learned per-(actor, frame) correction (x, y, z, yaw); actors not
      seen in that frame are hidden; the sky texture fills the remaining transmittance; the ego pose gets
@@ -31,8 +32,9 @@ The algorithm, top to bottom (`train`):
      poses with their corrections, interpolated on frames without a training image) and the mean colour
      transform of the training frames baked into its colours, and evaluate the exported scene again as
      the simulator renders it (the scene's ego and actor trajectories, no per-frame colour).
-On CPU the renderer is `raster_reference` (differentiable torch, tiny images only) with MCMC's relocation
-in torch and no position noise: enough to test the loop, not to train a scene.
+Rendering goes through `rasterize.rasterize_features`: gsplat on CUDA; on the CPU the torch projection and
+the numba tile rasterizer with its backward pass (`raster_grad`), the same model, losses, densification
+and export, with MCMC's relocation in torch and no position noise (gsplat's noise kernel is CUDA-only).
 """
 from __future__ import annotations
 
@@ -61,12 +63,15 @@ from recon_carla_bridge.recon.gaussians import (
 from recon_carla_bridge.recon.densify import GroupedMCMC
 from recon_carla_bridge.recon.geometry import invert_rigid, quat_multiply, rotmat_to_quat, small_pose, yaw_pose
 from recon_carla_bridge.recon.init_scene import InitConfig, initial_scene
-from recon_carla_bridge.recon.log_views import DEFAULT_HOLDOUT, list_views, parse_holdout
+from recon_carla_bridge.recon.log_views import held_out_split, list_views, scaled_size, scaled_view
 from recon_carla_bridge.recon.metrics import psnr, ssim
+from recon_carla_bridge.recon.rasterize import may_touch_image, rasterize_features, train_backend
 from recon_carla_bridge.recon.semantics import CarlaTag
 from recon_carla_bridge.recon.shadows import ShadowView, always_behind_actors, shadow_views
 from recon_carla_bridge.recon.train_data import ViewTensors, load_view_tensors
 
+_BACKEND_NAMES = {"gsplat": "gsplat CUDA rasterizer", "cpu": "numba CPU rasterizer", "reference": "reference rasterizer"}
+MIN_TRAIN_SIZE = 11  # px: the SSIM window
 _SET_KEYS = ("means", "quats", "scales", "opacities", "sh0", "shN")
 _IDENTITY_COLOUR = torch.cat([torch.eye(3), torch.zeros(3, 1)], dim=1)  # [3, 4]
 
@@ -77,7 +82,7 @@ class TrainConfig:
 
     Attributes:
         iterations: optimisation steps.
-        device: "cuda" (gsplat) or "cpu" (reference renderer, tiny scenes).
+        device: "cuda" (gsplat) or "cpu" (numba CPU rasterizer; use a reduced resolution).
         max_minutes: stop early after this much wall time (None: no limit).
         cap_max: most Gaussians in the scene (MCMC's cap; bounds the file size).
         ssim_weight: weight of 1 - SSIM against L1.
@@ -120,8 +125,13 @@ class TrainConfig:
             training view (0 disables).
         shadow_shrink: actor boxes are shrunk by this factor for that test (the road beside a car stays).
         seed: random seed.
-        holdout: which frames are held out and scored: "every:8" (interpolation) or "after:79" (frames 0-79
-            train, later ones are scored: forward extrapolation; their LiDAR is not used either).
+        holdout: held-out frames: "every:N", "frames:A-B", "none" or "auto" (every:8, none with `train_frames`);
+            see `log_views.held_out_split`.
+        train_frames: train only on these frames ("A-B,C"; empty: all); the others are held out (scored).
+        resolution_scale: images are trained and scored at this fraction of their size (e.g. 0.5).
+        width: train and score at this image width instead (aspect ratio kept; 0: use resolution_scale).
+        eval_every_minutes: also score the held-out frames every this many minutes of training, into the
+            metrics' "progress" list (0: only at the end).
         init: the LiDAR initialisation settings.
     """
 
@@ -167,7 +177,11 @@ class TrainConfig:
     shadow_every: int = 500
     shadow_shrink: float = 0.9
     seed: int = 0
-    holdout: str = DEFAULT_HOLDOUT
+    holdout: str = "auto"
+    train_frames: str = ""
+    resolution_scale: float = 1.0
+    width: int = 0
+    eval_every_minutes: float = 0.0
     init: InitConfig = field(default_factory=InitConfig)
 
 
@@ -178,7 +192,9 @@ class TrainResult:
     Attributes:
         scene: the trained scene (CPU tensors).
         metrics: held-out "psnr", "ssim" (means over views), "train_seconds", "iterations",
-            "gaussians", plus per-view lists "psnr_per_view" and "held_out_frames".
+            "steps_per_second", "gaussians", "backend", "resolution", "peak_rss_mib", per-view lists
+            "psnr_per_view", "ssim_per_view", "held_out_frames", "held_out_distance_m" (to the nearest training
+            pose), and "progress" (held-out scores every `eval_every_minutes`).
     """
 
     scene: GaussianScene
@@ -427,28 +443,19 @@ def _render_view(
         quats = torch.index_put(quats, (actor_index,), quat_multiply(per_gaussian[:, 12:], quats[actor_index]))
         view_dirs = torch.index_put(view_dirs, (actor_index,), torch.einsum("nji,nj->ni", rot, moved - camera_position))
     opacities = torch.sigmoid(p["opacities"]) * visible[owner]
-    colors = eval_sh(torch.cat([p["sh0"], p["shN"]], dim=1), view_dirs)  # [N, 3]
+    sh0, shN, log_scales = p["sh0"], p["shN"], p["scales"]
+    viewmat = invert_rigid(world_from_camera)
+    if backend != "gsplat":  # gsplat culls in its kernels; on the CPU, torch's projection and autograd cost O(N)
+        keep = may_touch_image(means.detach(), log_scales.detach(), viewmat, view.K, view.view.width, view.view.height)
+        keep = keep.nonzero().squeeze(1)
+        means, quats, log_scales, opacities = means[keep], quats[keep], log_scales[keep], opacities[keep]
+        sh0, shN, view_dirs, owner = sh0[keep], shN[keep], view_dirs[keep], owner[keep]
+    colors = eval_sh(torch.cat([sh0, shN], dim=1), view_dirs)  # [N, 3]
     is_actor = (owner < len(model.actor_ids)).to(colors.dtype)[:, None]  # 4th channel: actor coverage
     colors = torch.cat([colors, is_actor], dim=1)
-    width, height = view.view.width, view.view.height
-    viewmat = invert_rigid(world_from_camera)
-    if backend == "gsplat":
-        from gsplat import rasterization
-
-        image, alphas, info = rasterization(
-            means, quats, torch.exp(p["scales"]), opacities, colors[None], viewmat[None], view.K[None],
-            width, height, render_mode="RGB+ED", packed=False,
-        )
-        rgb, coverage, depth, alpha = image[0, ..., :3], image[0, ..., 3], image[0, ..., 4], alphas[0, ..., 0]
-    else:
-        from recon_carla_bridge.recon.projection import project
-        from recon_carla_bridge.recon.raster_reference import composite_reference
-
-        world = GaussianSet(means, quats, p["scales"], torch.logit(opacities.clamp(1e-6, 1 - 1e-6)), p["sh0"][:, :1] * 0, p["semantic"])
-        projected = project(world, viewmat, view.K, width, height)
-        features = torch.cat([colors, projected.depths[:, None]], dim=1)
-        image, alpha = composite_reference(projected, features, width, height)
-        rgb, coverage, depth, info = image[..., :3], image[..., 3], image[..., 4] / alpha.clamp_min(1e-10), {}
+    raster = rasterize_features(means, quats, log_scales, opacities, colors, viewmat, view.K,
+                                view.view.width, view.view.height, backend)
+    rgb, coverage, depth, alpha, info = raster.features[..., :3], raster.features[..., 3], raster.depth, raster.alpha, raster.info
     dirs = _pixel_dirs(view) if dirs is None else dirs
     sky = sample_sky_texture(torch.sigmoid(model.sky_logits), dirs)
     info["actor_coverage"] = coverage  # [H, W] accumulated weight of actor Gaussians
@@ -492,22 +499,45 @@ def train(
     scene: GaussianScene | None = None,
     on_eval: Callable[[str], None] = print,
 ) -> TrainResult:
-    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring."""
+    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring.
+
+    On the CPU, torch's own operators run on one thread while training (restored afterwards): they are
+    small per step, and on 2 shared cores their OpenMP barriers cost more than the second thread gives
+    (bench/train_cpu_bench.py: 0.35 vs 0.21 steps/s); the numba kernels keep their threads."""
     device = torch.device(config.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available (use --device cpu for tiny scenes)")
-    backend = "gsplat" if device.type == "cuda" else "reference"
+        raise InputError("--device cuda: no CUDA device is available (use --device cpu: the numba CPU rasterizer)")
+    if device.type == "cuda":
+        return _train(log, config, progress, scene, on_eval, device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(log, config, progress, scene, on_eval, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianScene | None,
+           on_eval: Callable[[str], None], device: torch.device) -> TrainResult:
+    """`train`'s body, on `device`."""
+    backend = train_backend(device)
     torch.manual_seed(config.seed)
     generator = np.random.default_rng(config.seed)
     started = time.time()
 
-    views = list_views(log, config.holdout)
+    views = list_views(log, held_out_split(len(log.frames), config.holdout, config.train_frames))
+    views = [scaled_view(v, *scaled_size(v.width, v.height, config.resolution_scale, config.width)) for v in views]
+    if min(min(v.width, v.height) for v in views) < MIN_TRAIN_SIZE:
+        small = min(views, key=lambda v: min(v.width, v.height))
+        raise InputError(f"resolution: camera {small.camera!r} would train at {small.width}x{small.height}; "
+                         f"SSIM needs at least {MIN_TRAIN_SIZE} px each way (raise the resolution scale or width)")
     train_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if not v.held_out])]
     test_views = [v.to(device) for v in load_view_tensors(log, [v for v in views if v.held_out], lidar=False)]
     if not train_views:
         raise InputError(f"scene log {log.name!r}: no training views (every frame is held out)")
-    initial = scene if scene is not None else initial_scene(log, config.init, views,
-                                                            parse_holdout(config.holdout).after)
+    # a forward-extrapolation split (--train-frames) must not see the LiDAR geometry of the frames it scores
+    last_lidar = max(v.frame_index for v in views if not v.held_out) if config.train_frames.strip() else None
+    initial = scene if scene is not None else initial_scene(log, config.init, views, last_lidar)
     model = _build_model(initial, len(log.frames), device)
     train_frames = np.zeros(len(log.frames), dtype=bool)
     train_frames[[v.view.frame_index for v in train_views]] = True
@@ -541,6 +571,13 @@ def train(
                            [v.view.frame_index for v in train_views], train_views[0].view.width,
                            train_views[0].view.height, initial, config.shadow_shrink) if config.shadow_every > 0 else []
     dirs_cache: dict[int, torch.Tensor] = {}
+    width, height = train_views[0].view.width, train_views[0].view.height
+    on_eval(f"training with the {_BACKEND_NAMES[backend]} at {width}x{height}: {len(train_views)} training views, "
+            f"{len(test_views)} held out")
+    checkpoints: list[dict[str, Any]] = []
+    loop_started = time.time()
+    losses: list[torch.Tensor] = []  # detached, so no GPU wait per step
+    next_eval = started + 60 * config.eval_every_minutes if config.eval_every_minutes > 0 and test_views else None
     bar = tqdm(range(config.iterations), desc="reconstruct", disable=not progress, mininterval=2.0)
     step = 0
     for step in bar:
@@ -583,6 +620,7 @@ def train(
         loss = loss + config.camera_reg * camera.pow(2).sum()
         loss = loss + config.colour_reg * (model.colour[frame] - identity_colour).pow(2).sum()
         loss.backward()
+        losses.append(loss.detach())
         for optimizer in optimizers.values():
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -606,6 +644,13 @@ def train(
         densifier.step(model.params, optimizers, group, step, optimizers["means"].param_groups[0]["lr"])
         if step % 200 == 0:
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}", psnr=f"{psnr(rgb.detach().clamp(0, 1), target):.2f}", n=model.params["means"].shape[0])
+        if next_eval is not None and time.time() >= next_eval:
+            next_eval += 60 * config.eval_every_minutes
+            scores = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
+            minutes = (time.time() - started) / 60
+            checkpoints.append({"minutes": round(minutes, 2), "step": step + 1, "psnr": round(scores["psnr"], 3),
+                                "ssim": round(scores["ssim"], 4), "gaussians": int(model.params["means"].shape[0])})
+            on_eval(f"{minutes:.1f} min, step {step + 1}: held-out PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}")
         if config.max_minutes is not None and time.time() - started > 60 * config.max_minutes:
             on_eval(f"stopping at step {step + 1}: the {config.max_minutes} min budget is spent")
             break
@@ -613,9 +658,17 @@ def train(
     if device.type == "cuda":
         torch.cuda.synchronize()
     train_seconds = time.time() - started
+    loop_seconds = time.time() - loop_started
 
     metrics = evaluate(model, test_views, train_frames, backend, camera_rotation_scale)
-    metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1})
+    metrics.update({"train_seconds": round(train_seconds, 1), "iterations": step + 1,
+                    "steps_per_second": round((step + 1) / max(loop_seconds, 1e-9), 3),
+                    "setup_seconds": round(loop_started - started, 1),
+                    "loss_first": round(float(torch.stack(losses[:10]).mean()), 5),
+                    "loss_last": round(float(torch.stack(losses[-10:]).mean()), 5),
+                    "backend": backend, "resolution": f"{width}x{height}", "progress": checkpoints,
+                    "held_out_distance_m": _distance_to_training(log, metrics["held_out_frames"], train_frames),
+                    "peak_rss_mib": _peak_rss_mib()})
     metrics.update(_correction_summary(model, train_frames, camera_rotation_scale))
     shadowed = _shadowed_background(model, shadows) if shadows else None
     logged_ego = np.stack([np.asarray(frame.world_from_ego, dtype=np.float64) for frame in log.frames])
@@ -652,8 +705,24 @@ def evaluate(model: _Model, views: list[ViewTensors], train_frames: np.ndarray, 
         "psnr": float(np.mean(psnrs)) if psnrs else math.nan,
         "ssim": float(np.mean(ssims)) if ssims else math.nan,
         "psnr_per_view": [round(v, 3) for v in psnrs],
+        "ssim_per_view": [round(v, 4) for v in ssims],
         "held_out_frames": [v.view.frame_index for v in views],
     }
+
+
+def _distance_to_training(log: SceneLog, frames: list[int], train_frames: np.ndarray) -> list[float]:
+    """Per frame: the distance [m] of its ego position to the nearest training frame's (how far a held-out
+    frame lies beyond the training poses; under 1 m between interpolated frames)."""
+    positions = log.ego_positions()
+    trained = positions[np.nonzero(train_frames)[0]]
+    return [round(float(np.linalg.norm(trained - positions[f], axis=1).min()), 2) for f in frames]
+
+
+def _peak_rss_mib() -> float:
+    """The process's peak resident memory [MiB] (Linux: ru_maxrss in KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from recon_carla_bridge.recon.log_views import (
     View,
     box_local_points,
     list_views,
-    load_image,
+    load_view_image,
     project_points,
     world_points,
 )
@@ -81,7 +81,7 @@ def load_view_tensors(log: SceneLog, views: list[View] | None = None, lidar: boo
     `lidar` is False (views only rendered and scored), get no depth."""
     out = []
     for view in views or list_views(log):
-        image = load_image(view.image_path, view.width, view.height)
+        image = load_view_image(view)
         actor_pixels = np.zeros(0, dtype=np.int64)
         if lidar and log.frames[view.frame_index].lidars:
             points = world_points(log, view.frame_index)[:, :3]

@@ -23,3 +23,10 @@ def test_overrides_take_each_fields_type() -> None:
 def test_bad_overrides_name_the_field(item: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         apply_overrides(TrainConfig(), [item])
+
+
+def test_init_overrides_reach_the_lidar_initialisation() -> None:
+    config = apply_overrides(TrainConfig(), ["init.max_background_points=80000", "cap_max=120000"])
+    assert config.init.max_background_points == 80_000 and config.cap_max == 120_000
+    with pytest.raises(InputError, match="unknown or not settable field 'init.voxels'"):
+        apply_overrides(TrainConfig(), ["init.voxels=1"])

@@ -150,10 +150,10 @@ def test_degree_zero_colours_come_back_one_per_direction() -> None:
 
 def test_front_to_back_order_is_depth_then_index() -> None:
     """The CPU rasterizer's blending order: nearest first, equal depths in Gaussian order (deterministic)."""
-    from recon_carla_bridge.recon.raster_cpu import _front_to_back
+    from recon_carla_bridge.recon.raster_cpu import front_to_back
 
     rng = np.random.default_rng(3)
     depths = rng.choice(np.array([0.2, 1.0, 1.0, 7.5, 80.0, 1e4], dtype=np.float32), size=500)
     index = np.sort(rng.choice(500, size=300, replace=False))
     expected = index[np.argsort(depths[index], kind="stable")]
-    assert np.array_equal(_front_to_back(index, depths), expected)
+    assert np.array_equal(front_to_back(index, depths), expected)

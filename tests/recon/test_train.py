@@ -55,7 +55,7 @@ def test_reconstruct_command_writes_a_loadable_scene(synthetic_log, tmp_path: Pa
     from recon_carla_bridge.cli import main
 
     out = tmp_path / "scene.gs"
-    code = main(["reconstruct", str(synthetic_log.root), "--out", str(out), "--iters", "2", "--device", "cpu",
+    code = main(["reconstruct", str(synthetic_log.root), "--out", str(out), "--iters", "2", "--device", "cpu", "--resolution-scale", "1",
                  "--metrics-json", str(tmp_path / "m.json")])
     assert code == 0
     assert "held-out PSNR" in capsys.readouterr().out
@@ -248,3 +248,75 @@ def test_views_loaded_without_lidar_carry_no_depth(synthetic_log) -> None:
     assert all(v.depth_pixels.numel() == 0 and v.actor_pixels.numel() == 0 for v in without)
     assert all(torch.equal(a.image, b.image) and torch.equal(a.world_from_camera, b.world_from_camera)
                for a, b in zip(with_lidar, without))
+
+
+def test_reconstruct_without_cuda_trains_on_the_cpu_at_the_chosen_resolution(synthetic_log, tmp_path: Path, capsys,
+                                                                              monkeypatch) -> None:
+    import json
+
+    from recon_carla_bridge.cli import main
+    from recon_carla_bridge.recon.render import render
+    from tests.recon.synthetic import forward_camera
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out, metrics_path = tmp_path / "scene.gs", tmp_path / "metrics.json"
+    code = main(["reconstruct", str(synthetic_log.root), "--out", str(out), "--iters", "30", "--resolution-scale", "0.75",
+                 "--metrics-json", str(metrics_path), "--set", "pose_refine_start=0"])
+    assert code == 0
+    console = capsys.readouterr().out
+    assert "no CUDA device" in console and "numba CPU rasterizer at 24x18" in console
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["backend"] == "cpu" and metrics["resolution"] == "24x18" and metrics["steps_per_second"] > 0
+    assert metrics["loss_last"] < 0.8 * metrics["loss_first"]
+    scene = load_scene(out)
+    assert scene.metadata["train_resolution"] == "24x18"
+    image = render(scene, forward_camera(24, 18, focal=22.5, position=(0.0, 0.0, 1.5)), {}, backend="cpu")
+    assert bool(torch.isfinite(image.rgb).all()) and float(image.alpha.max()) > 0.9  # the trained street is drawn
+
+
+def test_train_frames_hold_out_the_rest_and_report_their_distance(synthetic_log) -> None:
+    result = train(synthetic_log, TrainConfig(iterations=2, device="cpu", init=TINY_INIT, train_frames="0-5"), progress=False)
+    assert result.metrics["held_out_frames"] == [6, 7, 8]
+    distances = result.metrics["held_out_distance_m"]  # the ego creeps 0.2 m per frame
+    assert distances == pytest.approx([0.2, 0.4, 0.6], abs=1e-6)
+    assert len(result.metrics["ssim_per_view"]) == 3
+
+
+@pytest.mark.parametrize("holdout, train_frames, held", [
+    ("auto", "", [0, 8]),
+    ("every:4", "", [0, 4, 8]),
+    ("frames:2-3,7", "", [2, 3, 7]),
+    ("auto", "0-6", [7, 8]),
+    ("every:4", "1-8", [0, 4, 8]),
+])
+def test_held_out_split(holdout: str, train_frames: str, held: list[int]) -> None:
+    from recon_carla_bridge.recon.log_views import held_out_split
+
+    assert np.nonzero(held_out_split(9, holdout, train_frames))[0].tolist() == held
+
+
+@pytest.mark.parametrize("holdout, train_frames, message", [
+    ("every:1", "", "expected every:N"),
+    ("sometimes", "", "expected every:N"),
+    ("auto", "0-20", "not within frames 0-8"),
+    ("auto", "3-x", "expected frame ranges"),
+    ("frames:0-8", "", "every frame is held out"),
+])
+def test_bad_held_out_split_names_the_option(holdout: str, train_frames: str, message: str) -> None:
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.recon.log_views import held_out_split
+
+    with pytest.raises(InputError, match=message):
+        held_out_split(9, holdout, train_frames)
+
+
+def test_scaled_view_resizes_image_and_intrinsics(synthetic_log) -> None:
+    from recon_carla_bridge.recon.log_views import list_views, load_view_image, scaled_size, scaled_view
+
+    view = list_views(synthetic_log)[0]
+    small = scaled_view(view, *scaled_size(view.width, view.height, target_width=16))
+    assert (small.width, small.height) == (16, 12) and small.K[0, 0] == pytest.approx(view.K[0, 0] / 2)
+    image = load_view_image(small)
+    full = load_view_image(view)
+    assert image.shape == (12, 16, 3)
+    assert np.allclose(image[3, 5], full[6:8, 10:12].reshape(-1, 3).mean(axis=0), atol=2 / 255)  # area average
