@@ -187,9 +187,11 @@ class RouteTraffic(EpisodeCallback):
 class RouteProgressLines(EpisodeCallback):
     """A progress line (sim time, route completion, ticks/s) every `every` wall seconds of a route."""
 
-    def __init__(self, planned: PlannedRoute, criteria: "RouteCriteria", every: float) -> None:
-        """Lines for `planned`, its completion read from `criteria`; `every` <= 0 prints none."""
-        self.progress = RouteProgress(planned.config.route_id, planned.length, every if every > 0 else float("inf"))
+    def __init__(self, planned: PlannedRoute, criteria: "RouteCriteria", every: float, name: str = "") -> None:
+        """Lines for `planned` (named `name`, else its route id), its completion read from `criteria`; `every` <= 0
+        prints none."""
+        self.progress = RouteProgress(name or planned.config.route_id, planned.length,
+                                      every if every > 0 else float("inf"))
         self.criteria = criteria
 
     def on_step_end(self, runner: "EpisodeRunner") -> str | None:

@@ -55,9 +55,11 @@ class RouteEpisode:
     scenarios, front video when `config.record_video`, the --max-route-seconds cap)."""
 
     def __init__(self, world: Any, world_map: carla.Map, planned: PlannedRoute, config: EvaluatorConfig,
-                 artifacts: Path, hosted_agent: bool = False, extra_callbacks: tuple[EpisodeCallback, ...] = ()) -> None:
+                 artifacts: Path, hosted_agent: bool = False, extra_callbacks: tuple[EpisodeCallback, ...] = (),
+                 name: str = "") -> None:
         """`hosted_agent`: an AutonomousAgent reads the runner's sensor interface itself (observations carry
-        no sensor data); else observations carry them (an environment stepped from outside)."""
+        no sensor data); else observations carry them (an environment stepped from outside). `name`: the run's
+        route id in progress lines (default: the route file's id)."""
         self.task = EpisodeTask(world, planned.route, planned.gps_route, name=planned.config.route_id)
         self.criteria = RouteCriteria(planned, world_map)
         self.recording = RouteRecording(planned, self.criteria, 1.0 / config.frame_rate)
@@ -66,7 +68,7 @@ class RouteEpisode:
         self.video = (FrontVideoCallback(artifacts / "front.mp4", world_map, config.frame_rate, config.video_fps)
                       if config.record_video else None)
         callbacks: list[EpisodeCallback] = [self.criteria, self.scenarios, self.traffic, self.recording,
-                                            RouteProgressLines(planned, self.criteria, config.progress_every)]
+                                            RouteProgressLines(planned, self.criteria, config.progress_every, name)]
         if self.video is not None:
             callbacks.append(self.video)
         self.cap_reason = CAP_REASON.format(config.max_route_seconds)  # why a route stops at --max-route-seconds
@@ -120,7 +122,8 @@ class RouteRunner:
         record = scoring.new_route_record(route_id, index)
         wall_start = time.time()
         failure, reason = "", ""
-        route = RouteEpisode(self.world, self.map, self.planned, self.config, self.artifacts, hosted_agent=True)
+        route = RouteEpisode(self.world, self.map, self.planned, self.config, self.artifacts, hosted_agent=True,
+                             name=route_id)
         runner = route.runner
         try:
             try:

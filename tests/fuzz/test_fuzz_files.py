@@ -3,6 +3,7 @@ route XML and OpenSCENARIO files with mutated attributes and elements. Each case
 (with finite values) or raises our InputError naming the file, never another exception, a signal or a hang."""
 from __future__ import annotations
 
+import copy
 import math
 import struct
 import tempfile
@@ -13,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from recon_carla_bridge.leaderboard.planning import plan_route
-from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 from recon_carla_bridge.leaderboard.routes import parse_routes_file
 from recon_carla_bridge.paths import shared_data_dir
 from recon_carla_bridge.recon.scene_file import load_scene, save_scene
 from recon_carla_bridge.scenario.runner import ScenarioRunner, ScenarioRunSettings
+from recon_carla_bridge.scene.scene_world import load_place_map as load_map
 
 from .isolation import describe, fuzz_settings, run_isolated
 
@@ -133,7 +134,7 @@ def mutated_xml(draw: st.DrawFn, base: str) -> tuple[str, list]:
             if kind == "drop_element":
                 parent.remove(element)
             else:
-                parent.append(ET.fromstring(ET.tostring(element)))
+                parent.append(copy.deepcopy(element))
             mutations.append((kind, element.tag))
     return ET.tostring(root, encoding="unicode"), mutations
 

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -16,7 +15,7 @@ AGENT = REPO / "agents" / "leaderboard_agents" / "route_follower_agent.py"
 
 def _evaluate(checkpoint: Path, *extra: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
-               str(AGENT), "--repetitions", "3", "--no-video", "--no-background-traffic", "--checkpoint",
+               str(AGENT), "--repetitions", "12", "--no-video", "--no-background-traffic", "--checkpoint",
                str(checkpoint), *extra]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -30,8 +29,7 @@ def test_ctrl_c_keeps_finished_routes_and_resume_redoes_none_of_them(shared_data
         line = process.stdout.readline()
         assert line, "".join(lines) + process.stderr.read()
         lines.append(line)
-    time.sleep(1.0)  # into the second repetition
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)  # during the second repetition (twelve take far longer than this line)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-3000:]
     assert "interrupted; the routes that finished are kept" in err and "Traceback" not in err, err[-3000:]
@@ -45,5 +43,5 @@ def test_ctrl_c_keeps_finished_routes_and_resume_redoes_none_of_them(shared_data
     redone = [line for line in out.splitlines() if line.startswith("=========")]
     assert not any(r["route_id"] in line for r in finished for line in redone), out  # nothing finished is redone
     records = json.loads(checkpoint.read_text())["_checkpoint"]["records"]
-    assert [r["route_id"] for r in records] == [f"RouteScenario_0_rep{k}" for k in range(3)]
+    assert [r["route_id"] for r in records] == [f"RouteScenario_0_rep{k}" for k in range(12)]
     assert records[0] == finished[0]

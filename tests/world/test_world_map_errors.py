@@ -31,7 +31,7 @@ def test_town_names_as_carla_spells_them() -> None:
     assert client.load_world_if_different("Crossing") is None
     assert client.load_world_if_different("Loop").get_map().name == "Carla/Maps/Loop"
     towns = [f"/Game/Carla/Maps/{n}" for n in ("Crossing", "Loop", "StraightRoad")]
-    assert client.get_available_maps() == towns + ["kitti"]  # the towns, then the bundled scenes
+    assert client.get_available_maps() == towns + ["kitti", "kitti_0013"]  # the towns, then the bundled scenes
 
 
 def test_a_new_world_starts_empty_of_vehicles() -> None:
