@@ -28,6 +28,12 @@ ROUTES = REPO / "scenarios" / "routes" / "town01_short.xml"
 IDS = ["RouteScenario_0_rep0", "RouteScenario_0_rep1"]
 
 
+
+def default_sigint() -> None:
+    """`preexec_fn` of a child that must see a Ctrl-C: a shell's background job (`cmd &`) starts with SIGINT
+    ignored and its children inherit that, so Python would not install its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def _agent(tmp_path: Path, run_step: str, name: str = "agent.py") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent('''
@@ -162,7 +168,7 @@ def test_a_real_ctrl_c_still_stops_the_evaluation_cleanly(shared_data: Path, tmp
     process = subprocess.Popen(
         [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent", str(agent),
          "--checkpoint", str(tmp_path / "results.json"), "--no-video", "--repetitions", "3"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         for line in process.stdout:
             if "stepping" in line:

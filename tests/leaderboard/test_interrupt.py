@@ -13,11 +13,18 @@ ROUTES = REPO / "scenarios" / "routes" / "town01_short.xml"
 AGENT = REPO / "agents" / "leaderboard_agents" / "route_follower_agent.py"
 
 
+
+def default_sigint() -> None:
+    """`preexec_fn` of a child that must see a Ctrl-C: a shell's background job (`cmd &`) starts with SIGINT
+    ignored and its children inherit that, so Python would not install its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def _evaluate(checkpoint: Path, *extra: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
                str(AGENT), "--repetitions", "12", "--no-video", "--no-background-traffic", "--checkpoint",
                str(checkpoint), *extra]
     return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
