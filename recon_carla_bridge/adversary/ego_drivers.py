@@ -3,28 +3,39 @@ reference planner (lane keeping; brakes with the smallest deceleration that avoi
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import carla
 import numpy as np
 import py_trees
 
-from recon_carla_bridge.adversary.avoidability import BRAKING_OPTIONS, EgoOption, ego_trajectory, first_collision
+from recon_carla_bridge.adversary.avoidability import (
+    BRAKING_OPTIONS,
+    EgoOption,
+    ego_trajectory,
+    first_collision,
+)
 from recon_carla_bridge.adversary.behaviours import PLAN_KEY
 from recon_carla_bridge.adversary.lanes import lane_reference
 from recon_carla_bridge.adversary.trajectory import Trajectory
-from recon_carla_bridge.scenario.ego_agents import (DEFAULT_DRIVE_DISTANCE_M, BasicAgentEgo, find_ego_vehicle,
-                                                    lane_destination)
+from recon_carla_bridge.scenario.ego_agents import (
+    DEFAULT_DRIVE_DISTANCE_M,
+    BasicAgentEgo,
+    find_ego_vehicle,
+    lane_destination,
+)
 
 EGO_SPEED_KMH = 30.0
 FULL_BRAKE_DECELERATION = 8.0  # m/s^2 a brake of 1.0 gives in the world's vehicle model (VehicleSpec.max_decel)
 PREDICTION_HORIZON_S = 4.0  # s the adversary is also predicted at constant velocity
 
 
-class _LaneAgentEgo(BasicAgentEgo):
+class _LaneAgentEgo(BasicAgentEgo, ABC):
     """Builds `_make(vehicle)` instead of BasicAgent and sends it down the ego's lane."""
 
+    @abstractmethod
     def _make(self, vehicle: carla.Vehicle):
-        raise NotImplementedError
+        """The subclass's hook: the CARLA agent that drives `vehicle`."""
 
     def _build(self) -> None:
         from srunner.scenariomanager.carla_data_provider import CarlaDataProvider

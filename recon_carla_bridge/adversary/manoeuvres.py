@@ -5,6 +5,7 @@ s(t), d(t) on a time grid; the base class checks the inputs and turns the plan i
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,7 @@ class FrenetPlan:
     manoeuvre_end: float  # s
 
 
-class Manoeuvre:
+class Manoeuvre(ABC):
     """Base: parameter defaults and checks; subclasses implement `_frenet`."""
 
     name = ""
@@ -63,8 +64,9 @@ class Manoeuvre:
         start_yaw = float(frame.reference.heading(frame.adversary_s))
         return Trajectory.from_positions(plan.t, xy, plan.manoeuvre_end, start_yaw)
 
+    @abstractmethod
     def _frenet(self, frame: PlanningFrame, params: dict[str, float]) -> FrenetPlan:
-        raise NotImplementedError
+        """The manoeuvre's own hook: its plan in the reference lane's Frenet frame (s along, d across)."""
 
     @staticmethod
     def _grid(duration: float, hold: float, dt: float) -> np.ndarray:
