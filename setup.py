@@ -38,6 +38,11 @@ CORE_REQUIREMENTS = [
     "scikit-learn==1.9.1",
     "protobuf>=4.21,<5",
     "tfrecord==1.14.6",
+    # The diffusion restorer (built from a config, trained here) and the RL environment/trainer.
+    "diffusers>=0.30,<1",
+    "safetensors>=0.4",
+    "gymnasium>=1.0,<2",
+    "tensorboardX>=2.6",  # TensorBoard event files without tensorboard itself (it needs protobuf>=6; we pin <5)
 ]
 
 setup(
@@ -52,7 +57,10 @@ setup(
     package_data={"recon_carla_bridge": ["data/*", "data/**/*"]},
     install_requires=CORE_REQUIREMENTS,
     extras_require={
-        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.5"],
+        "test": ["pytest>=8.0", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.5",
+                 "stable-baselines3>=2.3", "ray>=2.30"],
+        "rl": ["stable-baselines3>=2.3"],  # the independent check of the in-repo PPO
+        "ray": ["ray>=2.30"],  # evaluation and RL rollouts past one machine (--ray-address)
         "gpu": ["gsplat==1.5.3"],
     },
     entry_points={"console_scripts": ["recon-carla=recon_carla_bridge.cli:main"]},

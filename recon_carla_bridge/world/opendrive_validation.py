@@ -163,9 +163,14 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
         _check_integers(element, where, label)
     _check_order(road.findall("planView/geometry"), "s", where, f"{label} <planView>")
     _check_order(road.findall("lanes/laneSection"), "s", where, f"{label} <lanes>", strict=True)
-    for element, name in ((road.find("planView/geometry"), "geometry"), (road.find("lanes/laneSection"), "laneSection")):
-        if element is not None and abs(float(element.get("s", "0"))) > 1e-3:
-            raise InputError(f"{where}: {label}: the first <{name}> must start at s=0, found s={element.get('s')!r}")
+    first_geometry = road.find("planView/geometry")
+    if first_geometry is not None and float(first_geometry.get("s", "0")) != 0.0:
+        # libcarla looks a road's s=0 up in its geometry list and dereferences the miss (SIGSEGV for any s > 0)
+        raise InputError(f"{where}: {label}: the first <geometry> must start at exactly s=0, "
+                         f"found s={first_geometry.get('s')!r}")
+    first_section = road.find("lanes/laneSection")
+    if first_section is not None and abs(float(first_section.get("s", "0"))) > 1e-3:
+        raise InputError(f"{where}: {label}: the first <laneSection> must start at s=0, found s={first_section.get('s')!r}")
     for geometry in road.findall("planView/geometry"):
         if geometry.get("length") is None:
             raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: attribute 'length' is missing")
@@ -177,6 +182,12 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
         if arc.get("curvature") is None or float(arc.get("curvature", "0")) == 0.0:
             raise InputError(f"{where}: {label} <arc>: attribute 'curvature' must be a non-zero number "
                              f"(got {arc.get('curvature')!r}; a straight piece is a <line>)")
+    for spiral in road.findall("planView/geometry/spiral"):
+        start, end = (_number(spiral, name, where, label, required=True) for name in ("curvStart", "curvEnd"))
+        if start == end:
+            # libcarla's clothoid divides by the curvature change: equal ends give NaN waypoints
+            raise InputError(f"{where}: {label} <spiral>: curvStart = curvEnd = {start:g}; a piece of constant curvature "
+                             "is an <arc> (or a <line>)")
     for mark_type in road.iter("roadMark"):
         for pattern in mark_type.findall("type"):
             if pattern.find("line") is None:

@@ -7,6 +7,7 @@ import math
 import xml.etree.ElementTree as ET
 
 import carla
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -88,6 +89,28 @@ def test_mutated_opendrive_never_crashes_hangs_or_yields_nan(case: tuple[str, li
     outcome = run_isolated(_exercise_map, text, target="opendrive")
     assert outcome.kind == "ok" or (outcome.kind == "error" and outcome.error_type in ("InputError", "NativeCallRefused")), \
         describe(outcome, mutations)
+
+
+@pytest.mark.parametrize("start", ["1e-320", "1e-9", "0.0005"])
+def test_a_first_geometry_that_starts_past_zero_is_refused_not_a_crash(start: str) -> None:
+    """libcarla dereferences the missing geometry at s=0 (SIGSEGV) for any first <geometry s> > 0: CI found 1e-320."""
+    root = ET.fromstring(MAPS["StraightRoad"])
+    root.find(".//planView/geometry").set("s", start)
+    outcome = run_isolated(_exercise_map, ET.tostring(root, encoding="unicode"), target="opendrive")
+    assert outcome.kind == "error" and outcome.error_type == "InputError", describe(outcome, [start])
+    assert "first <geometry> must start at exactly s=0" in outcome.detail
+
+
+@pytest.mark.parametrize("attributes", [{}, {"curvStart": "0.05", "curvEnd": "0.05"}])
+def test_a_spiral_without_a_curvature_change_is_refused_not_nan(attributes: dict[str, str]) -> None:
+    """A <spiral> whose curvStart equals curvEnd (or both missing) made libcarla walk NaN waypoints (fuzz found it)."""
+    root = ET.fromstring(MAPS["Crossing"])
+    for spiral in root.iter("spiral"):
+        spiral.attrib.clear()
+        spiral.attrib.update(attributes)
+    outcome = run_isolated(_exercise_map, ET.tostring(root, encoding="unicode"), target="opendrive")
+    assert outcome.kind == "error" and outcome.error_type == "InputError", describe(outcome, [attributes])
+    assert "<spiral>" in outcome.detail
 
 
 def _call(map_name: str, location: tuple[float, float, float], method: str, distance: float) -> str:
