@@ -12,7 +12,9 @@ Python script can easily produce:
   - `carla.Map(name, xodr)` on malformed OpenDRIVE (see opendrive_validation.py).
 `install()` wraps each of these on the carla classes themselves, so every caller is covered — our world, the
 `agents` package, ScenarioRunner and user scripts. A refused call raises `NativeCallRefused`, which is both our
-InputError and the RuntimeError CARLA raises for a bad distance (code that catches either keeps working).
+InputError and the RuntimeError CARLA raises for a bad distance (code that catches either keeps working). What
+libcarla itself raises while walking a network (its RuntimeError/IndexError on an inconsistent road) comes out as
+NativeCallRefused too, naming the call and where on the map it was made.
 """
 from __future__ import annotations
 
@@ -71,13 +73,29 @@ def _native(cls: type, name: str) -> Callable[..., Any]:
     return _NATIVE[key]
 
 
+def _call_native(native: Callable[..., Any], what: str, *args: Any, **kwargs: Any) -> Any:
+    """`native(*args)`, with libcarla's own RuntimeError/IndexError turned into NativeCallRefused naming `what` and,
+    for a waypoint, where on the map the call was made."""
+    try:
+        return native(*args, **kwargs)
+    except NativeCallRefused:
+        raise
+    except (RuntimeError, IndexError) as error:
+        where = ""
+        if args and isinstance(args[0], carla.Waypoint):
+            where = f" at road {args[0].road_id} lane {args[0].lane_id} s={args[0].s:.2f}"
+        raise NativeCallRefused(f"{what}{where}: libcarla failed on this road network ({type(error).__name__}: "
+                                f"{error})") from None
+
+
 # ---- carla.Waypoint ----------------------------------------------------------------------------------------
 def _waypoint_step(name: str) -> Callable[..., Any]:
     native = _native(carla.Waypoint, name)
 
     @functools.wraps(native)
     def guarded(self: carla.Waypoint, distance: float) -> list[carla.Waypoint]:
-        return native(self, check_distance(distance, f"Waypoint.{name}", MAX_WAYPOINT_DISTANCE_M))
+        return _call_native(native, f"Waypoint.{name}", self,
+                            check_distance(distance, f"Waypoint.{name}", MAX_WAYPOINT_DISTANCE_M))
 
     guarded.__doc__ = f"Waypoint.{name}(distance) with distance finite and in (0, {MAX_WAYPOINT_DISTANCE_M:g}] m."
     return guarded
@@ -88,7 +106,8 @@ def _landmarks(name: str) -> Callable[..., Any]:
 
     @functools.wraps(native)
     def guarded(self: carla.Waypoint, distance: float, *args: Any, **kwargs: Any) -> list[Any]:
-        return native(self, check_distance(distance, f"Waypoint.{name}", MAX_LANDMARK_DISTANCE_M), *args, **kwargs)
+        return _call_native(native, f"Waypoint.{name}", self,
+                            check_distance(distance, f"Waypoint.{name}", MAX_LANDMARK_DISTANCE_M), *args, **kwargs)
 
     guarded.__doc__ = f"Waypoint.{name}(distance, ...) with distance finite and in (0, {MAX_LANDMARK_DISTANCE_M:g}] m."
     return guarded
@@ -104,7 +123,8 @@ def _walk(waypoint: carla.Waypoint, distance: float, forward: bool) -> list[carl
     result: list[carla.Waypoint] = []
     current = waypoint
     for _ in range(MAX_LANE_WALK_STEPS):
-        options = step_call(current, distance)
+        options = _call_native(step_call, "Waypoint.next_until_lane_end" if forward else
+                               "Waypoint.previous_until_lane_start", current, distance)
         same_lane = [w for w in options if w.road_id == waypoint.road_id and w.lane_id == waypoint.lane_id]
         if not same_lane:
             break
@@ -152,7 +172,7 @@ def _generate_waypoints() -> Callable[..., Any]:
         if value < MIN_GENERATE_DISTANCE_M:
             raise NativeCallRefused(f"Map.generate_waypoints: distance {distance!r} is below {MIN_GENERATE_DISTANCE_M:g} m "
                                     "(the native call would not finish)")
-        return native(self, value)
+        return _call_native(native, "Map.generate_waypoints", self, value)
 
     return guarded
 
@@ -162,7 +182,7 @@ def _get_waypoint() -> Callable[..., Any]:
 
     def guarded(self: carla.Map, location: carla.Location, *args: Any, **kwargs: Any) -> carla.Waypoint | None:
         """Map.get_waypoint(location, ...) with a finite location."""
-        return native(self, check_location(location, "Map.get_waypoint"), *args, **kwargs)
+        return _call_native(native, "Map.get_waypoint", self, check_location(location, "Map.get_waypoint"), *args, **kwargs)
 
     return guarded
 
@@ -175,8 +195,19 @@ def _get_waypoint_xodr() -> Callable[..., Any]:
         value = float(s)
         if not math.isfinite(value):
             raise NativeCallRefused(f"Map.get_waypoint_xodr: s = {s!r} must be finite")
-        return native(self, int(road_id), int(lane_id), value)
+        return _call_native(native, "Map.get_waypoint_xodr", self, int(road_id), int(lane_id), value)
 
+    return guarded
+
+
+def _map_query(name: str) -> Callable[..., Any]:
+    native = _native(carla.Map, name)
+
+    @functools.wraps(native)
+    def guarded(self: carla.Map, *args: Any, **kwargs: Any) -> Any:
+        return _call_native(native, f"Map.{name}", self, *args, **kwargs)
+
+    guarded.__doc__ = f"Map.{name}(...), with libcarla's own errors named as NativeCallRefused."
     return guarded
 
 
@@ -185,7 +216,8 @@ def _transform_to_geolocation() -> Callable[..., Any]:
 
     def guarded(self: carla.Map, location: carla.Location) -> carla.GeoLocation:
         """Map.transform_to_geolocation(location) with a finite location."""
-        return native(self, check_location(location, "Map.transform_to_geolocation"))
+        return _call_native(native, "Map.transform_to_geolocation", self,
+                            check_location(location, "Map.transform_to_geolocation"))
 
     return guarded
 
@@ -205,6 +237,8 @@ def install() -> None:
     carla.Map.get_waypoint = _get_waypoint()
     carla.Map.get_waypoint_xodr = _get_waypoint_xodr()
     carla.Map.transform_to_geolocation = _transform_to_geolocation()
+    for name in ("get_topology", "get_spawn_points", "get_crosswalks"):
+        setattr(carla.Map, name, _map_query(name))
 
 
 def uninstall() -> None:

@@ -41,3 +41,21 @@ def test_non_positive_distance_is_refused() -> None:
     wmap = load_map("StraightRoad")
     with pytest.raises(RuntimeError, match="distance > 0.0"):
         wmap.get_waypoint(carla.Location(50, 1.75, 0)).previous_until_lane_start(0.0)
+
+
+def test_libcarla_own_errors_come_out_named_with_where_on_the_map() -> None:
+    """What libcarla raises itself (RuntimeError/IndexError on an inconsistent network) is a NativeCallRefused
+    naming the call and the waypoint's road, lane and s; still a RuntimeError for CARLA code that catches one."""
+    from recon_carla_bridge.world.native_guards import NativeCallRefused, _call_native
+
+    waypoint = load_map("StraightRoad").get_waypoint(carla.Location(50, 1.75, 0))
+
+    def failing(wp: carla.Waypoint, distance: float) -> list[carla.Waypoint]:
+        raise IndexError("vector::_M_range_check")
+
+    with pytest.raises(NativeCallRefused) as error:
+        _call_native(failing, "Waypoint.next", waypoint, 2.0)
+    message = str(error.value)
+    assert message.startswith(f"Waypoint.next at road {waypoint.road_id} lane {waypoint.lane_id} s=")
+    assert "IndexError: vector::_M_range_check" in message and isinstance(error.value, RuntimeError)
+    assert len(waypoint.next(2.0)) == 1, "the guarded call itself still works"
