@@ -73,6 +73,16 @@ class DrawResult:
     ticks: int
 
 
+@dataclass
+class ManoeuvreRun:
+    """How one driven manoeuvre went."""
+
+    behaviour: DAAManoeuvre
+    verdict: str  # 'accepted', the first rejection cause, or 'no plan'
+    trigger_time: float  # game time s of the plan (or of the start while none)
+    ticks: int = 0
+
+
 class DrawWorld:
     """One loaded town, reused across draws (actors are destroyed after each)."""
 
@@ -148,32 +158,58 @@ class DrawWorld:
             actors.append(sensor)
             sensor.listen(lambda event: contacts.append(event.timestamp) if event.other_actor.id == adversary.id else None)
             self._tick()  # the start velocities take effect
-            driver = EGO_DRIVERS[ego_kind]("")
-            driver.route_planner, driver.drive_distance = self.route_planner(), DRIVE_DISTANCE_M
-            behaviour = DAAManoeuvre(adversary, ego, spec, name=f"DAA {spec.manoeuvre.name}")
-            with _quiet():
-                behaviour.tick_once()
-            if behaviour.trajectory is None:
-                cause = next(iter(behaviour.rejections), "no plan")
-                return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, cause, False, None, params, 1)
-            trigger_time = GameTime.get_time()
-            ticks = 0
-            end = behaviour.trajectory.duration + AFTER_PLAN_S
-            while GameTime.get_time() - trigger_time < min(end, max_s):
-                timestamp = GameTime.get_time()
-                ego.apply_control(driver.run_step({}, timestamp))
-                if behaviour.status == py_trees.common.Status.RUNNING:
-                    behaviour.tick_once()
-                self._tick()
-                ticks += 1
-            first = min(contacts) - trigger_time if contacts else None
-            return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, "accepted", bool(contacts), first, params, ticks)
+            run = self.drive(ego, adversary, spec, ego_kind, max_s)
+            if run.behaviour.trajectory is None:
+                return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, run.verdict, False, None, params, 1)
+            first = min(contacts) - run.trigger_time if contacts else None
+            return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, "accepted", bool(contacts), first, params,
+                              run.ticks)
         finally:
             for actor in reversed(actors):
                 if actor.type_id.startswith("sensor"):
                     actor.stop()
                 actor.destroy()
             self.world.tick()
+
+    def drive(self, ego: carla.Actor, adversary: carla.Actor, spec: AdversarySpec, ego_kind: str, max_s: float,
+              on_tick=None, after_plan_s: float = AFTER_PLAN_S) -> "ManoeuvreRun":
+        """Run `spec`'s DAAManoeuvre on `adversary` (triggered per the spec) with the ego driven by `ego_kind`,
+        until the plan has been driven `after_plan_s` past its end, no plan came within the spec's patience, or
+        `max_s` s; `on_tick()` after every tick."""
+        driver = EGO_DRIVERS[ego_kind]("")
+        driver.route_planner, driver.drive_distance = self.route_planner(), DRIVE_DISTANCE_M
+        behaviour = DAAManoeuvre(adversary, ego, spec, name=f"DAA {spec.manoeuvre.name}")
+        start = GameTime.get_time()
+        run = ManoeuvreRun(behaviour, "no plan", start)
+        plan_first = spec.trigger == "time" and spec.trigger_value == 0  # plan from the state as placed
+        while GameTime.get_time() - start < max_s:
+            if run.ticks == 0 and plan_first:
+                self._tick_behaviour(run, spec.patience)
+            if run.verdict not in ("accepted", "no plan"):
+                return run
+            if run.verdict == "accepted" and (GameTime.get_time() - run.trigger_time
+                                              >= behaviour.trajectory.duration + after_plan_s):
+                return run
+            ego.apply_control(driver.run_step({}, GameTime.get_time()))
+            self._tick_behaviour(run, spec.patience)
+            self._tick()
+            run.ticks += 1
+            if on_tick is not None:
+                on_tick()
+        return run
+
+    def _tick_behaviour(self, run: "ManoeuvreRun", patience: float) -> None:
+        """Tick the manoeuvre while it runs; note when its plan came, or why none will."""
+        behaviour = run.behaviour
+        if behaviour.status not in (py_trees.common.Status.RUNNING, py_trees.common.Status.INVALID):
+            return
+        with _quiet():
+            behaviour.tick_once()
+        if behaviour.trajectory is not None and run.verdict != "accepted":
+            run.verdict, run.trigger_time = "accepted", GameTime.get_time()
+        elif behaviour.trajectory is None and (behaviour.status == py_trees.common.Status.FAILURE
+                                               or (patience == 0 and behaviour.rejections)):
+            run.verdict = next(iter(behaviour.rejections), "no plan")
 
     def _tick(self) -> None:
         self.world.tick()
