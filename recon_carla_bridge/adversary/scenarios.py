@@ -159,5 +159,7 @@ class DAATailgating(DAAScenario):
     manoeuvres = ("tailgating",)
 
 
+from recon_carla_bridge.adversary.ctg_scenario import CTGCousin  # noqa: E402 (the CTG class, loaded by type= too)
+
 SCENARIO_CLASSES = {cls.__name__: cls for cls in (DAACutIn, DAAMerge, DAALaneChangeAbort, DAAOncomingIntrusion, DAABrakeCheck,
-                                                 DAATailgating)}
+                                                 DAATailgating, CTGCousin)}
