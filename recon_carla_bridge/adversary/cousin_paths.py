@@ -112,7 +112,7 @@ def extended_both_ends(wmap: carla.Map, log: Trajectory, before: float = 30.0,
     def lane_run(location: np.ndarray, metres: float, backwards: bool) -> np.ndarray:
         waypoint = wmap.get_waypoint(carla.Location(float(location[0]), float(location[1]), 0.0))
         chain = [waypoint]
-        while len(chain) * STEP_M < metres:
+        while (len(chain) - 1) * STEP_M < metres:
             options = chain[-1].previous(STEP_M) if backwards else chain[-1].next(STEP_M)
             if not options:
                 break

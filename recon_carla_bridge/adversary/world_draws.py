@@ -80,7 +80,8 @@ class ManoeuvreRun:
     behaviour: DAAManoeuvre
     verdict: str  # 'accepted', the first rejection cause, or 'no plan'
     trigger_time: float  # game time s of the plan (or of the start while none)
-    ticks: int = 0
+    ticks: int = 0  # world ticks driven
+    plan_tick: int = 0  # the tick count when the plan came
 
 
 class DrawWorld:
@@ -161,7 +162,7 @@ class DrawWorld:
             run = self.drive(ego, adversary, spec, ego_kind, max_s)
             if run.behaviour.trajectory is None:
                 return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, run.verdict, False, None, params, 1)
-            first = min(contacts) - run.trigger_time if contacts else None
+            first = round(min(contacts) - run.trigger_time, 3) if contacts else None  # game time accumulates rounding
             return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, "accepted", bool(contacts), first, params,
                               run.ticks)
         finally:
@@ -182,14 +183,14 @@ class DrawWorld:
         start = GameTime.get_time()
         run = ManoeuvreRun(behaviour, "no plan", start)
         plan_first = spec.trigger == "time" and spec.trigger_value == 0  # plan from the state as placed
-        while GameTime.get_time() - start < max_s:
+        while run.ticks * DT < max_s:
             if run.ticks == 0 and plan_first:
                 self._tick_behaviour(run, spec.patience)
             if run.verdict not in ("accepted", "no plan"):
                 return run
-            if run.verdict == "accepted" and (GameTime.get_time() - run.trigger_time
-                                              >= behaviour.trajectory.duration + after_plan_s):
-                return run
+            if run.verdict == "accepted" and ((run.ticks - run.plan_tick) * DT
+                                              >= behaviour.trajectory.duration + after_plan_s - 1e-6):
+                return run  # counted in ticks: game time accumulates rounding, and a run must repeat exactly
             ego.apply_control(driver.run_step({}, GameTime.get_time()))
             self._tick_behaviour(run, spec.patience)
             self._tick()
@@ -206,7 +207,7 @@ class DrawWorld:
         with _quiet():
             behaviour.tick_once()
         if behaviour.trajectory is not None and run.verdict != "accepted":
-            run.verdict, run.trigger_time = "accepted", GameTime.get_time()
+            run.verdict, run.trigger_time, run.plan_tick = "accepted", GameTime.get_time(), run.ticks
         elif behaviour.trajectory is None and (behaviour.status == py_trees.common.Status.FAILURE
                                                or (patience == 0 and behaviour.rejections)):
             run.verdict = next(iter(behaviour.rejections), "no plan")
