@@ -11,7 +11,7 @@ import math
 import carla
 import numpy as np
 
-from recon_carla_bridge.adversary.cousins import CousinSpec
+from recon_carla_bridge.adversary.cousins import CousinSpec, make_cousin
 from recon_carla_bridge.adversary.frenet import ReferenceLine
 from recon_carla_bridge.adversary.trajectory import Trajectory, VehicleLimits
 
@@ -108,6 +108,7 @@ def extended_both_ends(wmap: carla.Map, log: Trajectory, before: float = 30.0,
     """The log with lane following prepended (`before` m along its lane up to the log's start, at the start speed)
     and appended (`after` m on from its end, at the end speed), t = 0 where the prefix starts; and the prefix's s."""
     dt = float(log.t[1] - log.t[0])
+    log = make_cousin(log, CousinSpec("log"))  # the log smoothed (logged poses jitter: kinks at walking pace)
 
     def lane_run(location: np.ndarray, metres: float, backwards: bool) -> np.ndarray:
         waypoint = wmap.get_waypoint(carla.Location(float(location[0]), float(location[1]), 0.0))

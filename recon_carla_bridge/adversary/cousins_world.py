@@ -26,7 +26,8 @@ def logged_ego(world: carla.World) -> Trajectory:
 
     bundle = getattr(world, "scene_bundle", None)
     if bundle is None:
-        raise InputError(f"map {world.get_map().name}: not a reconstructed scene (no logged ego trajectory)")
+        raise InputError(f"map {world.get_map().name}: not a reconstructed scene (no logged ego trajectory; "
+                         "in a CARLA town give --start X Y for a lane drive)")
     transforms = [scene_pose_to_carla(pose) for pose in bundle.world_from_ego]
     xy = np.array([[t.location.x, t.location.y] for t in transforms])
     times = np.asarray(bundle.timestamps, dtype=float) - float(bundle.timestamps[0])
@@ -105,15 +106,15 @@ def _held_before(actor: Trajectory, samples: int) -> Trajectory:
 def main(argv: list[str] | None = None) -> int:
     """Generate, check and write the cousins of a scene's logged drive (or of a lane drive in a CARLA town); print
     counts by cause as JSON; with --report, write the distribution report (PNG + JSON)."""
+    from recon_carla_bridge.commands.cousins import add_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("town", help="a reconstructed scene's name (e.g. kitti) or a CARLA town (with --start)")
-    parser.add_argument("--out", default="", help="route XML to write")
-    parser.add_argument("--report", default="", help="folder for the distribution report ctg_<town>.png/.json")
-    parser.add_argument("--start", nargs=2, type=float, metavar=("X", "Y"),
-                        help="in a CARLA town: where the stand-in log (a lane drive) starts")
-    parser.add_argument("--speed", type=float, default=8.0, help="m/s of the stand-in log in a CARLA town")
-    parser.add_argument("--seconds", type=float, default=8.0, help="s of the stand-in log in a CARLA town")
-    args = parser.parse_args(argv)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """What `main` does, for parsed arguments."""
     import recon_carla_bridge
 
     world = recon_carla_bridge.Client().load_world(args.town)

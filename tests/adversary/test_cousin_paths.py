@@ -59,3 +59,24 @@ def test_the_distribution_report_shows_more_non_straight_cousins(crossing, tmp_p
     assert report["non_straight_share"]["before"] == 0.0 and report["non_straight_share"]["after"] >= 0.5
     assert report["rejected_share"] == {"infeasible": 1 / len(cousins)}
     assert report["after"]["heading_change_deg"]["max"] > 80.0
+
+
+def test_recon_carla_cousins_writes_routes_and_the_report(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    from recon_carla_bridge.paths import REPO_ROOT
+
+    routes = tmp_path / "crossing_cousins.xml"
+    result = subprocess.run([sys.executable, "-m", "recon_carla_bridge.cli", "cousins", "Crossing", "--start", "-60",
+                             "1.75", "--out", str(routes), "--report", str(tmp_path)], capture_output=True, text=True,
+                            timeout=600, cwd=REPO_ROOT, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = [route.get("name") for route in ET.parse(routes).getroot().iter("route")]
+    assert any(name.startswith("turn_left") for name in names) and any(name.startswith("turn_right") for name in names)
+    report = json.loads((tmp_path / "ctg_Crossing.json").read_text())
+    assert report["non_straight_share"]["after"] > report["non_straight_share"]["before"]
+    bad = subprocess.run([sys.executable, "-m", "recon_carla_bridge.cli", "cousins", "Crossing"], capture_output=True,
+                         text=True, timeout=600, cwd=REPO_ROOT, check=False)
+    assert bad.returncode == 2 and "give --start X Y" in bad.stderr and "Traceback" not in bad.stderr
