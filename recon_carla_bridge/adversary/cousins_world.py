@@ -80,13 +80,15 @@ def generate_cousins(wmap: carla.Map, log: Trajectory, actors: list[Trajectory])
     from recon_carla_bridge.adversary.cousin_paths import extended_both_ends, turn_cousins
 
     candidates = {spec: make_cousin(log, spec) for spec in standard_specs(lane_offsets(wmap, log), log.duration)}
-    both_ends, lead_seconds = extended_both_ends(wmap, log)
-    candidates[CousinSpec("extended_both_ends_30m")] = both_ends
+    leads = {}
+    for metres in (30.0, 15.0):  # a car following the logged ego may leave room for the shorter run-up only
+        spec = CousinSpec(f"extended_both_ends_{metres:g}m")
+        candidates[spec], lead_seconds = extended_both_ends(wmap, log, before=metres, after=metres)
+        leads[spec] = int(round(lead_seconds / (log.t[1] - log.t[0])))
     candidates.update(turn_cousins(wmap, log))
-    lead = int(round(lead_seconds / (log.t[1] - log.t[0])))
     cousins = []
     for spec, trajectory in candidates.items():
-        aligned = [_held_before(actor, lead) for actor in actors] if spec.name.startswith("extended_both") else actors
+        aligned = [_held_before(actor, leads[spec]) for actor in actors] if spec in leads else actors
         cousins.append(check_cousin(spec, trajectory, aligned, on_road=lambda xy: on_drivable_lanes(wmap, xy)))
     return cousins
 
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         from recon_carla_bridge.adversary.ctg_report import write_report
 
-        write_report(args.town, log, cousins, Path(args.report))
+        write_report(args.town, log, cousins, Path(args.report), wmap)
     shapes = {name: shape_summary(trajectory, log) for name, trajectory in accepted.items()}
     share_after = sum(bool(shape["non_straight"]) for shape in shapes.values()) / max(1, len(shapes))
     print(json.dumps({"cousins": len(cousins), "by_cause": dict(causes),

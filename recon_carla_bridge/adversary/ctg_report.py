@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recon_carla_bridge.adversary.cousins import Cousin, logged_frenet, shape_summary
+from recon_carla_bridge.adversary.cousins import NON_STRAIGHT_OFFSET_M, Cousin, logged_frenet, shape_summary
+from recon_carla_bridge.adversary.frenet import ReferenceLine
 from recon_carla_bridge.adversary.trajectory import Trajectory, kinematics_of
 
 
@@ -18,10 +19,28 @@ def rejection_cause(cousin: Cousin) -> str:
     return cousin.rejection.split(":")[0].split(" with")[0] or "accepted"
 
 
-def samples(trajectories: list[Trajectory], log: Trajectory) -> dict[str, np.ndarray]:
-    """Per-sample |curvature| (1/m), lateral offset from the logged path (m) and speed (m/s), pooled; per-trajectory
-    heading change (deg)."""
-    reference, _ = logged_frenet(log)
+def start_lane_line(wmap, log: Trajectory) -> ReferenceLine:
+    """The centre line of the lane the log starts in, followed straight on (through junctions) well past its end:
+    what a trajectory that neither changes lane nor turns stays on."""
+    import carla
+
+    from recon_carla_bridge.adversary.lanes import lane_reference
+
+    length = float(np.sum(np.linalg.norm(np.diff(log.xy, axis=0), axis=1)))
+    start = wmap.get_waypoint(carla.Location(float(log.xy[0, 0]), float(log.xy[0, 1]), 0.0))
+    return lane_reference(start, behind=60.0, ahead=length + 120.0)
+
+
+def max_offset(trajectory: Trajectory, reference: ReferenceLine) -> float:
+    """The largest |lateral offset| (m) of the trajectory from a reference line."""
+    return float(max(abs(reference.to_frenet(p)[1]) for p in trajectory.xy[::5]))
+
+
+def samples(trajectories: list[Trajectory], log: Trajectory, reference: ReferenceLine | None = None
+            ) -> dict[str, np.ndarray]:
+    """Per-sample |curvature| (1/m), lateral offset (m) from `reference` (default: the logged path) and speed (m/s),
+    pooled; per-trajectory heading change (deg)."""
+    reference = reference if reference is not None else logged_frenet(log)[0]
     curvature, offset, speed, heading = [], [], [], []
     for trajectory in trajectories:
         curvature.append(np.abs(kinematics_of(trajectory).curvature))
@@ -41,18 +60,32 @@ def _stats(values: np.ndarray) -> dict[str, float]:
             "min": float(values.min()), "max": float(values.max())}
 
 
-def build_report(scene: str, log: Trajectory, cousins: list[Cousin]) -> dict:
-    """The report's numbers (JSON-ready)."""
+def build_report(scene: str, log: Trajectory, cousins: list[Cousin], wmap=None) -> dict:
+    """The report's numbers (JSON-ready). With the map, lateral offsets are measured from the log's start lane
+    (`start_lane_line`) and a trajectory is non-straight when it leaves that lane line by more than
+    NON_STRAIGHT_OFFSET_M (a lane change or a turn, the log's own included); without it, from the logged path."""
     causes = Counter(rejection_cause(c) for c in cousins)
     accepted = [c for c in cousins if not c.rejection]
-    before, after = samples([log], log), samples([c.trajectory for c in accepted], log)
+    reference = start_lane_line(wmap, log) if wmap is not None else None
+    before = samples([log], log, reference)
+    after = samples([c.trajectory for c in accepted], log, reference)
     shapes = {c.spec.name: shape_summary(c.trajectory, log) for c in accepted}
+    if reference is not None:
+        def non_straight(trajectory: Trajectory) -> bool:
+            return max_offset(trajectory, reference) > NON_STRAIGHT_OFFSET_M
+        for c in accepted:
+            shapes[c.spec.name]["max_offset_from_start_lane"] = max_offset(c.trajectory, reference)
+            shapes[c.spec.name]["non_straight"] = non_straight(c.trajectory)
+        log_non_straight = non_straight(log)
+    else:
+        log_non_straight = bool(shape_summary(log, log)["non_straight"])
     return {
         "scene": scene, "cousins": len(cousins), "accepted": len(accepted),
         "rejected_share": {cause: count / max(1, len(cousins)) for cause, count in sorted(causes.items())
                            if cause != "accepted"},
         "rejections": {c.spec.name: c.rejection for c in cousins if c.rejection},
-        "non_straight_share": {"before": float(bool(shape_summary(log, log)["non_straight"])),
+        "offsets_from": "the log's start lane" if reference is not None else "the logged path",
+        "non_straight_share": {"before": float(log_non_straight),
                                "after": sum(bool(s["non_straight"]) for s in shapes.values()) / max(1, len(shapes))},
         "before": {key: _stats(values) for key, values in before.items()},
         "after": {key: _stats(values) for key, values in after.items()},
@@ -60,18 +93,20 @@ def build_report(scene: str, log: Trajectory, cousins: list[Cousin]) -> dict:
     }
 
 
-def write_report(scene: str, log: Trajectory, cousins: list[Cousin], folder: Path) -> dict:
-    """Write `ctg_<scene>.json` and `ctg_<scene>.png` into `folder`; return the report."""
+def write_report(scene: str, log: Trajectory, cousins: list[Cousin], folder: Path, wmap=None) -> dict:
+    """Write `ctg_<scene>.json` and `ctg_<scene>.png` into `folder` (offsets from the start lane with `wmap`, see
+    `build_report`); return the report."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    report = build_report(scene, log, cousins)
+    report = build_report(scene, log, cousins, wmap)
     (folder / f"ctg_{scene}.json").write_text(json.dumps(report, indent=1))
     accepted = [c for c in cousins if not c.rejection]
-    before, after = samples([log], log), samples([c.trajectory for c in accepted], log)
+    reference = start_lane_line(wmap, log) if wmap is not None else None
+    before, after = samples([log], log, reference), samples([c.trajectory for c in accepted], log, reference)
     figure, axes = plt.subplots(2, 3, figsize=(15, 8))
     plan = axes[0, 0]
     for cousin in cousins:
@@ -85,7 +120,7 @@ def write_report(scene: str, log: Trajectory, cousins: list[Cousin], folder: Pat
     plan.invert_yaxis()  # CARLA's y points right of x: draw it as a map
     plan.set_title(f"{scene}: {report['accepted']}/{report['cousins']} cousins accepted")
     plan.legend(fontsize=8)
-    panels = [("curvature", "|curvature| (1/m)", axes[0, 1]), ("lateral_offset", "lateral offset from the log (m)",
+    panels = [("curvature", "|curvature| (1/m)", axes[0, 1]), ("lateral_offset", f"lateral offset from {report['offsets_from']} (m)",
                                                                  axes[0, 2]),
               ("speed", "speed (m/s)", axes[1, 0]), ("heading_change_deg", "heading change (deg)", axes[1, 1])]
     for key, label, axis in panels:

@@ -17,6 +17,7 @@ from recon_carla_bridge.adversary.avoidability import (
     first_collision,
 )
 from recon_carla_bridge.adversary.behaviours import PLAN_KEY, half_extents
+from recon_carla_bridge.adversary.frenet import ReferenceLine
 from recon_carla_bridge.adversary.lanes import lane_reference
 from recon_carla_bridge.adversary.trajectory import Trajectory
 from recon_carla_bridge.scenario.ego_agents import (
@@ -114,12 +115,20 @@ class ReferencePlannerEgo(ConstantSpeedEgo):
                 return option
         return BRAKING_OPTIONS[-1]
 
+    def _lane_reference(self, xy: np.ndarray) -> tuple[ReferenceLine, float]:
+        """The centre line of the ego's lane (10 m behind to 200 m ahead, kept while the ego stays on it) and the
+        ego's s on it."""
+        kept = _reuse_reference(getattr(self, "_reference", None), xy)
+        if kept is not None:
+            return kept
+        wmap = self._vehicle.get_world().get_map()
+        self._reference = lane_reference(wmap.get_waypoint(self._vehicle.get_location()), behind=10.0, ahead=200.0)
+        return self._reference, self._reference.to_frenet(xy)[0]
+
     def _avoiding_option(self, predictions: list[Trajectory], own_half: tuple[float, float],
                          other_half: tuple[float, float]) -> float | None:
-        wmap = self._vehicle.get_world().get_map()
-        reference = lane_reference(wmap.get_waypoint(self._vehicle.get_location()), behind=10.0, ahead=200.0)
         location = self._vehicle.get_location()
-        ego_s, _ = reference.to_frenet(np.array([location.x, location.y]))
+        reference, ego_s = self._lane_reference(np.array([location.x, location.y]))
         velocity = self._vehicle.get_velocity()
         speed = math.hypot(velocity.x, velocity.y)
         for option in BRAKING_OPTIONS:
@@ -127,6 +136,14 @@ class ReferencePlannerEgo(ConstantSpeedEgo):
                                    own_half, other_half) is None for p in predictions):
                 return option
         return None
+
+
+def _reuse_reference(reference: ReferenceLine | None, xy: np.ndarray) -> tuple[ReferenceLine, float] | None:
+    """(reference, s of xy) while xy is on the reference's lane (|d| < 1 m) with 100 m of it ahead; else None."""
+    if reference is None:
+        return None
+    s, d = reference.to_frenet(xy)
+    return (reference, s) if abs(d) < 1.0 and 5.0 < s < reference.length - 100.0 else None
 
 
 def _behind(ego: carla.Actor, other: carla.Actor) -> bool:

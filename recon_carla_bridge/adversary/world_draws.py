@@ -258,15 +258,50 @@ def summarise(results: list[DrawResult], draws: int) -> dict:
     return table
 
 
+def write_table(results: list[DrawResult], seconds: dict[str, float], path: Path) -> dict:
+    """Write the summary (recomputed from every draw) and the draws as JSON; return the summary."""
+    summary = summarise(results, 0)
+    for manoeuvre, cpu in seconds.items():
+        if manoeuvre in summary:
+            summary[manoeuvre]["cpu_seconds"] = cpu
+    for manoeuvre in summary:
+        summary[manoeuvre]["town"] = PLACES[manoeuvre].town
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"summary": summary, "ego_speed_mps": EGO_SPEED_KMH / 3.6, "dt": DT,
+                                "cpu_seconds": seconds, "draws": [r.__dict__ for r in results]}, indent=1,
+                               default=_plain))
+    return summary
+
+
+def read_tables(paths: list[str]) -> tuple[list[DrawResult], dict[str, float]]:
+    """The draws and CPU seconds of tables written by `write_table` (runs split over processes)."""
+    results, seconds = [], {}
+    for path in paths:
+        table = json.loads(Path(path).read_text())
+        results += [DrawResult(**row) for row in table["draws"]]
+        for manoeuvre, cpu in table.get("cpu_seconds", {}).items():
+            seconds[manoeuvre] = seconds.get(manoeuvre, 0.0) + cpu
+    return results, seconds
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the draws, print a line per manoeuvre and write the table (and every draw) as JSON."""
+    """Run the draws, print a line per manoeuvre and write the table (and every draw) as JSON after each
+    manoeuvre; or, with --merge, join tables of runs split over processes."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=200, help="seeds 0..N-1 per manoeuvre")
+    parser.add_argument("--draws", type=int, default=200, help="seeds first..first+N-1 per manoeuvre")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--manoeuvres", nargs="+", default=list(MANOEUVRES), choices=list(MANOEUVRES))
     parser.add_argument("--egos", nargs="+", default=list(EGO_DRIVERS), choices=list(EGO_DRIVERS))
     parser.add_argument("--json", default="", help="write the summary and the draws here")
+    parser.add_argument("--merge", nargs="+", default=[], help="tables to join into --json (no draws are run)")
     args = parser.parse_args(argv)
+    if args.merge:
+        results, seconds = read_tables(args.merge)
+        summary = write_table(results, seconds, Path(args.json))
+        for manoeuvre, row in summary.items():
+            print(f"{manoeuvre:24s} accepted {row['accepted']:4d}/{row['draws']} rejected {row['rejected_share']} "
+                  f"collisions {row['collisions']}")
+        return 0
     worlds: dict[str, DrawWorld] = {}
     results: list[DrawResult] = []
     seconds: dict[str, float] = {}
@@ -285,14 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         row = summarise([r for r in results if r.manoeuvre == manoeuvre], args.draws)[manoeuvre]
         print(f"{manoeuvre:24s} accepted {row['accepted']:4d}/{row['draws']} rejected {row['rejected_share']} "
               f"collision rate {row['collision_rate']} ({seconds[manoeuvre]} CPU s)", flush=True)
-    if args.json:
-        summary = summarise(results, args.draws)
-        for manoeuvre, cpu in seconds.items():
-            summary[manoeuvre]["cpu_seconds"] = cpu
-            summary[manoeuvre]["town"] = PLACES[manoeuvre].town
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"summary": summary, "ego_speed_mps": EGO_SPEED_KMH / 3.6, "dt": DT,
-                                               "draws": [r.__dict__ for r in results]}, indent=1, default=_plain))
+        if args.json:
+            write_table(results, seconds, Path(args.json))
     return 0
 
 

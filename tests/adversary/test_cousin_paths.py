@@ -53,7 +53,7 @@ def test_the_distribution_report_shows_more_non_straight_cousins(crossing, tmp_p
     cousins = [Cousin(CousinSpec("log"), log, "")]
     cousins += [Cousin(spec, trajectory, "") for spec, trajectory in turn_cousins(wmap, log).items()]
     cousins.append(Cousin(CousinSpec("bad"), log, "infeasible: jerk"))
-    report = write_report("Crossing", log, cousins, tmp_path)
+    report = write_report("Crossing", log, cousins, tmp_path, wmap)
     assert (tmp_path / "ctg_Crossing.png").stat().st_size > 10_000
     assert json.loads((tmp_path / "ctg_Crossing.json").read_text())["accepted"] == len(cousins) - 1
     assert report["non_straight_share"]["before"] == 0.0 and report["non_straight_share"]["after"] >= 0.5
