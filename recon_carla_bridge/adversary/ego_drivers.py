@@ -24,7 +24,7 @@ from recon_carla_bridge.scenario.ego_agents import (
     DEFAULT_DRIVE_DISTANCE_M,
     BasicAgentEgo,
     find_ego_vehicle,
-    lane_route,
+    lane_waypoints,
 )
 
 EGO_SPEED_KMH = 30.0
@@ -50,10 +50,11 @@ class _LaneAgentEgo(BasicAgentEgo, ABC):
         vehicle = find_ego_vehicle(world)
         self._vehicle = vehicle
         self._basic_agent = self._make(vehicle)
-        wmap = world.get_map()
-        _, route = lane_route(world, vehicle.get_location(), self.drive_distance)
-        self._basic_agent.set_global_plan([(wmap.get_waypoint(t.location), option) for t, option in route],
-                                          stop_waypoint_creation=True, clean_queue=True)
+        from agents.navigation.local_planner import RoadOption
+
+        plan = [(w, RoadOption.LANEFOLLOW) for w in lane_waypoints(world.get_map(), vehicle.get_location(),
+                                                                   self.drive_distance)]
+        self._basic_agent.set_global_plan(plan, stop_waypoint_creation=True, clean_queue=True)
 
 
 class ConstantSpeedEgo(_LaneAgentEgo):
