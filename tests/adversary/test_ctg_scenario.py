@@ -62,15 +62,27 @@ def test_the_ego_turns_left_at_the_crossing_junction(tmp_path: Path) -> None:
     assert abs(abs(turned) - 90.0) < 10.0
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ('turn="left"', 'turn="up"', "<cousin>: turn='up' is not one of"),
-    ('turn="left"', 'turn="left" colour="red"', "<cousin>: unknown attribute(s) colour"),
-    ('log_speed="8"', 'log_speed="80"', "<cousin>: log_speed=80 is outside"),
+@pytest.mark.parametrize(("attributes", "message"), [
+    ({"turn": "up"}, "turn='up' is not one of"),
+    ({"turn": "left", "colour": "red"}, "unknown attribute(s) colour"),
+    ({"log_speed": "80"}, "log_speed=80 is outside"),
+    ({"lane": "left", "lane_offset": "3"}, "give lane or lane_offset, not both"),
 ])
-def test_bad_cousin_input_names_the_element(tmp_path: Path, old: str, new: str, message: str) -> None:
+def test_bad_cousin_elements_name_the_element_and_field(attributes: dict, message: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    from recon_carla_bridge.adversary.ctg_scenario import parse_cousin
+    from recon_carla_bridge.errors import InputError
+
+    with pytest.raises(InputError, match="scenario 'X' <cousin>") as error:
+        parse_cousin(ET.Element("cousin", attributes), "f.xml: scenario 'X' <cousin>")
+    assert message in str(error.value)
+
+
+def test_a_ctg_scenario_with_a_bad_cousin_exits_with_the_element_named(tmp_path: Path) -> None:
     config = tmp_path / "bad.xml"
-    config.write_text((REPO_ROOT / "scenarios" / "CTGCrossing.xml").read_text().replace(old, new, 1))
+    config.write_text((REPO_ROOT / "scenarios" / "CTGCrossing.xml").read_text().replace('turn="left"', 'turn="up"', 1))
     result, _ = _run(tmp_path, config, "CTGCrossingTurnLeft_1")
     assert result.returncode != 0
-    assert f"scenario 'CTGCrossingTurnLeft_1' {message}" in result.stdout + result.stderr, result.stderr[-2000:]
+    assert "scenario 'CTGCrossingTurnLeft_1' <cousin>: turn='up' is not one of" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
