@@ -93,7 +93,7 @@ def record(config_file: str, scenario: str, ego_kind: str = "reference", camera_
     world, wmap = draw_world.world, draw_world.map
     if getattr(world, "scene_bundle", None) is None:
         raise InputError(f"{config_file}: scenario '{scenario}': town '{town}' is not a reconstructed scene (no camera)")
-    ego = draw_world._spawn(ego_model, wmap.get_waypoint(ego_start.location), "hero", EGO_SPEED_KMH / 3.6)
+    ego = draw_world.spawn_moving(ego_model, wmap.get_waypoint(ego_start.location), "hero", EGO_SPEED_KMH / 3.6)
     if spec.actor == "insert":
         blueprint = world.get_blueprint_library().find(spec.model)
         blueprint.set_attribute("role_name", "adversary")
@@ -128,7 +128,7 @@ def record(config_file: str, scenario: str, ego_kind: str = "reference", camera_
             run.frame_times.append(now)
 
     try:
-        draw_world._tick()
+        draw_world.tick()
         outcome = draw_world.drive(ego, adversary, spec, ego_kind, max_s, on_tick=on_tick, after_plan_s=after_plan_s)
         run.verdict = outcome.verdict
         # the last pose twice, the cars held still: with the adversary, then with it under the map
@@ -151,7 +151,7 @@ def _still(draw_world: DrawWorld, latest: list) -> np.ndarray:
     """The next camera image (ticking until one comes)."""
     latest.clear()
     for _ in range(int(2 * 20 / CAMERA_HZ) + 2):
-        draw_world._tick()
+        draw_world.tick()
         if latest:
             return _bgra_to_rgb(latest.pop())
     raise RuntimeError("the camera delivered no image")

@@ -112,7 +112,8 @@ class DrawWorld:
             self._route_planner = GlobalRoutePlanner(self.map, 2.0)
         return self._route_planner
 
-    def _spawn(self, model: str, waypoint: carla.Waypoint, role: str, speed: float) -> carla.Actor:
+    def spawn_moving(self, model: str, waypoint: carla.Waypoint, role: str, speed: float) -> carla.Actor:
+        """A vehicle at the waypoint (0.3 m up), already moving along it at `speed` m/s."""
         blueprint = self.world.get_blueprint_library().find(model)
         blueprint.set_attribute("role_name", role)
         transform = waypoint.transform
@@ -149,16 +150,16 @@ class DrawWorld:
         actors: list[carla.Actor] = []
         contacts: list[float] = []
         try:
-            ego = self._spawn(EGO_MODEL, ego_waypoint, "hero", ego_speed)
+            ego = self.spawn_moving(EGO_MODEL, ego_waypoint, "hero", ego_speed)
             actors.append(ego)
-            adversary = self._spawn(ADVERSARY_MODEL, self.adversary_start(ego_waypoint, spec, params["trigger_distance"]),
+            adversary = self.spawn_moving(ADVERSARY_MODEL, self.adversary_start(ego_waypoint, spec, params["trigger_distance"]),
                                     "adversary", adversary_speed)
             actors.append(adversary)
             sensor = self.world.spawn_actor(self.world.get_blueprint_library().find("sensor.other.collision"),
                                             carla.Transform(), attach_to=ego)
             actors.append(sensor)
             sensor.listen(lambda event: contacts.append(event.timestamp) if event.other_actor.id == adversary.id else None)
-            self._tick()  # the start velocities take effect
+            self.tick()  # the start velocities take effect
             run = self.drive(ego, adversary, spec, ego_kind, max_s)
             if run.behaviour.trajectory is None:
                 return DrawResult(spec.manoeuvre.name, spec.seed, ego_kind, run.verdict, False, None, params, 1)
@@ -193,7 +194,7 @@ class DrawWorld:
                 return run  # counted in ticks: game time accumulates rounding, and a run must repeat exactly
             ego.apply_control(driver.run_step({}, GameTime.get_time()))
             self._tick_behaviour(run, spec.patience)
-            self._tick()
+            self.tick()
             run.ticks += 1
             if on_tick is not None:
                 on_tick()
@@ -212,7 +213,8 @@ class DrawWorld:
                                                or (patience == 0 and behaviour.rejections)):
             run.verdict = next(iter(behaviour.rejections), "no plan")
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Tick the world and srunner's game time."""
         self.world.tick()
         GameTime.on_carla_tick(self.world.get_snapshot().timestamp)
 
