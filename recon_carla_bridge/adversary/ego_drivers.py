@@ -76,6 +76,17 @@ class BehaviorAgentEgo(_LaneAgentEgo):
         return BehaviorAgent(vehicle, behavior="normal", grp_inst=self.route_planner)
 
 
+class CappedBehaviorAgentEgo(_LaneAgentEgo):
+    """CARLA's BehaviorAgent ('normal') held to the other egos' 30 km/h (uncapped it speeds up to 50 km/h, the
+    road's limit, and meets a side manoeuvre planned for the ego's speed at the trigger earlier than planned)."""
+
+    def _make(self, vehicle: carla.Vehicle):
+        from agents.navigation.behavior_agent import BehaviorAgent
+        from agents.navigation.behavior_types import Normal
+
+        return BehaviorAgent(vehicle, behavior=Normal(max_speed=EGO_SPEED_KMH), grp_inst=self.route_planner)
+
+
 class ReferencePlannerEgo(ConstantSpeedEgo):
     """Lane keeping at 30 km/h; while a DAA plan is published, brakes with the smallest sampled deceleration
     whose lane-keeping trajectory never overlaps the rest of the plan (no reaction delay: it is the reference)."""
@@ -164,4 +175,5 @@ def _constant_velocity(actor: carla.Actor, horizon: float, dt: float) -> Traject
     return Trajectory(t, xy, np.full(len(t), yaw), np.full(len(t), speed), horizon)
 
 
-EGO_DRIVERS = {"constant_speed": ConstantSpeedEgo, "behavior_agent": BehaviorAgentEgo, "reference": ReferencePlannerEgo}
+EGO_DRIVERS = {"constant_speed": ConstantSpeedEgo, "behavior_agent": BehaviorAgentEgo, "reference": ReferencePlannerEgo,
+               "behavior_agent_30": CappedBehaviorAgentEgo}
