@@ -3,6 +3,9 @@ ego (constant speed, BehaviorAgent, reference planner) and count collisions (sru
 plan was never accepted (no feasible, avoidable plan within the scenario's patience).
 
     PYTHONPATH=. python bench/daa_world.py --draws 200 --scenarios DAACutInRight_Town04 DAABrakeCheck_Town04
+
+Each run here is a whole ScenarioRunner scenario (~2.5 s); `python -m recon_carla_bridge.adversary.world_draws` runs
+the manoeuvre window only, in one loaded town (~0.1-0.4 s a draw), and is what docs/daa_ctg.md quotes.
 """
 from __future__ import annotations
 

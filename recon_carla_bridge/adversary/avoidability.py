@@ -74,14 +74,16 @@ class DrawVerdict:
 
 
 def judge_draw(adversary: Trajectory, reference: ReferenceLine, ego_s: float, ego_speed: float,
-               limits: VehicleLimits = VehicleLimits(), on_road=None) -> DrawVerdict:
-    """Feasibility (bicycle limits; `on_road(xy (K, 2)) -> bool` when given) and avoidability of one plan."""
+               limits: VehicleLimits = VehicleLimits(), on_road=None, ego_half: tuple[float, float] = HALF_EXTENTS,
+               adversary_half: tuple[float, float] = HALF_EXTENTS) -> DrawVerdict:
+    """Feasibility (bicycle limits; `on_road(xy (K, 2)) -> bool` when given) and avoidability of one plan, with
+    the two vehicles' boxes of half length and width `ego_half` and `adversary_half` (m)."""
     verdict = DrawVerdict(infeasible=feasibility_violations(adversary, limits))
     if on_road is not None:
         verdict.off_road = not bool(on_road(adversary.xy))
     for deceleration in BRAKING_OPTIONS:
         ego = ego_trajectory(reference, ego_s, ego_speed, EgoOption(deceleration), adversary.t)
-        hit = first_collision(ego, adversary) is not None
+        hit = first_collision(ego, adversary, ego_half, adversary_half) is not None
         if deceleration == 0.0:
             verdict.constant_speed_collides = hit
         if not hit:

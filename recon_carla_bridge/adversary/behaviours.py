@@ -47,6 +47,12 @@ def _xy(actor: carla.Actor) -> np.ndarray:
     return np.array([location.x, location.y])
 
 
+def half_extents(actor: carla.Actor) -> tuple[float, float]:
+    """Half length and half width (m) of the actor's bounding box."""
+    extent = actor.bounding_box.extent
+    return float(extent.x), float(extent.y)
+
+
 def drive_step(actor: carla.Actor, xy: np.ndarray, yaw: float, next_xy: np.ndarray, next_yaw: float, dt: float) -> None:
     """Put the actor at (xy, yaw rad) now, moving so that the next tick of `dt` s brings it to (next_xy, next_yaw)."""
     z = actor.get_location().z
@@ -179,7 +185,8 @@ class DAAManoeuvre(AtomicBehavior):
         trajectory = self._spec.manoeuvre.plan(frame, self.params)
         z = self._actor.get_location().z
         verdict = judge_draw(trajectory, reference, ego_s, frame.ego_speed,
-                             on_road=lambda xy: on_drivable_lanes(wmap, xy, z))
+                             on_road=lambda xy: on_drivable_lanes(wmap, xy, z), ego_half=half_extents(self._ego),
+                             adversary_half=half_extents(self._actor))
         if verdict.rejection:
             self.rejections[verdict.rejection] += 1
             self.last_rejection = "; ".join(verdict.infeasible) or verdict.rejection

@@ -13,7 +13,8 @@ from pathlib import Path
 import carla
 import numpy as np
 
-from recon_carla_bridge.adversary.cousins import check_cousin, make_cousin, route_xml, shape_summary, standard_specs
+from recon_carla_bridge.adversary.cousins import (Cousin, CousinSpec, check_cousin, make_cousin, route_xml, shape_summary,
+                                                  standard_specs)
 from recon_carla_bridge.adversary.lanes import adjacent_driving_lane, on_drivable_lanes
 from recon_carla_bridge.adversary.trajectory import Trajectory
 from recon_carla_bridge.errors import InputError
@@ -21,11 +22,12 @@ from recon_carla_bridge.errors import InputError
 
 def logged_ego(world: carla.World) -> Trajectory:
     """The scene's logged ego trajectory (CARLA frame)."""
-    from recon_carla_bridge.frames import scene_pose_to_carla
+    from recon_carla_bridge.scene.frames import scene_pose_to_carla
 
     bundle = getattr(world, "scene_bundle", None)
     if bundle is None:
-        raise InputError(f"map {world.get_map().name}: not a reconstructed scene (no logged ego trajectory)")
+        raise InputError(f"map {world.get_map().name}: not a reconstructed scene (no logged ego trajectory; "
+                         "in a CARLA town give --start X Y for a lane drive)")
     transforms = [scene_pose_to_carla(pose) for pose in bundle.world_from_ego]
     xy = np.array([[t.location.x, t.location.y] for t in transforms])
     times = np.asarray(bundle.timestamps, dtype=float) - float(bundle.timestamps[0])
@@ -71,31 +73,79 @@ def lane_offsets(wmap: carla.Map, log: Trajectory) -> list[float]:
     return offsets
 
 
+def generate_cousins(wmap: carla.Map, log: Trajectory, actors: list[Trajectory]) -> list[Cousin]:
+    """The standard cousins (lane changes to each adjacent lane, speed variants, an extension), lane following
+    beyond the log at both ends, and turns through the junctions ahead, each checked (feasible, on the driving
+    lanes, clear of the logged actors)."""
+    from recon_carla_bridge.adversary.cousin_paths import extended_both_ends, turn_cousins
+
+    candidates = {spec: make_cousin(log, spec) for spec in standard_specs(lane_offsets(wmap, log), log.duration)}
+    leads = {}
+    for metres in (30.0, 15.0):  # a car following the logged ego may leave room for the shorter run-up only
+        spec = CousinSpec(f"extended_both_ends_{metres:g}m")
+        candidates[spec], lead_seconds = extended_both_ends(wmap, log, before=metres, after=metres)
+        leads[spec] = int(round(lead_seconds / (log.t[1] - log.t[0])))
+    candidates.update(turn_cousins(wmap, log))
+    cousins = []
+    for spec, trajectory in candidates.items():
+        aligned = [_held_before(actor, leads[spec]) for actor in actors] if spec in leads else actors
+        cousins.append(check_cousin(spec, trajectory, aligned, on_road=lambda xy: on_drivable_lanes(wmap, xy)))
+    return cousins
+
+
+def _held_before(actor: Trajectory, samples: int) -> Trajectory:
+    """The actor's trajectory with its first pose held for `samples` samples before it (the log starts later)."""
+    if samples <= 0:
+        return actor
+    dt = float(actor.t[1] - actor.t[0])
+    t = np.arange(len(actor.t) + samples) * dt
+    xy = np.concatenate([np.repeat(actor.xy[:1], samples, axis=0), actor.xy])
+    yaw = np.concatenate([np.full(samples, actor.yaw[0]), actor.yaw])
+    speed = np.concatenate([np.zeros(samples), actor.speed])
+    return Trajectory(t, xy, yaw, speed, float(t[-1]))
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate, check and write the cousins of a scene's logged drive; print counts by cause as JSON."""
+    """Generate, check and write the cousins of a scene's logged drive (or of a lane drive in a CARLA town); print
+    counts by cause as JSON; with --report, write the distribution report (PNG + JSON)."""
+    from recon_carla_bridge.commands.cousins import add_arguments
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("town", help="a reconstructed scene's name (e.g. kitti)")
-    parser.add_argument("--out", required=True, help="route XML to write")
-    args = parser.parse_args(argv)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """What `main` does, for parsed arguments."""
     import recon_carla_bridge
 
     world = recon_carla_bridge.Client().load_world(args.town)
     wmap = world.get_map()
-    log = logged_ego(world)
-    actors = replayed_actors(world, log.t)
-    specs = standard_specs(lane_offsets(wmap, log), log.duration)
+    if getattr(world, "scene_bundle", None) is None and args.start:
+        from recon_carla_bridge.adversary.cousin_paths import lane_drive_log
+
+        log = lane_drive_log(wmap, carla.Location(args.start[0], args.start[1], 0.0), args.speed, args.seconds)
+        actors = []
+    else:
+        log = logged_ego(world)
+        actors = replayed_actors(world, log.t)
+    cousins = generate_cousins(wmap, log, actors)
     causes: Counter[str] = Counter()
     accepted = {}
-    for spec in specs:
-        cousin = check_cousin(spec, make_cousin(log, spec), actors, on_road=lambda xy: on_drivable_lanes(wmap, xy))
+    for cousin in cousins:
         causes[cousin.rejection.split(":")[0].split(" with")[0] or "accepted"] += 1
-        print(f"{spec.name:28s} {cousin.rejection or 'accepted'}")
+        print(f"{cousin.spec.name:36s} {cousin.rejection or 'accepted'}")
         if not cousin.rejection:
-            accepted[spec.name] = cousin.trajectory
-    Path(args.out).write_text(route_xml(accepted, wmap.name))
+            accepted[cousin.spec.name] = cousin.trajectory
+    if args.out:
+        Path(args.out).write_text(route_xml(accepted, wmap.name))
+    if args.report:
+        from recon_carla_bridge.adversary.ctg_report import write_report
+
+        write_report(args.town, log, cousins, Path(args.report), wmap)
     shapes = {name: shape_summary(trajectory, log) for name, trajectory in accepted.items()}
     share_after = sum(bool(shape["non_straight"]) for shape in shapes.values()) / max(1, len(shapes))
-    print(json.dumps({"cousins": len(specs), "by_cause": dict(causes),
+    print(json.dumps({"cousins": len(cousins), "by_cause": dict(causes),
                       "non_straight_share": {"log": float(shape_summary(log, log)["non_straight"]), "cousins": share_after},
                       "shapes": shapes}, indent=1))
     return 0

@@ -10,6 +10,7 @@ import numpy as np
 from recon_carla_bridge.adversary.frenet import ReferenceLine
 
 LANE_STEP_M = 1.0  # spacing of the waypoints sampled along a lane
+BOUNDARY_TOLERANCE_M = 0.05  # m beyond half a lane width still counted on the lane (float slack at lane edges)
 
 
 def _straightest(options: list, heading: float):
@@ -60,9 +61,25 @@ def on_drivable_lanes(wmap: carla.Map, xy: np.ndarray, z: float = 0.0, every: in
     indices = list(range(0, len(xy), every)) + [len(xy) - 1]
     for i in indices:
         location = carla.Location(float(xy[i, 0]), float(xy[i, 1]), z)
-        if wmap.get_waypoint(location, project_to_road=False, lane_type=carla.LaneType.Driving) is None:
+        if wmap.get_waypoint(location, project_to_road=False, lane_type=carla.LaneType.Driving) is not None:
+            continue
+        # libcarla's unprojected lookup misses strips up to ~0.5 m wide on the boundary between two lanes (Town04
+        # road 6): a point across half a lane width (+ BOUNDARY_TOLERANCE_M) of the nearest driving lane
+        # or of a driving lane beside it is on that lane
+        nearest = wmap.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
+        if nearest is None or not any(_within_lane(lane, location) for lane in
+                                      (nearest, nearest.get_left_lane(), nearest.get_right_lane())):
             return False
     return True
+
+
+def _within_lane(waypoint: carla.Waypoint | None, location: carla.Location) -> bool:
+    """Whether `location` lies across a driving lane no further than half its width from the centre at `waypoint`."""
+    if waypoint is None or waypoint.lane_type != carla.LaneType.Driving:
+        return False
+    right = waypoint.transform.get_right_vector()
+    delta = location - waypoint.transform.location
+    return abs(delta.x * right.x + delta.y * right.y) <= waypoint.lane_width / 2 + BOUNDARY_TOLERANCE_M
 
 
 def relation_to_ego(ego: carla.Transform, lane_width: float, other: carla.Location) -> str:

@@ -127,9 +127,9 @@ class OncomingIntrusion(LaneChangeAbort):
     """From the oncoming lane (to the ego's left), drives toward the ego and swerves `abort_fraction` of the way
     into the ego's lane, then back. `adversary_speed` is its speed toward the ego."""
 
-    defaults = {"lateral_speed": ParameterRange(0.7, 1.5), "abort_fraction": ParameterRange(0.3, 0.6),
+    defaults = {"lateral_speed": ParameterRange(0.7, 1.5), "abort_fraction": ParameterRange(0.5, 0.8),
                 "trigger_distance": ParameterRange(40.0, 80.0), "hold_time": ParameterRange(2.0, 2.0)}
-    start = "oncoming"
+    start = "oncoming"  # abort_fraction from 0.5: at 0.3-0.6 it passed every ego with clearance (200 draws, Town01)
 
     def _frenet(self, frame: PlanningFrame, params: dict[str, float]) -> FrenetPlan:
         plan = super()._frenet(frame, params)

@@ -42,6 +42,12 @@ def _down_the_lane(wmap: carla.Map, start: carla.Location, distance: float, step
     return waypoints
 
 
+def lane_waypoints(wmap: carla.Map, start: carla.Location, distance: float, step: float = 1.0) -> list[carla.Waypoint]:
+    """Waypoints every `step` m for `distance` m down the lane from `start`, straight through junctions (no GPS
+    conversion: `lane_route`'s reads the whole OpenDRIVE, 1.7 s on Town04)."""
+    return _down_the_lane(wmap, start, distance, step)
+
+
 def lane_destination(wmap: carla.Map, start: carla.Location, distance: float) -> carla.Location:
     """A point `distance` metres down the lane from `start`, going straight through junctions."""
     return _down_the_lane(wmap, start, distance, 5.0)[-1].transform.location

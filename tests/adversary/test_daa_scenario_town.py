@@ -72,8 +72,7 @@ def test_a_daa_scenario_with_bad_adversary_input_names_the_element(tmp_path: Pat
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(not os.environ.get("RECON_CARLA_SLOW_TESTS"),
-                    reason="loads the reconstructed scene (~1-5 min on 2 shared cores); RECON_CARLA_SLOW_TESTS=1 runs it")
+@pytest.mark.slow  # loads the reconstructed scene (~1-5 min on 2 shared cores)
 def test_cut_in_in_the_kitti_scene_takes_over_the_logged_car_on_the_left() -> None:
     import tempfile
 
