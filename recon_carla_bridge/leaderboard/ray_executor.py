@@ -4,11 +4,13 @@ Each task runs its route in a child process of the Ray worker (route_process.py)
 fails that route with the signal's name, as with `--workers`, instead of a bare WorkerCrashedError. The tasks
 write episodes and videos into the run's folder: on a cluster of several machines that folder must be on a
 filesystem every node sees (and the package importable there); the evaluating process alone writes the
-checkpoint. Before `ray.init` sees an address, a TCP connection to it must succeed within a few seconds, so a
-cluster that does not answer is a clear error, not a hang.
+checkpoint. Before `ray.init` sees an address, a TCP connection to it must succeed within a few seconds, and
+ray.init's own attempts to reach the cluster are bounded to a few seconds, so a cluster that does not answer is a
+clear error, not a hang.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -23,6 +25,7 @@ from recon_carla_bridge.leaderboard.route_job import RouteContext, RouteReport
 from recon_carla_bridge.leaderboard.route_process import RouteTicket, died_report, ticket_of
 
 CONNECT_TIMEOUT = 3.0  # s to wait for a cluster's port to accept a connection
+GCS_CONNECT_SECONDS = 4  # attempts (about a second each) of ray.init to reach the cluster's GCS (Ray's default: 20)
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # what a local cluster's workers import the package from
 
 
@@ -71,9 +74,12 @@ class RayExecutor:
                 if address == "local":
                     ray.init(num_cpus=limit or os.cpu_count(), **options)
                 else:
-                    ray.init(address=address, **options)
-            except (ConnectionError, RuntimeError, ValueError) as error:
-                raise InputError(f"--ray-address {address}: cannot join the Ray cluster: {error}") from None
+                    with _gcs_connect_budget(GCS_CONNECT_SECONDS):
+                        ray.init(address=address, **options)
+            except Exception as error:  # noqa: BLE001 — Ray raises bare Exceptions when its node does not start
+                where = "start a local Ray cluster" if address == "local" else "join the Ray cluster"
+                raise InputError(f"--ray-address {address}: cannot {where}: {error} (Ray's logs: "
+                                 "/tmp/ray/session_latest/logs)") from None
             self._started_ray = True
         self.limit = limit or max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.task = ray.remote(num_cpus=1, max_retries=0)(_route_task)
@@ -111,6 +117,21 @@ class RayExecutor:
         if self._started_ray:
             self.ray.shutdown()
             self._started_ray = False
+
+
+@contextlib.contextmanager
+def _gcs_connect_budget(seconds: int) -> Iterator[None]:
+    """Bound ray.init's attempts to reach a GCS (a port that accepts connections but is not Ray's would
+    otherwise cost 20 s) unless the user set RAY_gcs_server_port_wait_time_s."""
+    name = "RAY_gcs_server_port_wait_time_s"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = str(seconds)
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def _python_path() -> str:

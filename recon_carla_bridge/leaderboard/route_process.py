@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -165,6 +166,7 @@ def _route_process_main(config: EvaluatorConfig, ticket: RouteTicket, state: Sha
     """Child process: run one route and send its report. A Ctrl-C is the evaluating process's to handle (it
     ends the children), so SIGINT is ignored here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()  # a native crash prints the Python stack it happened in (the agent's line)
     _die_with_parent()
     start = time.time()
     print(f"  {ticket.route_id}: running in process {os.getpid()}", flush=True)

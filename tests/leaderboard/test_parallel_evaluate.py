@@ -1,0 +1,210 @@
+"""Routes in worker processes and on Ray: the same records as one after another in this process, whatever order
+the routes end in; a route whose process dies natively fails with the signal named and the others go on; a killed
+parallel run leaves a valid checkpoint that --resume completes; bad --workers / --ray-address change nothing."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from recon_carla_bridge.cli import main
+from recon_carla_bridge.leaderboard.checkpoint import read_results
+from recon_carla_bridge.leaderboard.config import EvaluatorConfig
+from recon_carla_bridge.leaderboard.evaluator import evaluate
+from recon_carla_bridge.leaderboard.execution import ExecutionSettings
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).with_name("data")
+ROUTES = DATA / "crossing_four.xml"  # 110, 30, 70 and 40 m on the bundled Crossing map
+AGENT = DATA / "noisy_route_agent.py"  # route follower + noise from `random` and NumPy's global generator
+ROUTE_IDS = [f"RouteScenario_{k}_rep0" for k in range(4)]
+
+
+def _config(folder: Path, agent_config: str = "", **overrides: Any) -> EvaluatorConfig:
+    values = dict(routes=ROUTES, agent=AGENT, checkpoint=folder / "results.json", record_video=False,
+                  step_timeout=20.0, agent_config=agent_config, progress_every=0.0)
+    values.update(overrides)
+    return EvaluatorConfig(**values)
+
+
+def _agent_config(folder: Path, settings: dict) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "agent.json"
+    path.write_text(json.dumps(settings))
+    return str(path)
+
+
+def _comparable(records: list[dict]) -> dict[str, dict]:
+    """Records by route id without their wall-clock field."""
+    records = json.loads(json.dumps(records))
+    for record in records:
+        record["meta"].pop("duration_system")
+    return {record["route_id"]: record for record in records}
+
+
+def _episodes(checkpoint: Path) -> dict[str, dict[str, np.ndarray]]:
+    folder = checkpoint.with_name(checkpoint.stem + "_routes")
+    episodes = {}
+    for path in sorted(folder.glob("*/episode.npz")):
+        with np.load(path) as data:
+            episodes[path.parent.name] = {key: data[key] for key in data.files}
+    return episodes
+
+
+def _same_episodes(first: dict, second: dict) -> bool:
+    return first.keys() == second.keys() and all(
+        first[route].keys() == second[route].keys()
+        and all(np.array_equal(first[route][key], second[route][key]) for key in first[route])
+        for route in first)
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict]:
+    """The four routes one after another in this process (today's evaluation): records and episodes."""
+    folder = tmp_path_factory.mktemp("sequential")
+    summary = evaluate(_config(folder))
+    records = summary.results["_checkpoint"]["records"]
+    assert [r["route_id"] for r in records] == ROUTE_IDS
+    assert all(r["scores"]["score_route"] == 100.0 for r in records), records  # the agent drove every route
+    return _comparable(records), _episodes(folder / "results.json")
+
+
+def test_two_workers_give_the_records_of_one_worker_and_of_the_sequential_run(sequential, tmp_path, capsys):
+    records, episodes = sequential
+    runs = {}
+    for workers in (1, 2):
+        folder = tmp_path / f"workers{workers}"
+        summary = evaluate(_config(folder), ExecutionSettings(workers=workers))
+        finished = [line[2:].split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("> ")]
+        stored = summary.results["_checkpoint"]["records"]
+        runs[workers] = (finished, _comparable(stored), _episodes(folder / "results.json"))
+        assert [r["route_id"] for r in stored] == ROUTE_IDS  # stored in route order
+        assert json.loads((folder / "results.json").read_text())["_checkpoint"]["records"] == stored
+    assert runs[1][0] == ROUTE_IDS
+    assert runs[2][0] != ROUTE_IDS and sorted(runs[2][0]) == ROUTE_IDS  # the 30 m route ended before the 110 m one
+    for workers in (1, 2):
+        assert runs[workers][1] == records, workers  # scores, infractions, metrics: identical
+        assert _same_episodes(runs[workers][2], episodes), workers  # trajectories, actors, controls: identical
+
+
+def test_a_native_crash_of_the_agent_fails_its_route_with_the_signal_and_the_others_finish(sequential, tmp_path):
+    """`--workers 1`: each route in its own process, so a SIGSEGV or os._exit of the agent is contained."""
+    records, _ = sequential
+    faults = {"faults": {"-40,2": "segv", "-2,-40": "exit", "2,40": "sys_exit"}}  # routes 1, 2, 3 (first plan point)
+    summary = evaluate(_config(tmp_path, _agent_config(tmp_path, faults)), ExecutionSettings(workers=1))
+    stored = summary.results["_checkpoint"]["records"]
+    assert [r["route_id"] for r in stored] == ROUTE_IDS
+    crashed = {r["route_id"]: r for r in stored[1:]}
+    assert all(r["status"] == "Failed - Agent crashed" for r in crashed.values())
+    assert "killed by SIGSEGV (signal 11) during agent run_step" in crashed[ROUTE_IDS[1]]["meta"]["failure_reason"]
+    assert "exited with code 7 during agent run_step" in crashed[ROUTE_IDS[2]]["meta"]["failure_reason"]
+    assert "called sys.exit(5)" in crashed[ROUTE_IDS[3]]["meta"]["failure_reason"]
+    assert 0 < crashed[ROUTE_IDS[1]]["scores"]["score_route"] < 10  # completion reached before the 20th step
+    assert _comparable(stored)[ROUTE_IDS[0]] == records[ROUTE_IDS[0]]  # the route without a fault: unchanged
+
+
+def _read_until(process: subprocess.Popen, text: str, seen: list[str], timeout: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, "".join(seen) + process.stderr.read()
+        seen.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no line with {text!r} within {timeout} s:\n" + "".join(seen))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").is_file() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_a_killed_worker_fails_its_route_and_a_killed_run_resumes(sequential, tmp_path):
+    records, _ = sequential
+    agent_config = _agent_config(tmp_path, {"sleep": 0.02})  # slower steps: time to kill mid-route
+    command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
+               str(AGENT), "--agent-config", agent_config, "--checkpoint", str(tmp_path / "results.json"),
+               "--no-video", "--timeout", "20", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    seen: list[str] = []
+    try:
+        worker = int(_read_until(process, "RouteScenario_1_rep0: running in process", seen).split()[-1])
+        time.sleep(1.0)
+        os.kill(worker, signal.SIGKILL)  # as the OOM killer would
+        assert "Failed" in _read_until(process, "> RouteScenario_1_rep0", seen)
+        survivor = int(_read_until(process, "RouteScenario_2_rep0: running in process", seen).split()[-1])
+        time.sleep(0.5)
+        process.kill()  # the whole evaluation dies mid-route
+        process.wait(30)
+        deadline = time.monotonic() + 10
+        while _alive(survivor) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(survivor)  # no orphan route process drives on
+    finally:
+        process.kill()
+        process.communicate()
+    killed = read_results(tmp_path / "results.json")["_checkpoint"]["records"]  # valid after the kill
+    by_id = {r["route_id"]: r for r in killed}
+    assert "killed by SIGKILL (signal 9)" in by_id[ROUTE_IDS[1]]["meta"]["failure_reason"]
+    assert by_id[ROUTE_IDS[2]]["status"] == "Started"
+
+    resumed = subprocess.run(command + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "RouteScenario_1_rep0 (" not in resumed.stdout  # the finished (failed) route is not redone
+    final = json.loads((tmp_path / "results.json").read_text())
+    assert final["entry_status"] != "Started"
+    stored = _comparable(final["_checkpoint"]["records"])
+    assert list(stored) == ROUTE_IDS
+    assert stored[ROUTE_IDS[1]]["meta"]["exit"] == "was killed by SIGKILL (signal 9)"
+    for route_id in (ROUTE_IDS[0], ROUTE_IDS[2], ROUTE_IDS[3]):
+        assert stored[route_id] == records[route_id], route_id
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--workers", "0"], "--workers must be >= 1, got 0"),
+    (["--workers", "-3"], "--workers must be >= 1, got -3"),
+    (["--ray-address", "127.0.0.1:1"], "no Ray cluster answers at 127.0.0.1:1"),
+    (["--ray-address", "10.255.255.1:6379"], "10.255.255.1:6379"),  # unroutable, or a port that is not Ray's
+    (["--ray-address", "no-port"], "expected 'local', 'auto', HOST:PORT"),
+])
+def test_bad_workers_or_ray_address_exit_2_fast_and_write_nothing(tmp_path, capsys, flags, message):
+    checkpoint = tmp_path / "results.json"
+    checkpoint.write_text(json.dumps({"_checkpoint": {"records": [], "progress": [0, 4], "global_record": {}},
+                                      "entry_status": "Started", "keep": "me"}))
+    before = checkpoint.read_text()
+    start = time.monotonic()
+    code = main(["evaluate", "--routes", str(ROUTES), "--agent", str(AGENT), "--checkpoint", str(checkpoint),
+                 "--no-video", *flags])
+    assert code == 2
+    assert time.monotonic() - start < 15.0  # an address that does not answer is not a hang
+    assert message in capsys.readouterr().err
+    assert checkpoint.read_text() == before
+    assert not list(tmp_path.glob("results.json.bak*")) and not (tmp_path / "results_routes").exists()
+
+
+@pytest.mark.skipif(not os.environ.get("RECON_CARLA_SLOW_TESTS"),
+                    reason="starts a local Ray cluster (~30 s on 2 shared cores); RECON_CARLA_SLOW_TESTS=1 runs it")
+def test_a_local_ray_cluster_gives_the_sequential_records(sequential, tmp_path):
+    ray = pytest.importorskip("ray")
+    records, episodes = sequential
+    ray.init(num_cpus=2, include_dashboard=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}})
+    try:
+        summary = evaluate(_config(tmp_path), ExecutionSettings(ray_address="local"))
+    finally:
+        ray.shutdown()
+    assert _comparable(summary.results["_checkpoint"]["records"]) == records
+    assert _same_episodes(_episodes(tmp_path / "results.json"), episodes)
