@@ -80,10 +80,8 @@ def evaluate(config: EvaluatorConfig, execution: ExecutionSettings | None = None
                                  "repetitions": config.repetitions, "track": config.track,
                                  "frame_rate": config.frame_rate, "skipped_routes": context.skipped,
                                  "background_traffic": config.traffic.describe(), "seed": config.seed})
-        for position, route_id in enumerate(context.route_ids):
-            if checkpoint.is_done(position):
-                LOGGER.info("%s already finished, skipped (resume)", route_id)
         pending = [position for position in range(len(context.route_ids)) if not checkpoint.is_done(position)]
+        LOGGER.info("%d routes already finished, skipped (resume)", len(context.route_ids) - len(pending))
         events = executor.run(pending)
         try:
             for event in events:

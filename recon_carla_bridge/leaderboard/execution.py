@@ -8,7 +8,7 @@ is the same whichever executor ran it and whatever ran before or beside it.
 from __future__ import annotations
 
 import multiprocessing.connection
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -51,8 +51,8 @@ class RouteEvent:
 class Executor(Protocol):
     """Runs routes and reports them as they start and end."""
 
-    def run(self, positions: Sequence[int]) -> Iterator[RouteEvent]:
-        """Run the routes at `positions` of the run; closing the iterator stops what still runs."""
+    def run(self, positions: Sequence[int]) -> Generator[RouteEvent, None, None]:
+        """Run the routes at `positions` of the run; closing the generator stops what still runs."""
 
     def close(self) -> None:
         """Release what the executor holds (processes, a Ray connection)."""
@@ -65,7 +65,7 @@ class InProcessExecutor:
         """Run the routes of `context`."""
         self.context = context
 
-    def run(self, positions: Sequence[int]) -> Iterator[RouteEvent]:
+    def run(self, positions: Sequence[int]) -> Generator[RouteEvent, None, None]:
         """Start and finish each route in turn."""
         for position in positions:
             yield RouteEvent(position)
@@ -85,7 +85,7 @@ class ProcessExecutor:
         self.context, self.worker_config, self.workers = context, worker_config, workers
         self.mp_context = process_context()
 
-    def run(self, positions: Sequence[int]) -> Iterator[RouteEvent]:
+    def run(self, positions: Sequence[int]) -> Generator[RouteEvent, None, None]:
         """Keep `workers` children busy; yield each start and each report as it comes."""
         from recon_carla_bridge.leaderboard.route_process import RouteProcess, ticket_of
 

@@ -14,7 +14,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,9 @@ class RayExecutor:
         self.context, self.worker_config = context, worker_config
         self._started_ray = False
         if not ray.is_initialized():
-            options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=True,
-                                           runtime_env={"env_vars": {"PYTHONPATH": _python_path()}})
+            options: dict[str, Any] = dict(include_dashboard=False, log_to_driver=True)
+            if address in ("local", "auto"):  # this machine: its workers import the package from where this one does
+                options["runtime_env"] = {"env_vars": {"PYTHONPATH": _python_path()}}
             try:
                 if address == "local":
                     ray.init(num_cpus=limit or os.cpu_count(), **options)
@@ -84,7 +85,7 @@ class RayExecutor:
         self.limit = limit or max(int(ray.cluster_resources().get("CPU", 1)), 1)
         self.task = ray.remote(num_cpus=1, max_retries=0)(_route_task)
 
-    def run(self, positions: Sequence[int]) -> Iterator[RouteEvent]:
+    def run(self, positions: Sequence[int]) -> Generator[RouteEvent, None, None]:
         """Submit up to `limit` tasks at a time; yield each start and each report as it comes."""
         waiting = list(positions)
         running: dict[Any, tuple[RouteTicket, float]] = {}

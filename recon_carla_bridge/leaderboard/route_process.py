@@ -19,6 +19,7 @@ import multiprocessing.connection
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -32,7 +33,6 @@ from recon_carla_bridge.leaderboard.route_job import RouteContext, RouteReport
 from recon_carla_bridge.leaderboard.route_runner import RouteObserver
 
 PHASES = ("starting", "world", "agent setup", "agent run_step", "agent destroy")
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies (Linux)
 # Imported once by the fork server, so that a route's process starts with them (scipy alone takes ~2 s); a name
 # that does not import (CARLA's `agents` package outside the repository) is skipped by multiprocessing.
 PRELOAD = [__name__, "recon_carla_bridge.leaderboard.metrics.rad", "recon_carla_bridge.leaderboard.metrics.bench2drive",
@@ -152,13 +152,19 @@ def died_report(ticket: RouteTicket, exitcode: int | None, phase: str, progress:
     return RouteReport(ticket.position, record)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (a killed evaluation leaves no orphan driving on)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: orphans end with their route
-        pass
+def _exit_with_parent() -> None:
+    """Kill this process when the process that started it dies (a killed evaluation leaves no orphan driving
+    on and writing into the run's folder). multiprocessing's parent sentinel is watched, not the OS parent: with
+    'forkserver' that is the fork server, which outlives the evaluation while any route process is alive."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _route_process_main(config: EvaluatorConfig, ticket: RouteTicket, state: SharedRouteState,
@@ -167,7 +173,7 @@ def _route_process_main(config: EvaluatorConfig, ticket: RouteTicket, state: Sha
     ends the children), so SIGINT is ignored here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.enable()  # a native crash prints the Python stack it happened in (the agent's line)
-    _die_with_parent()
+    _exit_with_parent()
     start = time.time()
     print(f"  {ticket.route_id}: running in process {os.getpid()}", flush=True)
     try:

@@ -109,6 +109,9 @@ def test_a_native_crash_of_the_agent_fails_its_route_with_the_signal_and_the_oth
     assert "called sys.exit(5)" in crashed[ROUTE_IDS[3]]["meta"]["failure_reason"]
     assert 0 < crashed[ROUTE_IDS[1]]["scores"]["score_route"] < 10  # completion reached before the 20th step
     assert _comparable(stored)[ROUTE_IDS[0]] == records[ROUTE_IDS[0]]  # the route without a fault: unchanged
+    assert main(["report", str(tmp_path / "results.json"), "--no-video"]) == 0  # reads it like a sequential run
+    page = (tmp_path / "results_report" / "index.html").read_text()
+    assert all(route_id in page for route_id in ROUTE_IDS) and "killed by SIGSEGV" in page
 
 
 def _read_until(process: subprocess.Popen, text: str, seen: list[str], timeout: float = 120.0) -> str:
@@ -132,7 +135,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_killed_worker_fails_its_route_and_a_killed_run_resumes(sequential, tmp_path):
     records, _ = sequential
-    agent_config = _agent_config(tmp_path, {"sleep": 0.02})  # slower steps: time to kill mid-route
+    agent_config = _agent_config(tmp_path, {"sleep": {"-40,2": 0.03, "-2,-40": 0.03}})  # routes 1, 2: time to kill
     command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
                str(AGENT), "--agent-config", agent_config, "--checkpoint", str(tmp_path / "results.json"),
                "--no-video", "--timeout", "20", "--workers", "2"]
@@ -171,6 +174,31 @@ def test_a_killed_worker_fails_its_route_and_a_killed_run_resumes(sequential, tm
     assert stored[ROUTE_IDS[1]]["meta"]["exit"] == "was killed by SIGKILL (signal 9)"
     for route_id in (ROUTE_IDS[0], ROUTE_IDS[2], ROUTE_IDS[3]):
         assert stored[route_id] == records[route_id], route_id
+
+
+def test_ctrl_c_stops_a_parallel_run_cleanly_and_keeps_what_finished(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: the route processes ignore it, the evaluation stops
+    them and exits 130; the routes they ran stay 'Started' (not scored as failed), so --resume redoes them."""
+    command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
+               str(AGENT), "--agent-config", _agent_config(tmp_path, {"sleep": {"80,-2": 0.05, "-40,2": 0.05}}), "--checkpoint",
+               str(tmp_path / "results.json"), "--no-video", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    seen: list[str] = []
+    try:
+        workers = [int(_read_until(process, f"RouteScenario_{k}_rep0: running in process", seen).split()[-1])
+                   for k in (0, 1)]
+        time.sleep(1.0)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "interrupted; the routes that finished are kept" in err, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    records = read_results(tmp_path / "results.json")["_checkpoint"]["records"]
+    assert [r["status"] for r in records[:2]] == ["Started", "Started"]
+    assert not any(_alive(pid) for pid in workers)
 
 
 @pytest.mark.parametrize(("flags", "message"), [

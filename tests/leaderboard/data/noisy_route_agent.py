@@ -2,8 +2,8 @@
 NumPy's global generator (so its record shows whether a route's random draws depend on what ran before), and
 faults on request.
 
-The config file (optional JSON): {"sleep": s per run_step, "faults": {"X,Y": fault}} where X,Y is the route's
-first plan point rounded to metres and fault is 'segv' (a native crash: reads address 0), 'exit' (os._exit(7))
+The config file (optional JSON): {"sleep": {"X,Y": s per run_step}, "faults": {"X,Y": fault}} where X,Y is the
+route's first plan point rounded to metres and fault is 'segv' (a native crash: reads address 0), 'exit' (os._exit(7))
 or 'sys_exit'; a fault strikes at the 20th run_step.
 """
 from __future__ import annotations
@@ -36,16 +36,16 @@ class NoisyRouteAgent(RouteFollowerAgent):
         self._settings = json.loads(Path(path_to_conf_file).read_text()) if path_to_conf_file else {}
         self._steps = 0
 
-    def _fault(self) -> str:
+    def _for_this_route(self, key: str, default: object) -> object:
         start = self._global_plan_world_coord[0][0].location
-        return self._settings.get("faults", {}).get(f"{round(start.x)},{round(start.y)}", "")
+        return self._settings.get(key, {}).get(f"{round(start.x)},{round(start.y)}", default)
 
     def run_step(self, input_data: dict, timestamp: float) -> carla.VehicleControl:
         """The route follower's control with noise; a fault at the 20th step when configured."""
         self._steps += 1
-        time.sleep(float(self._settings.get("sleep", 0.0)))
+        time.sleep(float(self._for_this_route("sleep", 0.0)))
         if self._steps == 20:
-            fault = self._fault()
+            fault = self._for_this_route("faults", "")
             if fault == "segv":
                 ctypes.string_at(0)
             elif fault == "exit":
