@@ -37,12 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="background vehicles (1.0 routes: in the town; 2.0: kept around the ego); "
                              "default: the leaderboard's amount")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the 1.0 scenario sampling and of the background traffic (default 0)")
+                        help="seed of the 1.0 scenario sampling and of the background traffic; with each route's "
+                             "id, of the random generators the agent and scenarios share (random, NumPy, torch), "
+                             "so a route's result does not depend on the routes run before it (default 0)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="run routes in N child processes of this machine at once, each route in its own "
                              "process: an agent that crashes natively (SIGSEGV, os._exit, out of memory) fails its "
                              "route with the signal or exit code and the others go on. --workers 1 gives that "
-                             "containment one route at a time; without --workers the routes run in this process")
+                             "containment one route at a time; without --workers the routes run in this process, where a "
+                             "native crash ends the evaluation")
     parser.add_argument("--ray-address", default=None, metavar="ADDR",
                         help="run routes as Ray tasks: 'local' starts a local Ray cluster (of --workers CPUs, "
                              "default all), 'auto' joins the one `ray start` made here, HOST:PORT or "

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.leaderboard import scoring
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
 from recon_carla_bridge.leaderboard.execution import RouteEvent
 from recon_carla_bridge.leaderboard.route_job import RouteContext, RouteReport
-from recon_carla_bridge.leaderboard.route_process import RouteTicket, died_report, ticket_of
+from recon_carla_bridge.leaderboard.route_process import RouteTicket, failed_report, ticket_of
 
 CONNECT_TIMEOUT = 3.0  # s to wait for a cluster's port to accept a connection
 GCS_CONNECT_SECONDS = 4  # attempts (about a second each) of ray.init to reach the cluster's GCS (Ray's default: 20)
@@ -108,8 +109,9 @@ class RayExecutor:
         try:
             return self.ray.get(reference)
         except self.ray.exceptions.RayError as error:  # the Ray worker itself died or the task failed
-            report = died_report(ticket, None, "world", (0.0, 0.0), time.time() - started)
-            report.record["meta"]["failure_reason"] = f"the Ray task failed: {type(error).__name__}: {error}"[:2000]
+            report = failed_report(ticket, scoring.FAILURE_MESSAGES["Simulation"][1],
+                                   f"the Ray task failed: {type(error).__name__}: {error}"[:2000], (0.0, 0.0),
+                                   time.time() - started)
             report.record["meta"]["exit"] = type(error).__name__
             return report
 

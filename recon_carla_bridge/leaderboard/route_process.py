@@ -126,30 +126,39 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exited with code {exitcode}"
 
 
-def died_report(ticket: RouteTicket, exitcode: int | None, phase: str, progress: tuple[float, float],
-                wall_seconds: float) -> RouteReport:
-    """The record of a route whose process died without reporting: failed as the agent's crash when it died in
-    an agent call ('Agent couldn't be set up' during setup), else as a simulation crash; route completion as far
-    as it got; the infractions it had are lost with the process (said in the reason)."""
+def failed_report(ticket: RouteTicket, failure: str, reason: str, progress: tuple[float, float],
+                  wall_seconds: float) -> RouteReport:
+    """The record of a route that ended without its own report: status 'Failed - <failure>', `reason` in its
+    meta, route completion as far as `progress` (sim seconds, %) got; no infraction is known."""
     sim_seconds, completion = progress
-    if phase == "agent setup":
-        failure = scoring.FAILURE_MESSAGES["Agent_init"][1]
-    elif phase.startswith("agent"):
-        failure = scoring.FAILURE_MESSAGES["Agent_runtime"][1]
-    else:
-        failure = scoring.FAILURE_MESSAGES["Simulation"][1]
     record = scoring.new_route_record(ticket.route_id, ticket.position)
-    record["meta"]["failure_reason"] = (
-        f"the route's process {describe_exit(exitcode)} during {phase} at {sim_seconds:.2f} simulated s "
-        f"({completion:.1f} % of the route; infractions before it are not known)")
+    record["meta"]["failure_reason"] = reason
     events = ((TrafficEvent(TrafficEventType.ROUTE_COMPLETION, 0, data={"route_completed": completion}),)
               if completion > 0 else ())
     outcome = scoring.RouteOutcome(events, ticket.length, sim_seconds, wall_seconds, failure_message=failure)
     record = scoring.score_route(record, outcome, ticket.position)
     record["meta"]["town"] = ticket.town
     record["meta"]["repetition"] = ticket.repetition
-    record["meta"]["exit"] = describe_exit(exitcode)
     return RouteReport(ticket.position, record)
+
+
+def died_report(ticket: RouteTicket, exitcode: int | None, phase: str, progress: tuple[float, float],
+                wall_seconds: float) -> RouteReport:
+    """The record of a route whose process died without reporting: failed as the agent's crash when it died in
+    an agent call ('Agent couldn't be set up' during setup), else as a simulation crash; route completion as far
+    as it got; the infractions it had are lost with the process (said in the reason)."""
+    if phase == "agent setup":
+        failure = scoring.FAILURE_MESSAGES["Agent_init"][1]
+    elif phase.startswith("agent"):
+        failure = scoring.FAILURE_MESSAGES["Agent_runtime"][1]
+    else:
+        failure = scoring.FAILURE_MESSAGES["Simulation"][1]
+    sim_seconds, completion = progress
+    reason = (f"the route's process {describe_exit(exitcode)} during {phase} at {sim_seconds:.2f} simulated s "
+              f"({completion:.1f} % of the route; infractions before it are not known)")
+    report = failed_report(ticket, failure, reason, progress, wall_seconds)
+    report.record["meta"]["exit"] = describe_exit(exitcode)
+    return report
 
 
 def _exit_with_parent() -> None:
@@ -182,9 +191,8 @@ def _route_process_main(config: EvaluatorConfig, ticket: RouteTicket, state: Sha
         report = context.run(ticket.position, observer=state)
     except Exception as error:  # noqa: BLE001 — outside the route's own handling: the simulation failed
         traceback.print_exc()
-        report = died_report(ticket, 0, state.phase, state.progress, time.time() - start)
-        report.record["meta"]["failure_reason"] = f"{type(error).__name__}: {error}"
-        report.record["meta"].pop("exit")
+        report = failed_report(ticket, scoring.FAILURE_MESSAGES["Simulation"][1], f"{type(error).__name__}: {error}",
+                               state.progress, time.time() - start)
     connection.send(report)
     connection.close()
     sys.stdout.flush()
@@ -208,8 +216,8 @@ class RouteProcess:
 
     @property
     def waitables(self) -> list[Any]:
-        """What `multiprocessing.connection.wait` watches: the pipe (a report) and the process (its end)."""
-        return [self.connection, self.process.sentinel]
+        """What `multiprocessing.connection.wait` watches: the pipe until the report came, and the process."""
+        return [self.process.sentinel] if self._report is not None else [self.connection, self.process.sentinel]
 
     def poll(self) -> RouteReport | None:
         """The route's report once the process ended (its own, or one that says how it died), else None."""

@@ -236,3 +236,44 @@ def test_a_local_ray_cluster_gives_the_sequential_records(sequential, tmp_path):
         ray.shutdown()
     assert _comparable(summary.results["_checkpoint"]["records"]) == records
     assert _same_episodes(_episodes(tmp_path / "results.json"), episodes)
+
+
+def test_a_routes_scenario_clock_starts_at_zero_whatever_ran_before(shared_data):
+    """srunner's GameTime only moves forward with frame numbers: a previous route's last frame (larger than a
+    fresh world's) froze it, and a scenario's timeouts then depended on the routes run before in the process."""
+    import carla
+
+    import recon_carla_bridge
+    from recon_carla_bridge.compat_imports import install_srunner_alias
+    from recon_carla_bridge.leaderboard.agent_host import register_hero
+    from recon_carla_bridge.leaderboard.planning import plan_route
+    from recon_carla_bridge.leaderboard.routes import parse_routes_file
+    from recon_carla_bridge.leaderboard.scenario_host import ScenarioHost
+
+    install_srunner_alias()
+    from srunner.scenariomanager.timer import GameTime
+
+    routes = Path(shared_data) / "leaderboard_1.0" / "routes_training.xml"
+    (route,) = parse_routes_file(routes, Path(shared_data) / "leaderboard_1.0" / "all_towns_traffic_scenarios_public.json",
+                                 "3")
+    world = recon_carla_bridge.Client().load_world(route.town)
+    settings = world.get_settings()
+    settings.synchronous_mode, settings.fixed_delta_seconds = True, 0.05
+    world.apply_settings(settings)
+    planned = plan_route(route, world.get_map(), 0)
+    assert planned.scenarios
+    start = planned.route[0][0]
+    ego = world.spawn_actor(world.get_blueprint_library().find("vehicle.lincoln.mkz_2020"),
+                            carla.Transform(carla.Location(start.location.x, start.location.y, start.location.z + 0.5),
+                                            start.rotation))
+    register_hero(world, ego, planned.route)
+    GameTime._last_frame, GameTime._current_game_time = 10**6, 500.0  # as a long previous route leaves it
+    host = ScenarioHost(world, ego, planned)
+    try:
+        assert host.built and host.tree is not None, host.skipped
+        for _ in range(10):
+            world.tick()
+            host.tick(world.get_snapshot())
+        assert 0.0 < GameTime.get_time() <= 10 * 0.05 + 1e-9  # counted from this route's start, and moving
+    finally:
+        host.close()
