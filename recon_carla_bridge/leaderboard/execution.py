@@ -23,7 +23,9 @@ class ExecutionSettings:
 
     Fields:
         workers: child processes running routes at once; None runs them in the evaluating process (no
-            containment of native crashes); 1 runs each route in its own child, one at a time.
+            containment of native crashes); 1 runs each route in its own child, one at a time. A script that
+            calls `evaluate` with workers must keep its top level under `if __name__ == "__main__":`, as
+            multiprocessing's children import the main module.
         ray_address: run routes as Ray tasks: 'local' starts a local Ray cluster, 'auto' joins the one `ray start`
             made on this machine, 'HOST:PORT' or 'ray://HOST:PORT' joins that cluster; None: no Ray.
     """

@@ -1,12 +1,12 @@
 """A route in its own child process: a native crash of the agent (SIGSEGV, os._exit, the OOM killer) fails that
 route with the reason, and the evaluation goes on.
 
-`start_route_process` starts the child (multiprocessing 'forkserver' with this module preloaded, so a child
+`RouteProcess` starts the child (multiprocessing 'forkserver' with this module preloaded, so a child
 starts in milliseconds with carla and srunner imported; 'spawn' where forkserver is missing). The child builds
-its own world and agent from the run's config (nothing but the config and the route's position is pickled),
+its own world and agent from the run's config (only the config and the route's ticket are pickled),
 writes the episode and video into the run's folder and sends its `RouteReport` back through a pipe. While it
 runs it keeps, in shared memory, which call it is in (world, agent setup, run_step, destroy) and how far the
-route got, so that when it dies without a report `RouteProcess.report` can say what died, how (the signal's
+route got, so that when it dies without a report `RouteProcess.poll` can say what died, how (the signal's
 name or the exit code), where and when.
 """
 from __future__ import annotations
@@ -37,7 +37,8 @@ PHASES = ("starting", "world", "agent setup", "agent run_step", "agent destroy")
 # that does not import (CARLA's `agents` package outside the repository) is skipped by multiprocessing.
 PRELOAD = [__name__, "recon_carla_bridge.leaderboard.metrics.rad", "recon_carla_bridge.leaderboard.metrics.bench2drive",
            "recon_carla_bridge.leaderboard.metrics.alpasim", "recon_carla_bridge.leaderboard.metrics.hugsim",
-           "recon_carla_bridge.leaderboard.scenario_host", "agents.navigation.basic_agent"]
+           "recon_carla_bridge.leaderboard.scenario_host", "recon_carla_bridge.leaderboard.route_warmup",
+           "agents.navigation.basic_agent"]
 
 
 def process_context() -> multiprocessing.context.BaseContext:
