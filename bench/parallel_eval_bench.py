@@ -2,6 +2,7 @@
 cluster (--ray-address local --workers 2), measured in one run, and whether every mode gave the same records.
 
 Usage: python bench/parallel_eval_bench.py [--routes F.xml] [--repetitions 3] [--agent A.py] [--video] [--no-ray]
+       [--routes-subset 0-3] [--max-route-seconds S]
 Each mode runs the real CLI in a fresh process (start-up, the fork server and Ray's start included, as a user
 sees them) on the same routes (default: the four short Crossing routes of the tests, each repeated, with the
 leaderboard's background traffic and the project's route-following agent) and its wall time gives routes/hour.
@@ -31,6 +32,10 @@ def run_mode(name: str, flags: list[str], args: argparse.Namespace, folder: Path
                str(args.agent), "--checkpoint", str(checkpoint), "--repetitions", str(args.repetitions), *flags]
     if not args.video:
         command.append("--no-video")
+    if args.routes_subset:
+        command += ["--routes-subset", args.routes_subset]
+    if args.max_route_seconds:
+        command += ["--max-route-seconds", str(args.max_route_seconds)]
     start = time.perf_counter()
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -52,6 +57,8 @@ def main() -> int:
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--video", action="store_true", help="record the front videos (slower routes)")
     parser.add_argument("--no-ray", action="store_true", help="skip the local Ray cluster")
+    parser.add_argument("--routes-subset", default="", help="route ids, as evaluate's --routes-subset")
+    parser.add_argument("--max-route-seconds", type=float, default=0.0, help="as evaluate's (0: no cap)")
     args = parser.parse_args()
     modes = [("in-process", []), ("workers-1", ["--workers", "1"]), ("workers-2", ["--workers", "2"])]
     if not args.no_ray:
