@@ -42,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "so a route's result does not depend on the routes run before it (default 0)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="run routes in N child processes of this machine at once, each route in its own "
-                             "process: an agent that crashes natively (SIGSEGV, os._exit, out of memory) fails its "
-                             "route with the signal or exit code and the others go on. --workers 1 gives that "
+                             "process: an agent that crashes natively (SIGSEGV, os._exit) fails its route with the "
+                             "signal or exit code and the others go on; a process killed by SIGKILL (the OOM "
+                             "killer) runs its route once more. --workers 1 gives that "
                              "containment one route at a time; without --workers the routes run in this process, where a "
                              "native crash ends the evaluation")
     parser.add_argument("--ray-address", default=None, metavar="ADDR",

@@ -1,5 +1,6 @@
-"""A route in its own child process: a native crash of the agent (SIGSEGV, os._exit, the OOM killer) fails that
-route with the reason, and the evaluation goes on.
+"""A route in its own child process: a native crash of the agent (SIGSEGV, os._exit) fails that route with the
+reason, and the evaluation goes on; a process killed from outside (SIGKILL: the OOM killer, a user) runs its
+route once more, then fails it.
 
 `RouteProcess` starts the child (multiprocessing 'forkserver' with this module preloaded, so a child
 starts in milliseconds with carla and srunner imported; 'spawn' where forkserver is missing). The child builds
@@ -33,6 +34,9 @@ from recon_carla_bridge.leaderboard.route_job import RouteContext, RouteReport
 from recon_carla_bridge.leaderboard.route_runner import RouteObserver
 
 PHASES = ("starting", "world", "agent setup", "agent run_step", "agent destroy")
+# Exit codes of a route process that was killed from outside (the OOM killer, a user), not by what it ran: its
+# route runs once more. A native crash (SIGSEGV, SIGABRT, os._exit) would repeat, so it fails the route at once.
+RETRIED_EXITS = (-signal.SIGKILL,)
 # Imported once by the fork server, so that a route's process starts with them (scipy alone takes ~2 s); a name
 # that does not import (CARLA's `agents` package outside the repository) is skipped by multiprocessing.
 PRELOAD = [__name__, "recon_carla_bridge.leaderboard.metrics.rad", "recon_carla_bridge.leaderboard.metrics.bench2drive",
@@ -200,16 +204,21 @@ def _route_process_main(config: EvaluatorConfig, ticket: RouteTicket, state: Sha
 
 
 class RouteProcess:
-    """A route running in a child process."""
+    """A route running in a child process; run once more when the first process was killed by SIGKILL."""
 
     def __init__(self, context: multiprocessing.context.BaseContext, config: EvaluatorConfig,
                  ticket: RouteTicket) -> None:
         """Start the child for `ticket` with `config`."""
-        self.ticket = ticket
-        self.state = SharedRouteState(context)
-        self.connection, child_end = context.Pipe(duplex=False)
-        self.process = context.Process(target=_route_process_main, args=(config, ticket, self.state, child_end),
-                                       name=f"route-{ticket.route_id}", daemon=True)
+        self.context, self.config, self.ticket = context, config, ticket
+        self.retried_after = ""  # why the first process ended, when the route was run once more
+        self._start()
+
+    def _start(self) -> None:
+        self.state = SharedRouteState(self.context)
+        self.connection, child_end = self.context.Pipe(duplex=False)
+        self.process = self.context.Process(target=_route_process_main,
+                                            args=(self.config, self.ticket, self.state, child_end),
+                                            name=f"route-{self.ticket.route_id}", daemon=True)
         self.started = time.time()
         self.process.start()
         child_end.close()
@@ -230,10 +239,18 @@ class RouteProcess:
         if self.process.is_alive():
             return None
         self.process.join()
-        if self._report is None:
-            self._report = died_report(self.ticket, self.process.exitcode, self.state.phase, self.state.progress,
-                                       time.time() - self.started)
         self.connection.close()
+        if self._report is None:
+            report = died_report(self.ticket, self.process.exitcode, self.state.phase, self.state.progress,
+                                 time.time() - self.started)
+            if self.process.exitcode in RETRIED_EXITS and not self.retried_after:
+                self.retried_after = report.record["meta"]["failure_reason"]
+                print(f"  {self.ticket.route_id}: {self.retried_after}; running the route once more", flush=True)
+                self._start()
+                return None
+            self._report = report
+        if self.retried_after:
+            self._report.record["meta"]["retried_after"] = self.retried_after
         return self._report
 
     def wait(self) -> RouteReport:

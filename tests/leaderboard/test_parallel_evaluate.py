@@ -133,21 +133,45 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").is_file() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def test_a_killed_worker_fails_its_route_and_a_killed_run_resumes(sequential, tmp_path):
+def _find(process: subprocess.Popen, text: str, seen: list[str], occurrence: int = 1) -> str:
+    """The `occurrence`-th line of the output holding `text` (read on as far as needed)."""
+    while True:
+        matches = [line for line in seen if text in line]
+        if len(matches) >= occurrence:
+            return matches[occurrence - 1]
+        _read_until(process, "", seen)
+
+
+def _pid(line: str) -> int:
+    return int(line.split()[-1])
+
+
+def test_a_killed_worker_runs_its_route_once_more_and_a_killed_run_resumes(sequential, tmp_path):
+    """SIGKILL (the OOM killer's signal) on a route process: the route runs once more (same record as a
+    sequential run's); a second SIGKILL fails it, naming the signal; then the whole evaluation is killed: the
+    checkpoint stays valid, no route process is left, and --resume completes the run."""
     records, _ = sequential
-    agent_config = _agent_config(tmp_path, {"sleep": {"-40,2": 0.03, "-2,-40": 0.03}})  # routes 1, 2: time to kill
+    slow = {"80,-2": 0.01, "-40,2": 0.03, "-2,-40": 0.03}  # s per step on routes 0, 1, 2: time to kill them
     command = [sys.executable, "-m", "recon_carla_bridge.cli", "evaluate", "--routes", str(ROUTES), "--agent",
-               str(AGENT), "--agent-config", agent_config, "--checkpoint", str(tmp_path / "results.json"),
-               "--no-video", "--timeout", "20", "--workers", "2"]
+               str(AGENT), "--agent-config", _agent_config(tmp_path, {"sleep": slow}), "--checkpoint",
+               str(tmp_path / "results.json"), "--no-video", "--timeout", "20", "--workers", "2"]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
+    running = [f"RouteScenario_{k}_rep0: running in process" for k in range(3)]
     seen: list[str] = []
     try:
-        worker = int(_read_until(process, "RouteScenario_1_rep0: running in process", seen).split()[-1])
+        first = [_pid(_find(process, running[k], seen)) for k in (0, 1)]
         time.sleep(1.0)
-        os.kill(worker, signal.SIGKILL)  # as the OOM killer would
-        assert "Failed" in _read_until(process, "> RouteScenario_1_rep0", seen)
-        survivor = int(_read_until(process, "RouteScenario_2_rep0: running in process", seen).split()[-1])
+        for pid in first:
+            os.kill(pid, signal.SIGKILL)
+        for k in (0, 1):
+            _find(process, f"RouteScenario_{k}_rep0: the route's process was killed by SIGKILL (signal 9)", seen)
+        again = _pid(_find(process, running[0], seen, occurrence=2))
+        time.sleep(1.0)
+        os.kill(again, signal.SIGKILL)  # the second time: route 0 fails
+        assert "Failed" in _find(process, "> RouteScenario_0_rep0", seen)
+        assert "Completed" in _find(process, "> RouteScenario_1_rep0", seen)  # its second run ended normally
+        survivor = _pid(_find(process, running[2], seen))
         time.sleep(0.5)
         process.kill()  # the whole evaluation dies mid-route
         process.wait(30)
@@ -158,21 +182,24 @@ def test_a_killed_worker_fails_its_route_and_a_killed_run_resumes(sequential, tm
     finally:
         process.kill()
         process.communicate()
-    killed = read_results(tmp_path / "results.json")["_checkpoint"]["records"]  # valid after the kill
-    by_id = {r["route_id"]: r for r in killed}
-    assert "killed by SIGKILL (signal 9)" in by_id[ROUTE_IDS[1]]["meta"]["failure_reason"]
-    assert by_id[ROUTE_IDS[2]]["status"] == "Started"
+    killed = _comparable(read_results(tmp_path / "results.json")["_checkpoint"]["records"])  # valid after the kill
+    assert "killed by SIGKILL (signal 9)" in killed[ROUTE_IDS[0]]["meta"]["failure_reason"]
+    assert "killed by SIGKILL (signal 9)" in killed[ROUTE_IDS[0]]["meta"]["retried_after"]
+    assert "killed by SIGKILL (signal 9)" in killed[ROUTE_IDS[1]]["meta"].pop("retried_after")
+    assert killed[ROUTE_IDS[1]] == records[ROUTE_IDS[1]]  # run once more: the sequential run's record
+    assert killed[ROUTE_IDS[2]]["status"] == "Started"
 
     resumed = subprocess.run(command + ["--resume"], cwd=REPO, capture_output=True, text=True, timeout=300,
                              env={**os.environ, "PYTHONPATH": str(REPO)})
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "RouteScenario_1_rep0 (" not in resumed.stdout  # the finished (failed) route is not redone
+    assert "RouteScenario_0_rep0 (" not in resumed.stdout  # the finished (failed) route is not redone
     final = json.loads((tmp_path / "results.json").read_text())
     assert final["entry_status"] != "Started"
     stored = _comparable(final["_checkpoint"]["records"])
     assert list(stored) == ROUTE_IDS
-    assert stored[ROUTE_IDS[1]]["meta"]["exit"] == "was killed by SIGKILL (signal 9)"
-    for route_id in (ROUTE_IDS[0], ROUTE_IDS[2], ROUTE_IDS[3]):
+    assert stored[ROUTE_IDS[0]]["meta"]["exit"] == "was killed by SIGKILL (signal 9)"
+    stored[ROUTE_IDS[1]]["meta"].pop("retried_after")
+    for route_id in ROUTE_IDS[1:]:
         assert stored[route_id] == records[route_id], route_id
 
 
@@ -187,8 +214,7 @@ def test_ctrl_c_stops_a_parallel_run_cleanly_and_keeps_what_finished(tmp_path):
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen: list[str] = []
     try:
-        workers = [int(_read_until(process, f"RouteScenario_{k}_rep0: running in process", seen).split()[-1])
-                   for k in (0, 1)]
+        workers = [_pid(_find(process, f"RouteScenario_{k}_rep0: running in process", seen)) for k in (0, 1)]
         time.sleep(1.0)
         os.killpg(process.pid, signal.SIGINT)
         _, err = process.communicate(timeout=60)
