@@ -37,7 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="background vehicles (1.0 routes: in the town; 2.0: kept around the ego); "
                              "default: the leaderboard's amount")
     parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the 1.0 scenario sampling and of the background traffic (default 0)")
+                        help="seed of the 1.0 scenario sampling and of the background traffic; with each route's "
+                             "id, of the random generators the agent and scenarios share (random, NumPy, torch), "
+                             "so a route's result does not depend on the routes run before it (default 0)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="run routes in N child processes of this machine at once, each route in its own "
+                             "process: an agent that crashes natively (SIGSEGV, os._exit) fails its route with the "
+                             "signal or exit code and the others go on; a process killed by SIGKILL (the OOM "
+                             "killer) runs its route once more. --workers 1 gives that "
+                             "containment one route at a time; without --workers the routes run in this process, where a "
+                             "native crash ends the evaluation")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="run routes as Ray tasks: 'local' starts a local Ray cluster (of --workers CPUs, "
+                             "default all), 'auto' joins the one `ray start` made here, HOST:PORT or "
+                             "ray://HOST:PORT joins that cluster (its nodes must see the checkpoint's folder)")
     parser.set_defaults(func=handler)
 
 
@@ -46,6 +59,7 @@ def handler(args: argparse.Namespace) -> int:
     from recon_carla_bridge.errors import InputError
     from recon_carla_bridge.leaderboard.config import EvaluatorConfig
     from recon_carla_bridge.leaderboard.evaluator import evaluate
+    from recon_carla_bridge.leaderboard.execution import ExecutionSettings
 
     config = EvaluatorConfig(
         routes=args.routes, agent=args.agent, checkpoint=args.checkpoint, agent_config=args.agent_config,
@@ -57,10 +71,16 @@ def handler(args: argparse.Namespace) -> int:
     if args.background_vehicles is not None and args.background_vehicles < 0:
         print(f"error: --background-vehicles must be >= 0, got {args.background_vehicles}", file=sys.stderr)
         return 2
+    execution = ExecutionSettings(workers=args.workers, ray_address=args.ray_address)
+    try:
+        execution.validate()
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if config.record_video:
         print("recording a front-camera video per route for the report (--no-video runs about 4x faster)", flush=True)
     try:
-        summary = evaluate(config)
+        summary = evaluate(config, execution)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -153,6 +153,7 @@ class Checkpoint:
         self.identity = identity
         self.data = empty_results()
         self.records: list[dict[str, Any] | None] = [None] * len(self.route_ids)
+        self.started: dict[int, dict[str, Any]] = {}  # 'Started' records of routes running now (by position)
         self.backup: Path | None = None
         self._lock = self._acquire_lock()
         try:
@@ -236,12 +237,16 @@ class Checkpoint:
         self.data["run"] = dict(info, identity=self.identity) if self.identity is not None else info
 
     def start_route(self, position: int) -> None:
-        """Write a 'Started' record for route `position` before running it, so a crash leaves a trace."""
-        self._write(started=(position, scoring.new_route_record(self.route_ids[position], position)))
+        """Write a 'Started' record for route `position` before running it, so a crash leaves a trace (routes
+        running in parallel each keep theirs until they finish)."""
+        self.started[position] = scoring.new_route_record(self.route_ids[position], position)
+        self._write()
 
     def finish_route(self, position: int, record: dict[str, Any]) -> None:
-        """Store the finished record of route `position` and write the file."""
+        """Store the finished record of route `position` and write the file (records stay in route order,
+        whatever order the routes finish in)."""
         self.records[position] = record
+        self.started.pop(position, None)
         self._write()
 
     def finalize(self, global_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -262,11 +267,9 @@ class Checkpoint:
         self._write()
         return self.data
 
-    def _write(self, started: tuple[int, dict[str, Any]] | None = None) -> None:
-        records = [record for record in self.records if record is not None]
-        if started is not None:
-            records.append(started[1])
-        records.sort(key=lambda record: self.route_ids.index(record["route_id"]))
-        self.data["_checkpoint"]["records"] = records
+    def _write(self) -> None:
+        records = [record if record is not None else self.started.get(position)
+                   for position, record in enumerate(self.records)]
+        self.data["_checkpoint"]["records"] = [record for record in records if record is not None]
         self.data["_checkpoint"]["progress"] = [self.done_count, len(self.route_ids)]
         write_json_atomic(self.path, self.data)

@@ -1,14 +1,15 @@
-"""Evaluate an agent file on a route file: validate everything first, then run route after route.
+"""Evaluate an agent file on a route file: validate everything first, then run the routes (in this process, in
+worker processes or as Ray tasks: execution.py).
 
 Inputs are checked before the checkpoint is touched (route XML, trigger JSON, maps, keypoints on the map,
-agent file), so bad input never costs finished results. Each route's record is written as soon as it ends;
-`resume` skips routes whose finished record is already in the checkpoint.
+agent file, worker count, the Ray cluster), so bad input never costs finished results. This process alone writes
+the checkpoint: each route's record as soon as it ends, in route order whatever order routes end in; `resume`
+skips routes whose finished record is already in the checkpoint.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,19 +18,12 @@ from typing import Any
 from recon_carla_bridge import paths
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.leaderboard import scoring
-from recon_carla_bridge.leaderboard.agent_host import agent_class_of, load_agent_module
 from recon_carla_bridge.leaderboard.checkpoint import Checkpoint, releasing_checkpoint_locks
 from recon_carla_bridge.leaderboard.config import EvaluatorConfig
-from recon_carla_bridge.leaderboard.metrics import MetricContext, default_registry
-from recon_carla_bridge.leaderboard.planning import plan_route
-from recon_carla_bridge.leaderboard.route_runner import RouteRunner
+from recon_carla_bridge.leaderboard.execution import ExecutionSettings, make_executor
+from recon_carla_bridge.leaderboard.route_job import RouteContext, RouteReport, select_routes
+from recon_carla_bridge.leaderboard.routes import parse_routes_file
 from recon_carla_bridge.leaderboard.run_identity import run_identity
-from recon_carla_bridge.scene.scene_world import load_place_map, place_exists
-from recon_carla_bridge.leaderboard.routes import (
-    RouteConfig,
-    parse_routes_file,
-    route_instances,
-)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -70,82 +64,58 @@ def with_trigger_file(config: EvaluatorConfig) -> EvaluatorConfig:
     return config
 
 
-def select_routes(config: EvaluatorConfig) -> tuple[list[RouteConfig], list[str]]:
-    """Parse the route file and keep the routes whose town (a CARLA town or a reconstructed scene) has a map
-    (others refused unless skipping)."""
-    routes = parse_routes_file(config.routes, config.scenarios, config.routes_subset)
-    kept, skipped = [], []
-    for route in routes:
-        if place_exists(route.town):
-            kept.append(route)
-        else:
-            skipped.append(f"{route.route_id} ({route.town})")
-    if skipped and not config.skip_missing_towns:
-        raise InputError(f"{config.routes}: routes {skipped} use towns with no OpenDRIVE map here; pass "
-                         "--skip-missing-towns to run the others or --routes-subset to choose")
-    if not kept:
-        raise InputError(f"{config.routes}: no route left to run (missing maps: {skipped})")
-    return kept, skipped
-
-
 @releasing_checkpoint_locks
-def evaluate(config: EvaluatorConfig) -> EvaluationSummary:
-    """Run the evaluation and return the final results document."""
+def evaluate(config: EvaluatorConfig, execution: ExecutionSettings | None = None) -> EvaluationSummary:
+    """Run the evaluation (where `execution` says: in this process by default) and return the final results."""
+    execution = execution or ExecutionSettings()
+    execution.validate()
     config = with_trigger_file(config)
-    routes, skipped = select_routes(config)
-    maps = {town: load_place_map(town) for town in {route.town for route in routes}}
-    planned = {route.route_id: plan_route(route, maps[route.town], config.seed) for route in routes}
-    agent_class = agent_class_of(load_agent_module(config.agent))
-    instances = route_instances(routes, config.repetitions)
-    checkpoint = Checkpoint(config.checkpoint, [route_id for _, _, route_id in instances], config.resume,
-                            identity=run_identity(config))
-    checkpoint.set_run_info({"agent": str(config.agent), "routes": str(config.routes),
-                             "scenarios": str(config.scenarios) if config.scenarios else None,
-                             "repetitions": config.repetitions, "track": config.track,
-                             "frame_rate": config.frame_rate, "skipped_routes": skipped,
-                             "background_traffic": config.traffic.describe(), "seed": config.seed})
-    registry = default_registry()
+    context = RouteContext(config)
+    context.validate()
+    executor = make_executor(execution, context, _absolute_paths(config))  # a Ray cluster that does not answer: here
+    try:
+        checkpoint = Checkpoint(config.checkpoint, context.route_ids, config.resume, identity=run_identity(config))
+        checkpoint.set_run_info({"agent": str(config.agent), "routes": str(config.routes),
+                                 "scenarios": str(config.scenarios) if config.scenarios else None,
+                                 "repetitions": config.repetitions, "track": config.track,
+                                 "frame_rate": config.frame_rate, "skipped_routes": context.skipped,
+                                 "background_traffic": config.traffic.describe(), "seed": config.seed})
+        pending = [position for position in range(len(context.route_ids)) if not checkpoint.is_done(position)]
+        LOGGER.info("%d routes already finished, skipped (resume)", len(context.route_ids) - len(pending))
+        events = executor.run(pending)
+        try:
+            for event in events:
+                if event.report is None:
+                    checkpoint.start_route(event.position)
+                    continue
+                _store(checkpoint, event.report, registry=context.registry, agent=config.agent)
+        finally:
+            events.close()  # stops routes still running (a Ctrl-C, a rejected agent)
+    finally:
+        executor.close()
+    results = checkpoint.finalize(_global_metrics(context.registry, checkpoint))
+    return EvaluationSummary(config.checkpoint, results, tuple(context.skipped))
 
-    import recon_carla_bridge
-    from recon_carla_bridge.schematic import SchematicBackend
 
-    client = recon_carla_bridge.Client()
-    for position, (route, repetition, route_id) in enumerate(instances):
-        if checkpoint.is_done(position):
-            LOGGER.info("%s already finished, skipped (resume)", route_id)
-            continue
-        print(f"========= {route_id} ({route.town}, {planned[route.route_id].length:.0f} m) =========", flush=True)
-        checkpoint.start_route(position)
-        world = client.load_world(route.town)
-        simulation = getattr(world, "simulation", None)
-        if simulation is not None and getattr(simulation, "camera_backend", None) is None:
-            simulation.camera_backend = SchematicBackend()
-        settings = world.get_settings()
-        settings.synchronous_mode = True
-        settings.fixed_delta_seconds = 1.0 / config.frame_rate
-        world.apply_settings(settings)
-        artifacts = config.artifacts_dir / route_id
-        runner = RouteRunner(world, maps[route.town], planned[route.route_id], config, agent_class, artifacts)
-        result = runner.run(route_id, position, seed=config.seed)
-        record = result.record
-        if result.episode is not None:
-            artifacts.mkdir(parents=True, exist_ok=True)
-            result.episode.save(artifacts / "episode.npz")
-            record["metrics"] = registry.compute_all(MetricContext(result.episode, maps[route.town]))
-            record["meta"]["artifacts"] = os.path.relpath(artifacts, config.checkpoint.parent)
-        record["meta"]["town"] = route.town
-        record["meta"]["repetition"] = repetition
-        if result.sensor_types:
-            checkpoint.set_sensors(result.sensor_types)
-        checkpoint.finish_route(position, record)
-        print(f"> {route_id}: {record['status']}, driving score {record['scores']['score_composed']:.2f} "
-              f"(RC {record['scores']['score_route']:.2f} x penalty {record['scores']['score_penalty']:.3f})", flush=True)
-        if result.rejected:
-            checkpoint.finalize(_global_metrics(registry, checkpoint))
-            raise SensorsRejected(f"{config.agent}: {record['meta'].get('failure_reason', 'invalid sensors')} "
-                                  f"(route {route_id} recorded as '{record['status']}')")
-    results = checkpoint.finalize(_global_metrics(registry, checkpoint))
-    return EvaluationSummary(config.checkpoint, results, tuple(skipped))
+def _store(checkpoint: Checkpoint, report: RouteReport, registry: Any, agent: Path) -> None:
+    """Write a finished route's record; SensorsRejected (after finalizing) when the agent's sensors broke the rules."""
+    record = report.record
+    if report.sensor_types:
+        checkpoint.set_sensors(report.sensor_types)
+    checkpoint.finish_route(report.position, record)
+    print(f"> {record['route_id']}: {record['status']}, driving score {record['scores']['score_composed']:.2f} "
+          f"(RC {record['scores']['score_route']:.2f} x penalty {record['scores']['score_penalty']:.3f})", flush=True)
+    if report.rejected:
+        checkpoint.finalize(_global_metrics(registry, checkpoint))
+        raise SensorsRejected(f"{agent}: {record['meta'].get('failure_reason', 'invalid sensors')} "
+                              f"(route {record['route_id']} recorded as '{record['status']}')")
+
+
+def _absolute_paths(config: EvaluatorConfig) -> EvaluatorConfig:
+    """`config` with absolute file paths, as workers (another working folder, another machine) need them."""
+    return dataclasses.replace(config, routes=config.routes.resolve(), agent=config.agent.resolve(),
+                               checkpoint=config.checkpoint.resolve(),
+                               scenarios=config.scenarios.resolve() if config.scenarios else None)
 
 
 def _global_metrics(registry: Any, checkpoint: Checkpoint) -> dict[str, Any]:
@@ -153,4 +123,4 @@ def _global_metrics(registry: Any, checkpoint: Checkpoint) -> dict[str, Any]:
     return registry.aggregate(per_route)
 
 
-__all__ = ["EvaluationSummary", "SensorsRejected", "evaluate", "scoring", "select_routes"]
+__all__ = ["EvaluationSummary", "ExecutionSettings", "SensorsRejected", "evaluate", "scoring", "select_routes"]

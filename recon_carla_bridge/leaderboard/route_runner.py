@@ -7,9 +7,11 @@ deadline on what its sensors delivered, then `runner.step(control)`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,21 @@ class RouteResult:
 
 class AgentSetupFailed(Exception):
     """The agent file's agent could not be constructed or set up."""
+
+
+class RouteObserver:
+    """Watches a route from outside (no-op here): which agent call runs, and the route's progress per tick.
+
+    A route run in a child process reports both through shared memory, so that the evaluation can say what the
+    process was doing when it died natively (route_process.py)."""
+
+    @contextlib.contextmanager
+    def agent_call(self, what: str) -> Iterator[None]:
+        """Wrap one call into the agent: `what` is 'setup', 'run_step' or 'destroy'."""
+        yield
+
+    def tick(self, sim_seconds: float, completion_percent: float) -> None:
+        """The route after a tick: simulated seconds and % of the route completed."""
 
 
 class RouteEpisode:
@@ -93,8 +110,9 @@ class RouteRunner:
     """Runs one route of an agent in a loaded world."""
 
     def __init__(self, world: Any, world_map: carla.Map, planned: PlannedRoute, config: EvaluatorConfig,
-                 agent_class: type, artifacts: Path) -> None:
-        """Bind the world, the planned route, the settings, the agent class and the output folder."""
+                 agent_class: type, artifacts: Path, observer: RouteObserver | None = None) -> None:
+        """Bind the world, the planned route, the settings, the agent class, the output folder and an observer."""
+        self.observer = observer or RouteObserver()
         self.world = world
         self.map = world_map
         self.planned = planned
@@ -107,7 +125,7 @@ class RouteRunner:
         """Build the agent (the ego exists; its data arrive in `sensor_interface`) and return its validated
         sensors; AgentSetupFailed when it cannot be built."""
         try:
-            with deadline(self.config.step_timeout, "agent setup"):
+            with self.observer.agent_call("setup"), deadline(self.config.step_timeout, "agent setup"):
                 self.agent = build_agent(self.agent_class, self.config.agent_config, self.planned.gps_route,
                                          self.planned.route, plan_sample_distance(self.planned.config.format))
                 specs = self.agent.sensors()
@@ -145,7 +163,7 @@ class RouteRunner:
             done = runner.done
             while not done:
                 try:
-                    with deadline(self.config.step_timeout, "run_step"):
+                    with self.observer.agent_call("run_step"), deadline(self.config.step_timeout, "run_step"):
                         control = check_control(self.agent())
                 except Exception as error:  # noqa: BLE001 — raised, hung or garbage: this route fails, the evaluation goes on
                     failure = scoring.FAILURE_MESSAGES["Agent_runtime"][1]
@@ -153,6 +171,8 @@ class RouteRunner:
                     traceback.print_exc()
                     break
                 done = runner.step(control).done
+                if route.criteria.criteria is not None:
+                    self.observer.tick(runner.time, route.criteria.criteria.completion.value)
             if runner.reason == route.cap_reason:
                 reason = runner.reason
         except Exception as error:  # noqa: BLE001 — the world or a scenario failed: the simulation crashed
@@ -189,7 +209,8 @@ class RouteRunner:
         if self.agent is None:
             return
         try:
-            self.agent.destroy()
+            with self.observer.agent_call("destroy"):
+                self.agent.destroy()
         except Exception:  # noqa: BLE001 — a failing destroy must not hide the route's result
             traceback.print_exc()
         self.agent = None

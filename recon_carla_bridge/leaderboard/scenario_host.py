@@ -134,7 +134,12 @@ class ScenarioHost:
             Idle,
             ScenarioTriggerer,
         )
+        from srunner.scenariomanager.timer import GameTime
 
+        # srunner's clock is process-wide and only moves forward with frame numbers: the previous route's last
+        # frame would freeze it in this route's fresh world (timeouts of behaviours then depended on the routes
+        # run before). The leaderboard restarts it for every route too.
+        GameTime.restart()
         self._provider = CarlaDataProvider
         behaviours, blackboard = [], []
         for number, spec in enumerate(planned.scenarios):
