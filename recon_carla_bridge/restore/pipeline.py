@@ -4,7 +4,8 @@ Input: the degraded render (RGB, and where the config says so its alpha and dept
 frame of the same camera. Output: the restored frame. This makes it a video restorer in the simplest causal
 form: each frame is conditioned, by channel concatenation, on the restorer's own output for the previous frame of
 that camera (`VideoState` keeps it per camera), so what it fills in where the splats are missing stays put from
-frame to frame instead of being re-invented; the first frame of a camera is conditioned on its own render.
+frame to frame instead of being re-invented; the first frame of a camera is conditioned on its own render
+(`video.VideoRestorer` keeps that state per camera).
 
 Sampling (`restore`): 1-4 denoising steps at the config's explicit timesteps. The first step starts from the
 degraded render noised to timesteps[0] (Difix-style single-step image-to-image; one step is the default and the
@@ -208,26 +209,3 @@ class Restorer:
             raise InputError(f"{weights_file}: weights do not fit {config_file} ({first})") from None
         return restorer
 
-
-class VideoState:
-    """The previous restored frame of each camera (the restorer's temporal state), keyed by a camera id."""
-
-    def __init__(self) -> None:
-        self._previous: dict[object, torch.Tensor] = {}
-
-    def previous(self, keys: list[object], like: torch.Tensor) -> torch.Tensor:
-        """[B, H, W, 3]: each key's last frame when it has one of the same size, else its row of `like`."""
-        rows = []
-        for index, key in enumerate(keys):
-            last = self._previous.get(key)
-            rows.append(last if last is not None and last.shape == like[index].shape else like[index])
-        return torch.stack(rows)
-
-    def update(self, keys: list[object], frames: torch.Tensor) -> None:
-        """Remember `frames` [B, H, W, 3] as each key's last restored frame."""
-        for index, key in enumerate(keys):
-            self._previous[key] = frames[index].detach()
-
-    def reset(self) -> None:
-        """Forget every camera's frame."""
-        self._previous.clear()
