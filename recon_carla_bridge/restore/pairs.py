@@ -90,15 +90,17 @@ def camera_offset(lateral_m: float, yaw_deg: float) -> torch.Tensor:
     return offset
 
 
-def render_views(scene, views, offset: torch.Tensor | None = None):
+def render_views(scene, views, offset: torch.Tensor | None = None, pose: torch.Tensor | None = None):
     """The render of each view (`ViewTensors`) as the simulator draws it, optionally with the camera moved by
-    `offset` (camera_from_moved_camera); yields (view, RenderOutput) one at a time."""
+    `offset` (camera_from_moved_camera), or at `pose` ([4, 4] world_from_camera, one view); yields
+    (view, RenderOutput) one at a time."""
     from recon_carla_bridge.recon.camera import CameraBatch
     from recon_carla_bridge.recon.render import ground_plane, render
 
     ground = ground_plane(scene)
+    fixed = pose
     for view in views:
-        pose = scene.camera_pose(view.view.frame_index, view.world_from_camera.cpu(), view.ego_from_camera.cpu())
+        pose = fixed if fixed is not None else scene.camera_pose(view.view.frame_index, view.world_from_camera.cpu(), view.ego_from_camera.cpu())
         if offset is not None:
             pose = pose @ offset
         cameras = CameraBatch(pose[None].float(), view.K[None].float().cpu(), view.view.width, view.view.height)
