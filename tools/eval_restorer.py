@@ -51,7 +51,7 @@ def _tile(images: list[list[np.ndarray]], labels: list[str], path: Path, row_lab
             tile = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
             canvas.paste(tile, (margin + column * width, top + row * height))
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path, optimize=True)
+    canvas.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)  # small for the repository
 
 
 def main() -> None:

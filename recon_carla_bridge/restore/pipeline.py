@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.paths import chmod_like_new_file
 from recon_carla_bridge.restore.config import RestorerConfig
 from recon_carla_bridge.restore.model import build_scheduler, build_unet, pad_to_multiple
 
@@ -173,6 +174,7 @@ class Restorer:
         target.mkdir(parents=True, exist_ok=True)
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in self.unet.state_dict().items()}
         save_file(weights, str(target / WEIGHTS_FILE), metadata={str(k): str(v) for k, v in (metadata or {}).items()})
+        chmod_like_new_file(target / WEIGHTS_FILE)  # safetensors writes it 0600
         (target / CONFIG_FILE).write_text(json.dumps(self.config.to_json(), indent=1), encoding="utf-8")
         return target
 
