@@ -61,3 +61,22 @@ def test_progressive_flags_need_a_restorer(synthetic_log, tmp_path: Path) -> Non
         main([
             "reconstruct", str(synthetic_log.root), "--out", str(tmp_path / "s.gs"), "--device", "cpu", "--iters", "1",
             "--progressive-from", str(tmp_path / "nothing.gs")])
+
+
+def test_render_passes_pair_real_frames_with_renders_and_refuse_evaluation_frames(synthetic_log, tmp_path: Path) -> None:
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.recon.scene_file import save_scene
+    from recon_carla_bridge.restore.pairs import PairSet, RenderPass
+
+    scene = train(synthetic_log, TrainConfig(iterations=2, device="cpu", init=TINY_INIT), progress=False).scene
+    save_scene(scene, tmp_path / "s.gs")
+    passes = [RenderPass(str(synthetic_log.root), str(tmp_path / "s.gs"), "0-3", width=32),
+              RenderPass(str(synthetic_log.root), str(tmp_path / "s.gs"), "0-3", kind="pruned", prune_fraction=0.9, width=32)]
+    pairs = PairSet.build(passes, progress=False)
+    assert pairs.size == (32, 24) and len(pairs.frame) == 8 and list(pairs.sequence) == [0] * 4 + [1] * 4
+    real = log_views(synthetic_log, [0], 32)[0].image.numpy()
+    assert np.array_equal(pairs.target[0], real)
+    assert not np.array_equal(pairs.degraded[0], pairs.degraded[4])  # pruning changed the render
+    assert pairs.alpha[4].mean() < pairs.alpha[0].mean()  # and left holes
+    with pytest.raises(InputError, match="reserved for evaluation"):
+        PairSet.build(passes[:1], forbidden={synthetic_log.name: "3"}, progress=False)

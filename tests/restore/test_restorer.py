@@ -131,3 +131,17 @@ def test_pair_files_round_trip_and_refuse_garbage(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"junk")
     with pytest.raises(InputError, match="bad.npz"):
         PairSet.load(tmp_path / "bad.npz")
+
+
+def test_train_restorer_command_trains_and_resumes(tmp_path: Path, capsys) -> None:
+    from recon_carla_bridge.cli import main
+
+    synthetic_pairs().save(tmp_path / "pairs.npz")
+    common = ["train-restorer", "--pairs", str(tmp_path / "pairs.npz"), "--out", str(tmp_path / "r"), "--channels", "8,16",
+              "--crop-width", "0", "--val-every", "5", "--validate-every", "2", "--device", "cpu", "--threads", "1"]
+    assert main(common + ["--steps", "2"]) == 0
+    assert main(common + ["--steps", "4", "--resume"]) == 0
+    assert "4 steps" in capsys.readouterr().out
+    assert Restorer.load(tmp_path / "r", resolution=(WIDTH, HEIGHT)).config.block_out_channels == (8, 16)
+    with pytest.raises(InputError, match="pair file does not exist"):
+        main(["train-restorer", "--pairs", str(tmp_path / "none.npz"), "--out", str(tmp_path / "x")])
