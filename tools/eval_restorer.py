@@ -118,8 +118,10 @@ def main() -> None:
     result["gain_psnr"] = [round(float(g), 3) for g in gain]
     result["gain_slope_db_per_10m"] = round(float(np.polyfit(beyond, gain, 1)[0] * 10), 3)
     flicker = {}
+    consecutive = [f for f in scored if f - 1 in at]
+    result["flicker_frames"] = consecutive
     for name, images in {"real": real, **rows}.items():
-        changes = [float((images[at[f]].float() - images[at[f - 1]].float()).abs().mean()) for f in scored if f - 1 in at]
+        changes = [float((images[at[f]].float() - images[at[f - 1]].float()).abs().mean()) for f in consecutive]
         flicker[name] = round(float(np.mean(changes)), 4)
         result.setdefault("flicker_per_frame", {})[name] = [round(c, 4) for c in changes]
     result["flicker_mean_abs_change"] = flicker
@@ -138,7 +140,7 @@ def main() -> None:
     axes[1].bar(beyond, gain, width=0.8)
     axes[1].set(xlabel="metres beyond training", ylabel="restored - raw, dB", title=f"gain (slope {result['gain_slope_db_per_10m']:+.2f} dB/10 m)")
     for name, values in result["flicker_per_frame"].items():
-        axes[2].plot(scored[1:] if len(values) < len(scored) else scored, values, label=f"{name} ({flicker[name]:.3f})")
+        axes[2].plot(consecutive, values, marker=".", label=f"{name} ({flicker[name]:.3f})")
     axes[2].set(xlabel="frame", ylabel="mean |frame - previous|", title="flicker")
     axes[2].legend(fontsize=7)
     figure.tight_layout()

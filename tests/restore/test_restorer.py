@@ -145,3 +145,13 @@ def test_train_restorer_command_trains_and_resumes(tmp_path: Path, capsys) -> No
     assert Restorer.load(tmp_path / "r", resolution=(WIDTH, HEIGHT)).config.block_out_channels == (8, 16)
     with pytest.raises(InputError, match="pair file does not exist"):
         main(["train-restorer", "--pairs", str(tmp_path / "none.npz"), "--out", str(tmp_path / "x")])
+
+
+def test_the_restore_package_imports_no_carla() -> None:
+    import subprocess
+    import sys
+
+    modules = ", ".join(f"recon_carla_bridge.restore.{m}" for m in ("config", "model", "pipeline", "video", "pairs", "progressive", "training"))
+    code = f"import sys; sys.modules['carla'] = None; import {modules}"  # importing carla would now raise
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
