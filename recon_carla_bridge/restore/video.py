@@ -2,6 +2,8 @@
 one batched call per tick."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 
 from recon_carla_bridge.restore.pipeline import Restorer, RestorerInput
@@ -12,13 +14,15 @@ class VideoRestorer:
 
     State is keyed by a camera key (any hashable, e.g. (camera actor id, width, height)); a camera seen for the
     first time, or whose size changed, starts from its own render. `seed` fixes the sampling noise, so a camera
-    that sees the same render twice gets the same image.
+    that sees the same render twice gets the same image. Only the `max_cameras` most recently used cameras keep
+    their frame (destroyed cameras, e.g. one per episode, do not accumulate).
     """
 
-    def __init__(self, restorer: Restorer, seed: int = 0):
+    def __init__(self, restorer: Restorer, seed: int = 0, max_cameras: int = 64):
         self.restorer = restorer
         self.seed = seed
-        self._previous: dict[object, torch.Tensor] = {}
+        self.max_cameras = max_cameras
+        self._previous: OrderedDict[object, torch.Tensor] = OrderedDict()
 
     def __call__(self, rgb: torch.Tensor, alpha: torch.Tensor | None, depth: torch.Tensor | None,
                  keys: list[object]) -> torch.Tensor:
@@ -35,6 +39,9 @@ class VideoRestorer:
         restored = self.restorer.restore_resized(frames, self.seed)
         for index, key in enumerate(keys):
             self._previous[key] = restored[index].detach()
+            self._previous.move_to_end(key)
+        while len(self._previous) > self.max_cameras:
+            self._previous.popitem(last=False)
         return restored
 
     def reset(self) -> None:

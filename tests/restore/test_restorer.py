@@ -155,3 +155,17 @@ def test_the_restore_package_imports_no_carla() -> None:
     code = f"import sys; sys.modules['carla'] = None; import {modules}"  # importing carla would now raise
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_video_state_follows_each_camera_and_forgets_old_ones() -> None:
+    from recon_carla_bridge.restore.video import VideoRestorer
+
+    video = VideoRestorer(randomised(Restorer(tiny_config())), max_cameras=2)
+    frames = frames_of(synthetic_pairs())
+    first = video(frames.rgb[:2], frames.alpha[:2], frames.depth[:2], ["a", "b"])
+    again = video(frames.rgb[:2], frames.alpha[:2], frames.depth[:2], ["a", "b"])
+    assert not torch.equal(first, again)  # the second frame is conditioned on the first's output, not the render
+    fresh = VideoRestorer(video.restorer)(frames.rgb[:1], frames.alpha[:1], frames.depth[:1], ["a"])
+    assert torch.allclose(fresh[0], first[0], atol=1e-5)  # a camera's first frame: conditioned on its own render
+    video(frames.rgb[2:3], frames.alpha[2:3], frames.depth[2:3], ["c"])
+    assert list(video._previous) == ["b", "c"]  # noqa: SLF001 - the state itself is what is tested
