@@ -70,7 +70,8 @@ def main() -> None:
     parser.add_argument("scene")
     parser.add_argument("restorer")
     parser.add_argument("--train-frames", default="0-79")
-    parser.add_argument("--warmup", default="60-79", help="frames run through the restorer before the scored ones")
+    parser.add_argument("--warmup", default="60-79", help="frames run through the restorer (in frame order with the "
+                        "scored ones) but not scored")
     parser.add_argument("--frames", default="80-99", help="scored frames")
     parser.add_argument("--mean-from", type=int, default=85, help="also average over scored frames from this one on")
     parser.add_argument("--progressive", default=None, help="a scene trained with progressive data update, scored too")
@@ -86,7 +87,7 @@ def main() -> None:
     restorer = Restorer.load(args.restorer)
     width = restorer.config.width
     scored = frame_list(args.frames, len(log.frames))
-    sequence = frame_list(args.warmup, len(log.frames)) + scored
+    sequence = sorted(set(frame_list(args.warmup, len(log.frames))) | set(scored))  # the video runs in frame order
     views = log_views(log, sequence, width)
     scene = load_scene(args.scene)
     renders = [output for _, output in render_views(scene, views)]
