@@ -5,7 +5,14 @@ reconstruction and restoration subpackages stay importable where `carla` is not 
 """
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# OpenMP threads that spin after a parallel region (libgomp's default) starve the next library's threads: after
+# a numba CPU render, the restorer's torch convolutions ran ~8x slower on 2 cores (0.6 s -> 5-6 s per 310x94
+# frame). Passive waiting costs the rasterizer nothing measurable. Read when the OpenMP runtime loads, so it is set
+# here, before torch or numba are imported through this package; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 __all__ = ["Client", "__version__"]

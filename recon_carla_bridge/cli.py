@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ingest",
     "inspect",
     "reconstruct",
+    "train_restorer",
     "evaluate",
     "report",
     "cousins",

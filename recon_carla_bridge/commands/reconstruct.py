@@ -44,6 +44,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a TrainConfig setting, e.g. --set camera_reg=0.01 (repeatable; "
                         "see recon/train.py TrainConfig for the fields)")
+    progressive = parser.add_argument_group(
+        "progressive data update", "continue a reconstruction with restored novel views as pseudo ground truth (ReconDreamer)")
+    progressive.add_argument("--progressive-from", default=None, metavar="SCENE.gs",
+                             help="start from this reconstruction; render its novel views, restore them with --restorer "
+                             "and train on them beside the log's views")
+    progressive.add_argument("--restorer", default=None, help="restorer folder (recon-carla train-restorer), at the training resolution")
+    progressive.add_argument("--pseudo-lateral", default="-1.5,1.5", help="sideways shifts in metres (default -1.5,1.5)")
+    progressive.add_argument("--pseudo-stride", type=int, default=4, help="lateral views at every this many training frames")
+    progressive.add_argument("--pseudo-forward", type=int, default=8, help="forward views beyond the last training frame")
+    progressive.add_argument("--pseudo-forward-step", type=float, default=2.0, help="metres between forward views")
+    progressive.add_argument("--pseudo-weight", type=float, default=0.5, help="loss weight of a pseudo view (real: 1)")
     parser.set_defaults(func=handler)
 
 
@@ -122,7 +133,8 @@ def handler(args: argparse.Namespace) -> int:
     if args.cap_max is not None:
         config = dataclasses.replace(config, cap_max=args.cap_max)
     config = apply_overrides(config, args.set)
-    result = train(log, config)
+    initial, pseudo = _progressive(args, log, config) if args.progressive_from else (None, [])
+    result = train(log, config, scene=initial, pseudo_views=pseudo)
     scene = result.scene
     scene.metadata.update(
         {
@@ -152,3 +164,36 @@ def handler(args: argparse.Namespace) -> int:
         for path in write_previews(scene, log, args.preview_dir, backend="auto"):
             print(f"preview: {path}")
     return 0
+
+
+def _progressive(args: argparse.Namespace, log, config: "TrainConfig") -> tuple:
+    """(initial scene, pseudo views) of the progressive data update (`restore.progressive`)."""
+    import numpy as np
+
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.recon.log_views import held_out_split, scaled_size
+    from recon_carla_bridge.recon.scene_file import load_scene
+    from recon_carla_bridge.restore import Restorer
+    from recon_carla_bridge.restore.pairs import log_views
+    from recon_carla_bridge.restore.progressive import ProgressiveConfig, pseudo_views
+
+    if not args.restorer:
+        raise InputError("--progressive-from needs --restorer (the restorer that restores the novel views)")
+    if not 0.0 < args.pseudo_weight <= 1.0 or args.pseudo_stride < 1 or args.pseudo_forward < 0:
+        raise InputError("--pseudo-weight must be in (0, 1], --pseudo-stride at least 1, --pseudo-forward at least 0")
+    try:
+        lateral = tuple(float(v) for v in args.pseudo_lateral.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"--pseudo-lateral {args.pseudo_lateral!r}: expected metres like -1.5,1.5") from None
+    calib = next(iter(log.cameras.values()))
+    width, height = scaled_size(calib.width, calib.height, config.resolution_scale, config.width)
+    restorer = Restorer.load(args.restorer, resolution=(width, height))
+    trained = np.nonzero(~held_out_split(len(log.frames), config.holdout, config.train_frames))[0]
+    views = log_views(log, [int(f) for f in trained], width)
+    scene = load_scene(args.progressive_from)
+    settings = ProgressiveConfig(lateral, args.pseudo_stride, args.pseudo_forward, args.pseudo_forward_step, args.pseudo_weight)
+    pseudo = pseudo_views(scene, views, restorer, settings)
+    print(f"reconstruct: progressive update from {args.progressive_from}: {len(pseudo)} restored pseudo views "
+          f"(lateral {list(lateral)} m every {args.pseudo_stride} frames, {args.pseudo_forward} forward x "
+          f"{args.pseudo_forward_step} m) at weight {args.pseudo_weight}")
+    return scene, pseudo

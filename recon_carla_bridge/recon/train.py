@@ -41,7 +41,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -498,8 +498,11 @@ def train(
     progress: bool = True,
     scene: GaussianScene | None = None,
     on_eval: Callable[[str], None] = print,
+    pseudo_views: Sequence[tuple[ViewTensors, float]] = (),
 ) -> TrainResult:
-    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring.
+    """Reconstruct `log` (optionally from a given initial `scene`); see the module docstring. `pseudo_views`:
+    (view, loss weight) pairs trained beside the log's views, at the same resolution (the progressive data update's
+    restored novel views, `restore.progressive`; only their image loss counts, scaled by the weight).
 
     On the CPU, torch's own operators run on one thread while training (restored afterwards): they are
     small per step, and on 2 shared cores their OpenMP barriers cost more than the second thread gives
@@ -508,17 +511,18 @@ def train(
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available (use --device cpu: the numba CPU rasterizer)")
     if device.type == "cuda":
-        return _train(log, config, progress, scene, on_eval, device)
+        return _train(log, config, progress, scene, on_eval, device, pseudo_views)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(log, config, progress, scene, on_eval, device)
+        return _train(log, config, progress, scene, on_eval, device, pseudo_views)
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianScene | None,
-           on_eval: Callable[[str], None], device: torch.device) -> TrainResult:
+           on_eval: Callable[[str], None], device: torch.device,
+           pseudo_views: Sequence[tuple[ViewTensors, float]] = ()) -> TrainResult:
     """`train`'s body, on `device`."""
     backend = train_backend(device)
     torch.manual_seed(config.seed)
@@ -541,6 +545,9 @@ def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianSc
     model = _build_model(initial, len(log.frames), device)
     train_frames = np.zeros(len(log.frames), dtype=bool)
     train_frames[[v.view.frame_index for v in train_views]] = True
+    real_views = train_views
+    train_views = real_views + [v.to(device) for v, _ in pseudo_views]
+    view_weights = [1.0] * len(real_views) + [float(w) for _, w in pseudo_views]
 
     optimizers = _make_optimizers(model, config)
     sky_optimizer = torch.optim.Adam([model.sky_logits], lr=config.lr_sky)
@@ -567,13 +574,13 @@ def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianSc
     actor_sizes = torch.stack([initial.actors[a].size.float() for a in model.actor_ids]).to(device) if model.actor_ids else None
 
     boxes = _actor_boxes(initial, config.init.ground_slice, device) if config.clear_boxes_every > 0 else []
-    shadows = shadow_views([v.world_from_camera for v in train_views], [v.K for v in train_views],
-                           [v.view.frame_index for v in train_views], train_views[0].view.width,
+    shadows = shadow_views([v.world_from_camera for v in real_views], [v.K for v in real_views],
+                           [v.view.frame_index for v in real_views], train_views[0].view.width,
                            train_views[0].view.height, initial, config.shadow_shrink) if config.shadow_every > 0 else []
     dirs_cache: dict[int, torch.Tensor] = {}
     width, height = train_views[0].view.width, train_views[0].view.height
-    on_eval(f"training with the {_BACKEND_NAMES[backend]} at {width}x{height}: {len(train_views)} training views, "
-            f"{len(test_views)} held out")
+    on_eval(f"training with the {_BACKEND_NAMES[backend]} at {width}x{height}: {len(real_views)} training views, "
+            f"{len(test_views)} held out" + (f", {len(pseudo_views)} pseudo views" if pseudo_views else ""))
     checkpoints: list[dict[str, Any]] = []
     loop_started = time.time()
     losses: list[torch.Tensor] = []  # detached, so no GPU wait per step
@@ -602,7 +609,7 @@ def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianSc
         rgb, depth, alpha, info = _render_view(model, view, corrections, backend, dirs_cache[pick])
         target = view.image.float() / 255.0
         l1 = torch.abs(rgb - target).mean()
-        loss = (1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target))
+        loss = view_weights[pick] * ((1 - config.ssim_weight) * l1 + config.ssim_weight * (1 - ssim(rgb, target)))
         if config.depth_weight > 0 and view.depth_pixels.numel():
             rendered = depth.reshape(-1)[view.depth_pixels]
             lidar_alpha = alpha.reshape(-1)[view.depth_pixels]
@@ -674,7 +681,7 @@ def _train(log: SceneLog, config: TrainConfig, progress: bool, scene: GaussianSc
     logged_ego = np.stack([np.asarray(frame.world_from_ego, dtype=np.float64) for frame in log.frames])
     trained, dropped = _export(model, initial, train_frames, logged_ego, camera_rotation_scale, drop=shadowed,
                                box=(config.actor_box_scale, config.actor_box_margin))
-    trained = relabel_scene(trained, log, config.init, "gsplat" if backend == "gsplat" else "cpu", initial, train_views)
+    trained = relabel_scene(trained, log, config.init, "gsplat" if backend == "gsplat" else "cpu", initial, real_views)
     metrics["gaussians"] = trained.gaussian_count()
     metrics["gaussians_trained"] = int(model.params["means"].shape[0])  # before export drops the dead ones
     metrics["background_gaussians"] = trained.background.count

@@ -5,7 +5,9 @@ SCENE_DIR/
   road.xodr     the scene's road network (SceneLog world frame; CARLA shows (x, y, z) at (x, -y, z))
   bundle.json   name, ego trajectory (timestamps, world_from_ego: the reconstruction's refined poses when
                 scene.gs has them), cameras (K, size, ego_from_camera), ego size, geo reference — the
-                SceneLog's metadata without images or LiDAR
+                SceneLog's metadata without images or LiDAR; optionally "restorer": a folder (relative to
+                SCENE_DIR) holding the scene's diffusion restorer (`recon_carla_bridge.restore`), which the
+                cameras then apply; bundles without it render splat-only
 
 `write_scene_bundle` builds one from a SceneLog folder and a trained scene; `load_scene_bundle`
 reads it back (or reads a full SceneLog folder that has a scene.gs next to its scene.json).
@@ -53,6 +55,7 @@ class SceneBundle:
     world_from_ego: np.ndarray  # (F, 4, 4) logged ego poses, SceneLog world frame
     cameras: dict[str, BundleCamera]
     ego_size: np.ndarray  # (3,) length, width, height m
+    restorer_dir: Path | None = None  # the scene's restorer folder, when bundle.json names one
 
     @property
     def scene_file(self) -> Path:
@@ -159,13 +162,16 @@ def load_scene_bundle(scene_dir: str | os.PathLike[str]) -> SceneBundle:
         }
         ego_size = np.asarray(document.get("ego_size", [4.5, 1.8, 1.5]), dtype=float).reshape(3)
         name = str(document["name"])
+        restorer = document.get("restorer")
+        if restorer is not None and (not isinstance(restorer, str) or not restorer.strip()):
+            raise ValueError(f"restorer must be a folder name, got {restorer!r}")
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(f"{file}: malformed field ({type(error).__name__}: {error})") from None
     if len(timestamps) != len(poses) or len(timestamps) == 0:
         raise InputError(f"{file}: field timestamps/world_from_ego: need one pose per timestamp, got {len(timestamps)}/{len(poses)}")
     if not (np.all(np.isfinite(poses)) and np.all(np.diff(timestamps) > 0)):
         raise InputError(f"{file}: field world_from_ego/timestamps: non-finite poses or timestamps not increasing")
-    return SceneBundle(root, name, timestamps, poses, cameras, ego_size)
+    return SceneBundle(root, name, timestamps, poses, cameras, ego_size, None if restorer is None else root / restorer)
 
 
 def _from_scene_log(root: Path) -> SceneBundle:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.recon.gaussians import ActorAsset, GaussianScene
     from recon_carla_bridge.world.maps import ReconMap
     from recon_carla_bridge.world.world import World
+    from recon_carla_bridge.restore.video import VideoRestorer
 
 BUNDLED_SCENES = BUNDLED_SCENE_DIRS  # name -> folder of the scenes shipped with the package
 
@@ -111,6 +112,16 @@ def _prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) 
     return prune_background_in_actor_boxes(gaussians)[0]
 
 
+def _scene_restorer(bundle: SceneBundle, device: str) -> "VideoRestorer | None":
+    """The bundle's restorer as a per-camera video filter, or None when the bundle names none."""
+    if bundle.restorer_dir is None:
+        return None
+    from recon_carla_bridge.restore import Restorer
+    from recon_carla_bridge.restore.video import VideoRestorer
+
+    return VideoRestorer(Restorer.load(bundle.restorer_dir, device))
+
+
 def scene_map(scene: str | os.PathLike[str], bundle: SceneBundle | None = None) -> "ReconMap":
     """The road network of a reconstructed scene, named as it was asked for ('kitti', so ScenarioRunner's
     and the evaluator's town checks pass), knowing which places the reconstruction covers."""
@@ -150,8 +161,11 @@ def place_exists(name: str) -> bool:
     return True
 
 
-def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto") -> "World":
-    """The world of a reconstructed scene (see module docstring)."""
+def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto",
+                     use_restorer: bool = True) -> "World":
+    """The world of a reconstructed scene (see module docstring). When the bundle names a restorer and
+    `use_restorer` is on, rgb cameras apply it (InputError when its files are missing or unreadable; pass
+    use_restorer=False to run splat-only)."""
     from recon_carla_bridge.scene.splat_backend import SplatBackend
     from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
     from recon_carla_bridge.world.world import World
@@ -164,7 +178,7 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     file = bundle.scene_file
     stat = file.stat()
     gaussians = _prepared_gaussians(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
-    backend = SplatBackend(gaussians, render_backend)
+    backend = SplatBackend(gaussians, render_backend, _scene_restorer(bundle, device) if use_restorer else None)
     sim = world.simulation
     sim.camera_backend = backend
     library = world.get_blueprint_library()

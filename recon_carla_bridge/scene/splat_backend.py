@@ -3,7 +3,9 @@
 Every camera due in a tick is rendered in one call per image size (gsplat on CUDA, the CPU
 rasterizer otherwise). Every vehicle of the snapshot is drawn at its pose with an appearance: its own
 log track when it has one, else the reconstructed vehicle nearest to its size; one appearance may be
-drawn any number of times in a frame.
+drawn any number of times in a frame. When the scene has a restorer (`restore.video.VideoRestorer`), the rgb
+images of cameras whose `enable_restorer` is on are refined by it, in one batch per image size, each camera
+conditioned on its own previous restored frame.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from recon_carla_bridge.recon.gaussians import GaussianScene
     from recon_carla_bridge.recon.render import RenderOutput
+    from recon_carla_bridge.restore.video import VideoRestorer
 
 HIDDEN_BELOW_Z = -100.0  # actors parked under the map (a ScenarioRunner idiom) are not drawn
 
@@ -31,10 +34,11 @@ class SplatBackend:
 
     name = "splat"
 
-    def __init__(self, scene: "GaussianScene", backend: str = "auto"):
+    def __init__(self, scene: "GaussianScene", backend: str = "auto", restorer: "VideoRestorer | None" = None):
         from recon_carla_bridge.recon.render import choose_backend
 
         self.scene = scene
+        self.restorer = restorer
         self.backend = backend
         tracks = sorted((tid, a) for tid, a in scene.actors.items() if a.category == "vehicle" and a.gaussians.count)
         self._vehicle_tracks = [tid for tid, _ in tracks]  # appearances for vehicles the log did not have
@@ -94,6 +98,9 @@ class SplatBackend:
             intrinsics = np.stack([requests[i].intrinsics() for i in indices])
             cameras = CameraBatch.from_numpy(world_from_camera, intrinsics, width, height).to(self.scene.background.means.device)
             output = render(self.scene, cameras, poses, backend=self.backend, ground=self.ground)
+            restored = [slot for slot, index in enumerate(indices) if requests[index].kind == "rgb" and requests[index].restore]
+            if self.restorer is not None and restored:
+                output = self._restored(output, restored, [(requests[indices[slot]].camera_id, width, height) for slot in restored])
             for kind in ("rgb", "depth", "semantic"):
                 slots = [slot for slot, index in enumerate(indices) if requests[index].kind == kind]
                 if slots:
@@ -115,6 +122,16 @@ class SplatBackend:
             return [image for image in images if image is not None]
 
         return collect
+
+    def _restored(self, output: "RenderOutput", slots: list[int], keys: list[object]) -> "RenderOutput":
+        """`output` with the rgb images at `slots` replaced by the restorer's (one batch)."""
+        import torch
+
+        index = torch.tensor(slots, device=output.rgb.device)
+        refined = self.restorer(output.rgb[index], output.alpha[index], output.depth[index], keys)
+        rgb = output.rgb.clone()
+        rgb[index] = refined.to(rgb.device, rgb.dtype)
+        return output._replace(rgb=rgb)
 
 
 def encode_on_device(output: "RenderOutput", kind: str, slots: list[int]) -> "torch.Tensor":

@@ -32,6 +32,8 @@ class CameraRequest:
     height: int  # pixels
     fov_deg: float  # horizontal field of view
     world_from_camera: np.ndarray  # (4, 4) CARLA frame (as carla.Transform.get_matrix), camera looks along +x
+    restore: bool = True  # rgb: the scene's restorer may refine the image (attribute enable_restorer)
+    camera_id: int = -1  # the camera actor (a backend's per-camera state, e.g. the restorer's previous frame)
 
     def intrinsics(self) -> np.ndarray:
         """(3, 3) pinhole K as CARLA builds it: f = w / (2 tan(fov/2)), principal point at the centre."""
@@ -98,6 +100,10 @@ class CameraModel(SensorModel):
         self.width = self._size("image_size_x")
         self.height = self._size("image_size_y")
         self.fov = self._float("fov", minimum=1e-3, maximum=179.0)
+        raw = self.attributes.get("enable_restorer", "true").strip().lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise InputError(f"{type_id}: attribute 'enable_restorer' = {raw!r} is not a bool (true or false)")
+        self.restore = raw in ("true", "1")
 
     def _size(self, name: str) -> int:
         raw = self.attributes.get(name, "")
@@ -109,9 +115,9 @@ class CameraModel(SensorModel):
             raise InputError(f"{self.type_id}: attribute '{name}' = {value} must be within 1..{MAX_IMAGE_SIDE} pixels")
         return value
 
-    def request(self, world_from_camera: np.ndarray) -> CameraRequest:
-        """The render request for the camera at this pose."""
-        return CameraRequest(self.kind, self.width, self.height, self.fov, world_from_camera)
+    def request(self, world_from_camera: np.ndarray, camera_id: int = -1) -> CameraRequest:
+        """The render request for the camera (actor `camera_id`) at this pose."""
+        return CameraRequest(self.kind, self.width, self.height, self.fov, world_from_camera, self.restore, camera_id)
 
     def measure(self, ctx: SensorContext) -> None:
         """Cameras are rendered in batches by the simulation, never one at a time."""

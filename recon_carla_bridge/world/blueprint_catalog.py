@@ -180,6 +180,7 @@ _RGB_EXTRA = {
     "motion_blur_min_object_screen_size": ("float", "0.1", (), True),
     "enable_postprocess_effects": ("bool", "true", (), True),
     "exposure_mode": ("string", "histogram", ("manual", "histogram"), True),
+    "enable_restorer": ("bool", "true", (), True),  # not CARLA's: the scene's diffusion restorer refines the image
 }
 _NOISE_STDDEV = ("float", "0.0", (), True)
 SENSORS: dict[str, dict[str, tuple[str, str, tuple[str, ...], bool]]] = {

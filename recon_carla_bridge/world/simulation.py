@@ -824,7 +824,7 @@ class Simulation:
             state = self._states[actor_id]
             model = runtime.model
             assert isinstance(model, CameraModel)
-            requests.append(model.request(pose_matrix(state.location, state.rotation)))
+            requests.append(model.request(pose_matrix(state.location, state.rotation), actor_id))
         transforms = [to_transform(self._states[actor_id].location, self._states[actor_id].rotation) for actor_id, _ in cameras]
         backend = self.camera_backend
         snapshot = self.render_snapshot()
