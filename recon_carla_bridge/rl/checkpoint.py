@@ -3,6 +3,7 @@ atomically (a crash mid-write leaves the previous checkpoint whole); loading one
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def load_checkpoint(path: str | os.PathLike[str], expected: dict[str, Any] | Non
     """(policy, the whole checkpoint); InputError naming the file and what differs from `expected` (an interface)."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
         raise InputError(f"{path}: not a readable checkpoint ({error})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputError(f"{path}: not a recon_carla_bridge.rl checkpoint (format {FORMAT})")

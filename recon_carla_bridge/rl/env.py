@@ -209,8 +209,9 @@ class ReconDrivingEnv(gym.Env):
         if self._mask is None:
             speed = self.ego_state.speed if self.ego_state is not None else 0.0
             self._mask = feasible_mask(self.grid, speed)
-            if not self._mask.any():  # faster than the grid allows: brake as hard as the grid goes
-                self._mask[self.grid.lateral_bins // 2, -1] = True
+            if not self._mask.any():  # the grid is too coarse for this speed: the straight anchor nearest coasting
+                coasting = int(np.argmin(np.abs(self.grid.longitudinal - speed * self.grid.horizon)))
+                self._mask[self.grid.lateral_bins // 2, coasting] = True
         return self._mask
 
     def close(self) -> None:

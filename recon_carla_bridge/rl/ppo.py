@@ -71,8 +71,8 @@ def ppo_loss(policy: DecoupledPolicy, batch: Batch, clip: float, value_coef: flo
                                                                                    batch.return_longitudinal)
     entropy = (out.entropy_lateral + out.entropy_longitudinal).mean()
     loss = lateral_loss + longitudinal_loss + value_coef * value_loss - entropy_coef * entropy
-    return loss, {"loss/policy_lateral": float(lateral_loss), "loss/policy_longitudinal": float(longitudinal_loss),
-                  "loss/value": float(value_loss), "loss/entropy": float(entropy),
+    return loss, {"loss/policy_lateral": lateral_loss.item(), "loss/policy_longitudinal": longitudinal_loss.item(),
+                  "loss/value": value_loss.item(), "loss/entropy": entropy.item(),
                   "ppo/clip_fraction_lateral": float(lateral_clipped),
                   "ppo/clip_fraction_longitudinal": float(longitudinal_clipped)}
 
