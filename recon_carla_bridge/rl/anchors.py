@@ -90,8 +90,10 @@ def arc_to(lateral: float, longitudinal: float, speed: float, horizon: float) ->
     speed = max(0.0, speed)
     if length >= 0.5 * speed * horizon:  # still moving at the horizon
         acceleration = 2.0 * (length - speed * horizon) / (horizon * horizon)
-    else:  # stops within the horizon after `length`
-        acceleration = -speed * speed / (2.0 * length) if length > 1e-9 else -math.inf
+    elif length > 1e-9:  # stops within the horizon after `length`
+        acceleration = -speed * speed / (2.0 * length)
+    else:  # the stop anchor: a stop on the spot (the mask allows it only from a crawl)
+        return ArcMotion(0.0, 0.0, 0.0, 0.0, horizon)
     return ArcMotion(curvature, length, speed, acceleration, horizon)
 
 
@@ -116,6 +118,8 @@ def feasible_mask(grid: AnchorGrid, speed: float, limits: VehicleLimits = Vehicl
         ok &= peak_speed**2 * curvature <= limits.max_lateral_acceleration + 1e-9
         ok &= peak_speed <= limits.max_speed
         ok &= ~((length <= 1e-9) & (np.abs(lateral) > 1e-9))  # no sideways motion in place
-    if speed < 1e-6:
-        ok[:, 0] = np.abs(grid.lateral) < 1e-9  # standing still: only the zero anchor keeps it still
+    stopping = speed * speed / (2.0 * limits.max_deceleration)
+    half_bin = 0.5 * grid.longitudinal_max / max(1, grid.longitudinal_bins - 1)
+    # the zero anchor (stop here) while the car can stop within half a bin of it; never a sideways step in place
+    ok[:, 0] = (np.abs(grid.lateral) < 1e-9) & (stopping <= half_bin + 1e-9)
     return ok

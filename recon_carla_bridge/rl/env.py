@@ -15,6 +15,7 @@ import contextlib
 import io
 import math
 import threading
+import time
 from typing import Any
 
 import carla
@@ -134,6 +135,8 @@ class ReconDrivingEnv(gym.Env):
         self._mask: np.ndarray | None = None
         self._path_start = 0.0
         self.target_speed = self.settings.target_speed
+        self._full_decision = True
+        self.timings = {"world_tick_s": 0.0, "camera_wait_s": 0.0}  # cumulative wall time (for bench/)
 
     # ---- gymnasium ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -167,6 +170,7 @@ class ReconDrivingEnv(gym.Env):
         with contextlib.redirect_stdout(io.StringIO()):
             self.runner.reset(EpisodeTask(world=world, route=route, name=template.name or template.scene), seed=draw.seed)
         self.ego_state = self._read_ego(None, (0.0, 0.0))
+        self._full_decision = True
         self._path_start = path_errors(self.path, self.ego_state.xy, self.ego_state.yaw)[0]
         self._mask = None
         info = {"action_mask": self.action_masks(), "episode_seed": draw.seed, "template": template.name or template.scene,
@@ -245,24 +249,30 @@ class ReconDrivingEnv(gym.Env):
         forward, right, turn = arc.pose_at(times)
         xy = ego.xy + np.stack([forward * c - right * s, forward * s + right * c], axis=1)
         hits: list[Any] = []
+        self._full_decision = False
         for k in range(self.ticks_per_decision):
             drive_step(self.runner.ego, xy[k], ego.yaw + turn[k], xy[k + 1], ego.yaw + turn[k + 1], times[1])
             hits.extend(self._tick(NO_CONTROL))
             if hits or self.runner.done:
-                break
+                return hits
+        self._full_decision = True
         return hits
 
     def _hold_control(self, control: carla.VehicleControl) -> list[Any]:
         hits: list[Any] = []
+        self._full_decision = False
         for _ in range(self.ticks_per_decision):
             hits.extend(self._tick(control))
             if hits or self.runner.done:
-                break
+                return hits
+        self._full_decision = True
         return hits
 
     def _tick(self, control: carla.VehicleControl) -> tuple[Any, ...]:
+        started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
             self.runner.step(control)
+        self.timings["world_tick_s"] += time.perf_counter() - started
         return self.runner.hits
 
     def _read_ego(self, before: EgoState | None, last_action: tuple[float, float]) -> EgoState:
@@ -298,8 +308,10 @@ class ReconDrivingEnv(gym.Env):
         if self.settings.bev:
             observation["bev"] = bev_raster(self.ego_state, self.path, actors, self.settings.bev_size,
                                             self.settings.bev_metres)
-        if self.camera is not None:
-            observation["camera"] = self.camera.wait(self.runner.frame)
+        if self.camera is not None:  # a decision cut short (a collision) ends the episode: its last image will do
+            started = time.perf_counter()
+            observation["camera"] = self.camera.wait(self.runner.frame if self._full_decision else self.camera.frame)
+            self.timings["camera_wait_s"] += time.perf_counter() - started
         return observation
 
     def _info(self, outcome: DecisionOutcome, projected: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def tiny_mapping(out_dir: str = "out/rl_test") -> dict:
         "env": {"templates": [{"name": "brake", "scene": "Town04", "ego": TOWN04_EGO,
                                "adversary": {"manoeuvre": "brake_check", "start_offset": 20, "cruise_speed": 6,
                                              "trigger_distance": "15:20"}}],
-                "max_steps": 8, "lateral_bins": 11, "longitudinal_bins": 11, "nearby_actors": 2},
+                "max_steps": 8, "lateral_bins": 21, "longitudinal_bins": 31, "nearby_actors": 2},
         "ppo": {"rollout_steps": 8, "epochs": 2, "minibatches": 2},
         "il": {"demo_episodes": 1, "epochs": 2, "batch_size": 16},
         "train": {"total_steps": 32, "num_envs": 2, "hidden": 16, "out_dir": out_dir},

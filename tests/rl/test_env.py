@@ -48,8 +48,8 @@ def test_the_mask_follows_the_speed_and_infeasible_anchors_are_projected(tiny_co
     env = ReconDrivingEnv(tiny_config)
     _, info = env.reset(seed=0)
     mask = info["action_mask"]
-    assert mask.shape == (11, 11) and not mask[:, 0].any()  # at 8 m/s the ego cannot stop within 0.5 s
-    _, _, _, _, info = env.step(np.array([5, 0]))
+    assert mask.shape == (21, 31) and not mask[:, 0].any()  # at 8 m/s the ego cannot stop within 0.5 s
+    _, _, _, _, info = env.step(np.array([10, 0]))
     assert info["projected"] and env.ego_state.speed > 3.0
     env.close()
 
@@ -59,7 +59,7 @@ def test_running_into_the_brake_checking_car_is_penalised_and_ends_the_episode(t
     env.reset(seed=0)
     full_speed = env.grid.longitudinal_bins - 1
     for _ in range(tiny_config.env.max_steps):
-        _, reward, terminated, truncated, info = env.step(np.array([5, full_speed]))
+        _, reward, terminated, truncated, info = env.step(np.array([10, full_speed]))
         if terminated or truncated:
             break
     assert terminated and "dynamic_collision" in info["events"]
@@ -74,7 +74,8 @@ def test_steering_off_the_path_is_a_lateral_deviation(tiny_config):
     for _ in range(tiny_config.env.max_steps):
         rows, cols = np.nonzero(env.action_masks())
         right = rows.max()
-        _, _, terminated, truncated, info = env.step(np.array([right, cols[rows == right].min()]))
+        keep_speed = np.abs(env.grid.longitudinal[cols[rows == right]] - env.ego_state.speed * env.grid.horizon)
+        _, _, terminated, truncated, info = env.step(np.array([right, cols[rows == right][np.argmin(keep_speed)]]))
         if terminated or truncated:
             break
     assert any("deviation" in e for e in info["events"]) and info["reward_lateral"] < 0

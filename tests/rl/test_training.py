@@ -34,8 +34,8 @@ def test_checkpoint_from_another_layout_is_refused(tiny_config, tmp_path):
     other = dataclasses.replace(tiny_config, env=dataclasses.replace(tiny_config.env, nearby_actors=4))
     with pytest.raises(InputError, match=r"state layout differs"):
         load_checkpoint(path, interface_of(ReconDrivingEnv(other)))
-    bins = dataclasses.replace(tiny_config, env=dataclasses.replace(tiny_config.env, lateral_bins=21))
-    with pytest.raises(InputError, match=r"action differs.*lateral_bins: 11 vs 21"):
+    bins = dataclasses.replace(tiny_config, env=dataclasses.replace(tiny_config.env, lateral_bins=41))
+    with pytest.raises(InputError, match=r"action differs.*lateral_bins: 21 vs 41"):
         load_checkpoint(path, interface_of(ReconDrivingEnv(bins)))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
