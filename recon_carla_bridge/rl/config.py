@@ -54,6 +54,7 @@ class EnvSettings:
     longitudinal_bins: int = 61
     anchor_horizon: float = 0.5  # s
     target_speed: float = 8.0  # m/s of the expert path
+    start_speed_min: float = 1.0  # the ego starts at a speed drawn from [start_speed_min, 1] × the target speed
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("env", "camera_height"): (8, 1024), ("env", "camera_fov"): (10.0, 170.0), ("env", "bev_size"): (8, 256),
     ("env", "bev_metres"): (5.0, 200.0), ("env", "nearby_actors"): (0, 64), ("env", "sensing_radius"): (1.0, 500.0),
     ("env", "lateral_bins"): (3, 301), ("env", "longitudinal_bins"): (3, 301), ("env", "anchor_horizon"): (0.05, 5.0),
-    ("env", "target_speed"): (0.0, 30.0),
+    ("env", "target_speed"): (0.0, 30.0), ("env", "start_speed_min"): (0.0, 1.0),
     ("reward", "dynamic_collision"): (None, 0.0), ("reward", "static_collision"): (None, 0.0),
     ("reward", "position_deviation"): (None, 0.0), ("reward", "heading_deviation"): (None, 0.0),
     ("reward", "position_threshold"): (0.1, 20.0), ("reward", "heading_threshold"): (1.0, 180.0),

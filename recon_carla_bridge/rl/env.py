@@ -165,7 +165,8 @@ class ReconDrivingEnv(gym.Env):
             self.camera = FrontCamera(self.settings.camera_width, self.settings.camera_height, self.settings.camera_fov,
                                       self.settings.anchor_horizon - 0.5 * self.dt)
             callbacks.append(self.camera)
-        callbacks.append(_InitialSpeed(self.target_speed, yaw))
+        share = np.random.default_rng([draw.seed, 1]).uniform(self.settings.start_speed_min, 1.0)
+        callbacks.append(_InitialSpeed(self.target_speed * share, yaw))
         self.runner = EpisodeRunner(callbacks, frame_rate=self.settings.frame_rate, collect_sensor_data=False)
         with contextlib.redirect_stdout(io.StringIO()):
             self.runner.reset(EpisodeTask(world=world, route=route, name=template.name or template.scene), seed=draw.seed)
