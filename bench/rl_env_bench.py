@@ -17,7 +17,6 @@ import torch
 from recon_carla_bridge.paths import REPO_ROOT
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import load_rl_config
-from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.ppo import Batch, ppo_loss
 from recon_carla_bridge.rl.vector import make_vector_env
 

@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: the config's train.out_dir)")
     parser.add_argument("--resume", action="store_true", help="go on from the stage's last checkpoint in the output folder")
     parser.add_argument("--init", default=None, help="rl: start from this checkpoint (default: OUT/il.pt when it exists)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="rl: rollout workers as Ray actors (0: rollouts in this process)")
+    parser.add_argument("--ray-address", default=None, help="rl: join this Ray cluster (default: a local Ray)")
     parser.add_argument("--checkpoints", nargs="*", default=[], metavar="NAME=PATH",
                         help="eval: policies to score (default: il=OUT/il.pt rl=OUT/rl.pt)")
     parser.add_argument("--episodes", type=int, default=40, help="eval: held-out episodes")
@@ -26,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run the stage; errors in the input are one line naming the file or key."""
-    from recon_carla_bridge.errors import ReconCarlaError
+    from recon_carla_bridge.errors import InputError, ReconCarlaError
     from recon_carla_bridge.rl.config import load_rl_config
 
     try:
@@ -39,7 +42,11 @@ def handle(args: argparse.Namespace) -> int:
         elif args.stage == "rl":
             from recon_carla_bridge.rl.train import train_rl
 
-            print(json.dumps({"checkpoint": str(train_rl(config, args.resume, args.init, progress=not args.quiet))}))
+            if args.workers < 0:
+                raise InputError(f"--workers must be >= 0, got {args.workers}")
+            path = train_rl(config, args.resume, args.init, progress=not args.quiet, workers=args.workers,
+                            ray_address=args.ray_address)
+            print(json.dumps({"checkpoint": str(path)}))
         else:
             return _evaluate(config, args)
     except ReconCarlaError as error:

@@ -86,8 +86,9 @@ class DecoupledPolicy(nn.Module):
 
     @torch.no_grad()
     def act(self, observation: dict[str, torch.Tensor], mask: torch.Tensor, deterministic: bool = False,
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(lateral index, longitudinal index), each (B,), drawn (or the modes) under the mask."""
+            generator: torch.Generator | list[torch.Generator] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lateral index, longitudinal index), each (B,), drawn (or the modes) under the mask. `generator`: one for
+        the batch, or one per row (then a row's draws do not depend on the other rows)."""
         lateral_logits, longitudinal_logits, _ = self.logits(observation)
         longitudinal_logits = longitudinal_logits.masked_fill(~mask.any(dim=1), NEG)
         longitudinal = _pick(longitudinal_logits, deterministic, generator)
@@ -100,8 +101,11 @@ def _masked(logits: torch.Tensor, mask: torch.Tensor) -> torch.distributions.Cat
     return torch.distributions.Categorical(logits=logits.masked_fill(~mask, NEG))
 
 
-def _pick(logits: torch.Tensor, deterministic: bool, generator: torch.Generator | None) -> torch.Tensor:
+def _pick(logits: torch.Tensor, deterministic: bool,
+          generator: torch.Generator | list[torch.Generator] | None) -> torch.Tensor:
     if deterministic:
         return logits.argmax(dim=-1)
     probabilities = torch.softmax(logits, dim=-1)
+    if isinstance(generator, list):
+        return torch.cat([torch.multinomial(row, 1, generator=g) for row, g in zip(probabilities, generator)])
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)

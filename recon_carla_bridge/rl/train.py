@@ -18,7 +18,7 @@ from recon_carla_bridge.rl.config import RLConfig, config_as_dict
 from recon_carla_bridge.rl.demonstrations import collect_demonstrations, load_demonstrations
 from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.ppo import Batch, gae, imitation_loss, ppo_loss
-from recon_carla_bridge.rl.vector import make_vector_env
+from recon_carla_bridge.rl.workers import ARRAYS, WorkerPool
 
 IL_CHECKPOINT = "il.pt"
 RL_CHECKPOINT = "rl.pt"
@@ -91,63 +91,10 @@ def train_il(config: RLConfig, resume: bool = False, progress: bool = True) -> P
     return checkpoint_path
 
 
-class Rollout:
-    """Storage of one rollout of T steps × N envs."""
-
-    def __init__(self, steps: int, envs: int) -> None:
-        self.observations: list[dict[str, np.ndarray]] = []
-        self.masks: list[np.ndarray] = []
-        shape = (steps, envs)
-        self.lateral, self.longitudinal = torch.zeros(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long)
-        self.log_prob_lateral, self.log_prob_longitudinal = torch.zeros(shape), torch.zeros(shape)
-        self.reward_lateral, self.reward_longitudinal = torch.zeros(shape), torch.zeros(shape)
-        self.value_lateral, self.value_longitudinal = torch.zeros(shape), torch.zeros(shape)
-        self.terminated = torch.zeros(shape)
-
-
-def collect_rollout(envs: Any, policy: Any, observation: dict[str, np.ndarray], steps: int, gamma: float,
-                    generator: torch.Generator, episode_log: list[dict[str, Any]]) -> tuple[Rollout, dict[str, np.ndarray]]:
-    """`steps` decisions of every env with the current policy; ended episodes' summaries go to `episode_log`."""
-    count = envs.num_envs
-    rollout = Rollout(steps, count)
-    returns = np.zeros(count)
-    for t in range(steps):
-        mask = np.stack(envs.call("action_masks"))
-        obs_t, mask_t = _tensors(observation), torch.as_tensor(mask)
-        with torch.no_grad():
-            lateral, longitudinal = policy.act(obs_t, mask_t, generator=generator)
-            out = policy.evaluate(obs_t, mask_t, lateral, longitudinal)
-        rollout.observations.append(observation)
-        rollout.masks.append(mask)
-        rollout.lateral[t], rollout.longitudinal[t] = lateral, longitudinal
-        rollout.log_prob_lateral[t], rollout.log_prob_longitudinal[t] = out.log_prob_lateral, out.log_prob_longitudinal
-        rollout.value_lateral[t], rollout.value_longitudinal[t] = out.value_lateral, out.value_longitudinal
-        actions = torch.stack([lateral, longitudinal], dim=1).numpy()
-        observation, reward, terminated, truncated, info = envs.step(actions)
-        final = info.get("final_info", {})
-        for i in range(count):
-            ended = bool(terminated[i] or truncated[i])
-            source = final if ended else info
-            rollout.reward_lateral[t, i] = float(source["reward_lateral"][i])
-            rollout.reward_longitudinal[t, i] = float(source["reward_longitudinal"][i])
-            returns[i] += float(reward[i])
-            if truncated[i] and not terminated[i]:  # bootstrap the cut-off episode from its final observation
-                final_obs = {k: torch.as_tensor(np.asarray(v)[None]) for k, v in info["final_obs"][i].items()}
-                with torch.no_grad():
-                    value_lateral, value_longitudinal = policy.values(final_obs)
-                rollout.reward_lateral[t, i] += gamma * float(value_lateral)
-                rollout.reward_longitudinal[t, i] += gamma * float(value_longitudinal)
-            rollout.terminated[t, i] = float(ended)
-            if ended:
-                episode_log.append({"return": returns[i], "events": list(final["events"][i]),
-                                    "progress": float(final["progress"][i])})
-                returns[i] = 0.0
-    return rollout, observation
-
-
-def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, progress: bool = True) -> Path:
+def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, progress: bool = True,
+             workers: int = 0, ray_address: str | None = None) -> Path:
     """Decoupled PPO from the IL checkpoint (out_dir/il.pt or `init`; a fresh policy without one), imitation steps
-    interleaved; returns the checkpoint's path."""
+    interleaved, rollouts from `workers` Ray actors (0: in this process); returns the checkpoint's path."""
     torch.set_num_threads(config.train.threads)
     torch.manual_seed(config.train.seed)
     ppo, out = config.ppo, Path(config.train.out_dir)
@@ -170,8 +117,7 @@ def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, pr
         demo_observation, demo_lateral, demo_longitudinal = _demo_tensors(demonstrations_for(config, out, progress))
         demos = (demo_observation, demo_lateral, demo_longitudinal)
     generator = torch.Generator().manual_seed(config.train.seed * 1000 + update)
-    envs = make_vector_env(config, config.train.num_envs, "train", config.train.seed * 1000 + update * 7919)
-    observation, _ = envs.reset(seed=config.train.seed * 1000 + update * 7919)
+    pool = WorkerPool(config, config.train.seed * 1000 + update * 7919, workers, ray_address)
     writer = SummaryWriter(str(out / "tb_rl"))
     per_update = ppo.rollout_steps * config.train.num_envs
     total_updates = max(1, config.train.total_steps // per_update)
@@ -179,41 +125,44 @@ def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, pr
     bar = tqdm(total=total_updates, initial=update, desc="ppo", disable=not progress)
     timings = {"rollout": 0.0, "learn": 0.0}
     while update < total_updates:
-        episodes: list[dict[str, Any]] = []
         started = time.perf_counter()
-        rollout, observation = collect_rollout(envs, policy, observation, ppo.rollout_steps, ppo.gamma, generator,
-                                               episodes)
+        rollout = pool.rollout(policy.state_dict(), ppo.rollout_steps)
         timings["rollout"] += time.perf_counter() - started
         started = time.perf_counter()
-        with torch.no_grad():
-            next_lateral, next_longitudinal = policy.values(_tensors(observation))
-        advantage_lateral, return_lateral = gae(rollout.reward_lateral, rollout.value_lateral, rollout.terminated,
-                                                next_lateral, ppo.gamma, ppo.gae_lambda)
-        advantage_longitudinal, return_longitudinal = gae(rollout.reward_longitudinal, rollout.value_longitudinal,
-                                                          rollout.terminated, next_longitudinal, ppo.gamma,
-                                                          ppo.gae_lambda)
-        flat_observation = {k: torch.as_tensor(np.concatenate([o[k] for o in rollout.observations]))
-                            for k in rollout.observations[0]}
-        flat = Batch(flat_observation, torch.as_tensor(np.concatenate(rollout.masks)), rollout.lateral.reshape(-1),
-                     rollout.longitudinal.reshape(-1), rollout.log_prob_lateral.reshape(-1),
-                     rollout.log_prob_longitudinal.reshape(-1), advantage_lateral.reshape(-1),
-                     advantage_longitudinal.reshape(-1), return_lateral.reshape(-1), return_longitudinal.reshape(-1))
+        flat = batch_of(policy, rollout, ppo.gamma, ppo.gae_lambda)
         stats = _update(policy, optimizer, flat, config, generator, demos)
         update += 1
         step += per_update
         timings["learn"] += time.perf_counter() - started
-        _log(writer, curve_path, update, step, episodes, stats, timings)
+        _log(writer, curve_path, update, step, rollout["episodes"], stats, timings)
         bar.update(1)
         if update % config.train.checkpoint_every == 0 or update == total_updates:
             save_checkpoint(checkpoint_path, policy, interface, config.train.hidden, optimizer=optimizer.state_dict(),
                             update=update, step=step, config=config_as_dict(config), stage="rl")
     bar.close()
-    envs.close()
+    pool.close()
     writer.close()
     if not checkpoint_path.exists():
         save_checkpoint(checkpoint_path, policy, interface, config.train.hidden, optimizer=optimizer.state_dict(),
                         update=update, step=step, config=config_as_dict(config), stage="rl")
     return checkpoint_path
+
+
+def batch_of(policy: Any, rollout: dict[str, Any], gamma: float, lam: float) -> Batch:
+    """The flat PPO batch of a merged rollout: decoupled advantages and returns (GAE per reward part)."""
+    tensor = {k: torch.as_tensor(rollout[k]) for k in ARRAYS}
+    with torch.no_grad():
+        next_lateral, next_longitudinal = policy.values(_tensors(rollout["next_observation"]))
+    advantage_lateral, return_lateral = gae(tensor["reward_lateral"], tensor["value_lateral"], tensor["terminated"],
+                                            next_lateral, gamma, lam)
+    advantage_longitudinal, return_longitudinal = gae(tensor["reward_longitudinal"], tensor["value_longitudinal"],
+                                                      tensor["terminated"], next_longitudinal, gamma, lam)
+    observation = {k: torch.as_tensor(v.reshape(-1, *v.shape[2:])) for k, v in rollout["observations"].items()}
+    masks = rollout["masks"]
+    return Batch(observation, torch.as_tensor(masks.reshape(-1, *masks.shape[2:])), tensor["lateral"].reshape(-1),
+                 tensor["longitudinal"].reshape(-1), tensor["log_prob_lateral"].reshape(-1),
+                 tensor["log_prob_longitudinal"].reshape(-1), advantage_lateral.reshape(-1),
+                 advantage_longitudinal.reshape(-1), return_lateral.reshape(-1), return_longitudinal.reshape(-1))
 
 
 def _update(policy: Any, optimizer: Any, flat: Batch, config: RLConfig, generator: torch.Generator,
