@@ -2,9 +2,10 @@
 
 It is not a sensor-only agent: besides its declared speedometer it reads the ego and the vehicles around it from the
 world (through ScenarioRunner's CarlaDataProvider, as leaderboard autopilots do), to build the same privileged state
-vector the policy was trained on (`recon_carla_bridge.rl.observations`). The route it follows is the global plan the
-evaluator gives it. Every `anchor_horizon` s it picks the policy's most likely feasible anchor and drives the
-bicycle-model arc to it with steering and throttle/brake (the leaderboard takes controls, not poses).
+vector the policy was trained on (`recon_carla_bridge.rl.observations`). The route it follows is the dense route the
+evaluator planned (CarlaDataProvider's, privileged too; the sparse global plan where there is none); it stops at its end. Every `anchor_horizon` s it picks the policy's most likely feasible anchor and drives the
+bicycle-model arc to it with throttle/brake along the arc's speed profile and pure-pursuit steering at the arc's end
+point (the leaderboard takes controls, not poses).
 
     recon-carla evaluate --agent agents/leaderboard_agents/rl_teacher_agent.py \
         --agent-config recon_carla_bridge/data/policies/daa_teacher_rl.pt --routes scenarios/routes/kitti_0013.xml
@@ -31,6 +32,8 @@ MAX_ACCELERATION = 3.5  # m/s^2 at full throttle (the world's vehicle model)
 MAX_DECELERATION = 8.0  # m/s^2 at full brake
 MAX_STEER_DEG = 70.0  # wheel angle at steer = 1
 SPEED_GAIN = 1.0  # 1/s, feedback on the arc's speed profile
+END_MARGIN_M = 2.0  # stop this close to the route's end
+MIN_AIM_M = 1.0  # m ahead below which pure pursuit stops aiming at the anchor's end point
 
 
 def get_entry_point() -> str:
@@ -78,10 +81,15 @@ class RLTeacherAgent(autonomous_agent.AutonomousAgent):
         hero = CarlaDataProvider.get_hero_actor()
         if hero is None:
             raise RuntimeError("no vehicle with role_name 'hero' in the world")
-        if self._path is None:
-            self._path = _route_line([t.location for t, _ in self._global_plan_world_coord])
+        if self._path is None:  # the dense route the evaluator planned (privileged), else the agent's sparse plan
+            dense = CarlaDataProvider.get_ego_vehicle_route() or []
+            points = [location for location, _ in dense] or [t.location for t, _ in self._global_plan_world_coord]
+            self._path = _route_line(points)
         speed = float(input_data["speed"][1]["speed"])
         transform = hero.get_transform()
+        s, _ = self._path.to_frenet(np.array([transform.location.x, transform.location.y]))
+        if s >= self._path.length - END_MARGIN_M:  # the route is done: stop
+            return carla.VehicleControl(throttle=0.0, brake=1.0, steer=0.0)
         if timestamp - self._decided_at >= self.grid.horizon - 1e-6:
             self._decide(hero, transform, speed, timestamp)
         elapsed = timestamp - self._decided_at
@@ -89,10 +97,21 @@ class RLTeacherAgent(autonomous_agent.AutonomousAgent):
         acceleration = self._arc.acceleration + SPEED_GAIN * (wanted - speed)
         if self._arc.length <= 1e-9 or wanted <= 0.05:
             acceleration = min(acceleration, -2.0)
-        steer = math.atan(self._arc.curvature * self.wheelbase) / math.radians(MAX_STEER_DEG)
+        steer = math.atan(self._pursuit_curvature(transform) * self.wheelbase) / math.radians(MAX_STEER_DEG)
         return carla.VehicleControl(throttle=float(np.clip(acceleration / MAX_ACCELERATION, 0.0, 1.0)),
                                     brake=float(np.clip(-acceleration / MAX_DECELERATION, 0.0, 1.0)),
                                     steer=float(np.clip(steer, -1.0, 1.0)))
+
+    def _pursuit_curvature(self, transform: carla.Transform) -> float:
+        """Curvature of the arc from the ego's pose now through the anchor's end point (pure pursuit), so that steering
+        lag does not pile up; the arc's own curvature once the point is too close to aim at."""
+        yaw = math.radians(transform.rotation.yaw)
+        dx, dy = self._target[0] - transform.location.x, self._target[1] - transform.location.y
+        forward = dx * math.cos(yaw) + dy * math.sin(yaw)
+        right = -dx * math.sin(yaw) + dy * math.cos(yaw)
+        if forward < MIN_AIM_M:
+            return self._arc.curvature
+        return 2.0 * right / (forward * forward + right * right)
 
     def _decide(self, hero, transform: carla.Transform, speed: float, timestamp: float) -> None:
         yaw = math.radians(transform.rotation.yaw)
@@ -121,4 +140,7 @@ class RLTeacherAgent(autonomous_agent.AutonomousAgent):
                                                 deterministic=True)
         self._last = self.grid.displacement(int(lateral[0]), int(longitudinal[0]))
         self._arc = arc_to(self._last[0], self._last[1], speed, self.grid.horizon)
+        forward, right = self._last[1], self._last[0]
+        self._target = (transform.location.x + forward * math.cos(yaw) - right * math.sin(yaw),
+                        transform.location.y + forward * math.sin(yaw) + right * math.cos(yaw))
         self._decided_at, self._previous = timestamp, (timestamp, speed, yaw)

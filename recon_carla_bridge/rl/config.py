@@ -68,6 +68,7 @@ class RewardSettings:
     position_threshold: float = 2.0  # m from the expert path
     heading_threshold: float = 40.0  # degrees from the expert path
     progress: float = 0.01  # per m along the expert path (longitudinal)
+    ignore_rear_end: bool = True  # a follower driving into the ego's back ends the episode without a penalty
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class ILSettings:
     batch_size: int = 256
     learning_rate: float = 1e-3
     label_smoothing: float = 2.0  # std (in bins) of the Gaussian soft label around the expert's anchor
+    demo_noise: float = 0.0  # share of demonstration decisions driven with a perturbed anchor (labels stay the expert's)
+    demo_noise_bins: int = 12  # how far (lateral bins) a perturbed anchor strays from the expert's
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,8 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("ppo", "clip"): (0.01, 1.0), ("ppo", "value_coef"): (0.0, 100.0), ("ppo", "entropy_coef"): (0.0, 10.0),
     ("ppo", "max_grad_norm"): (0.01, 1000.0), ("ppo", "il_coef"): (0.0, 100.0), ("ppo", "il_every"): (0, 1000),
     ("il", "demo_episodes"): (1, 100000), ("il", "epochs"): (0, 10000), ("il", "batch_size"): (1, 1000000),
-    ("il", "learning_rate"): (1e-7, 1.0), ("il", "label_smoothing"): (0.0, 50.0),
+    ("il", "learning_rate"): (1e-7, 1.0), ("il", "label_smoothing"): (0.0, 50.0), ("il", "demo_noise"): (0.0, 1.0),
+    ("il", "demo_noise_bins"): (0, 1000),
     ("train", "total_steps"): (0, 10**9), ("train", "num_envs"): (1, 256), ("train", "hidden"): (8, 4096),
     ("train", "checkpoint_every"): (1, 10**6), ("train", "threads"): (1, 64),
 }

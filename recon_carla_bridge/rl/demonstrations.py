@@ -1,5 +1,7 @@
 """Demonstrations for imitation: the expert (`expert`) drives seeded training episodes; per decision the observation,
-the ego's pose and speed, and the expert's anchor are written to an .npz file."""
+the ego's pose and speed, and the expert's anchor are written to an .npz file. With `il.demo_noise`, a share of
+the decisions is driven with a perturbed lateral anchor while the label stays the expert's (DART), so that the
+demonstrations show how to come back to the path."""
 from __future__ import annotations
 
 import os
@@ -21,6 +23,7 @@ def collect_demonstrations(config: RLConfig, episodes: int, path: str | os.PathL
     rows: dict[str, list] = {k: [] for k in ("x", "y", "yaw", "speed", "lateral", "longitudinal", "episode", "reward")}
     observations: dict[str, list] = {k: [] for k in env.observation_space.spaces}
     observation, _ = env.reset(seed=seed)
+    rng = np.random.default_rng([seed, 7])
     for episode in tqdm(range(episodes), desc="demonstrations", disable=not progress):
         while True:
             lateral, longitudinal = expert_anchor(env)
@@ -30,7 +33,11 @@ def collect_demonstrations(config: RLConfig, episodes: int, path: str | os.PathL
             for key, value in (("x", ego.xy[0]), ("y", ego.xy[1]), ("yaw", ego.yaw), ("speed", ego.speed),
                                ("lateral", lateral), ("longitudinal", longitudinal), ("episode", episode)):
                 rows[key].append(value)
-            observation, reward, terminated, truncated, _ = env.step(np.array([lateral, longitudinal]))
+            driven = (lateral, longitudinal)
+            if rng.uniform() < config.il.demo_noise:  # DART-style: stray from the expert, keep its label
+                driven = (int(np.clip(lateral + rng.integers(-config.il.demo_noise_bins, config.il.demo_noise_bins + 1),
+                                      0, env.grid.lateral_bins - 1)), longitudinal)
+            observation, reward, terminated, truncated, _ = env.step(np.array(driven))
             rows["reward"].append(reward)
             if terminated or truncated:
                 observation, _ = env.reset()

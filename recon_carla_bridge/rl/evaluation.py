@@ -1,6 +1,7 @@
 """Scores of policies on held-out DAA episodes, in one run: every policy drives the same seeded episodes.
 
-Per policy: collision ratio CR (episodes with a collision) split into dynamic DCR and static SCR, deviation ratio DR
+Per policy: collision ratio CR (episodes with an at-fault collision) split into dynamic DCR and static SCR (episodes
+ended by a replayed follower driving into the ego's back are counted apart, `rear_ended`), deviation ratio DR
 split into position PDR and heading HDR, ADD (mean distance to the expert path, m), mean absolute longitudinal and
 lateral jerk (m/s^3, over decisions), and route completion (share of the planned length driven, capped at 1).
 """
@@ -63,8 +64,9 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, float]:
 
     dcr, scr = share("dynamic_collision"), share("static_collision")
     pdr, hdr = share("position_deviation"), share("heading_deviation")
-    return {"episodes": len(episodes),
-            "CR": float(np.mean([any("collision" in x for x in e["events"]) for e in episodes])), "DCR": dcr, "SCR": scr,
+    return {"episodes": len(episodes), "rear_ended": share("rear_ended"),
+            "CR": float(np.mean([any(x.endswith("collision") for x in e["events"]) for e in episodes])), "DCR": dcr,
+            "SCR": scr,
             "DR": float(np.mean([any("deviation" in x for x in e["events"]) for e in episodes])), "PDR": pdr, "HDR": hdr,
             "ADD": float(np.mean([e["add"] for e in episodes])),
             "jerk_longitudinal": float(np.mean([e["jerk_longitudinal"] for e in episodes])),
@@ -88,7 +90,8 @@ def evaluate(config: RLConfig, drivers: dict[str, Driver], episodes: int, seed: 
 
 def ratio_text(results: dict[str, Any], names: list[str]) -> str:
     """A Markdown table of the summaries."""
-    keys = ["CR", "DCR", "SCR", "DR", "PDR", "HDR", "ADD", "jerk_longitudinal", "jerk_lateral", "route_completion"]
+    keys = ["CR", "DCR", "SCR", "DR", "PDR", "HDR", "ADD", "jerk_longitudinal", "jerk_lateral", "route_completion",
+            "rear_ended"]
     lines = ["| policy | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name in names:
         summary = results[name]["summary"]

@@ -208,7 +208,7 @@ def _log(writer: Any, curve_path: Path, update: int, step: int, episodes: list[d
     if episodes:
         row["episodes"] = len(episodes)
         row["return"] = float(np.mean([e["return"] for e in episodes]))
-        row["collision_rate"] = float(np.mean([any("collision" in x for x in e["events"]) for e in episodes]))
+        row["collision_rate"] = float(np.mean([any(x.endswith("collision") for x in e["events"]) for e in episodes]))
         row["deviation_rate"] = float(np.mean([any("deviation" in x for x in e["events"]) for e in episodes]))
         row["progress_m"] = float(np.mean([e["progress"] for e in episodes]))
     for key, value in row.items():
