@@ -60,6 +60,7 @@ class FrontCamera(EpisodeCallback):
         self.sensor: Any = None
         self.image: np.ndarray = np.zeros((height, width, 3), dtype=np.uint8)
         self.frame = -1
+        self.deliveries = 0  # images rendered since the camera was built
         self._arrived = threading.Condition()
 
     def on_episode_start(self, runner: EpisodeRunner) -> None:
@@ -76,6 +77,7 @@ class FrontCamera(EpisodeCallback):
         pixels = np.frombuffer(image.raw_data, dtype=np.uint8).reshape(image.height, image.width, 4)
         with self._arrived:
             self.image, self.frame = pixels[:, :, 2::-1].copy(), int(image.frame)
+            self.deliveries += 1
             self._arrived.notify_all()
 
     def wait(self, frame: int, timeout: float = 60.0) -> np.ndarray:

@@ -103,3 +103,17 @@ def test_vector_of_two_steps_and_autoresets(tiny_config):
         ended += int(np.sum(terminated | truncated))
     assert ended >= 2 and "final_obs" in info or ended >= 2
     envs.close()
+
+
+def test_camera_observation_renders_once_per_decision(tiny_config):
+    config = dataclasses.replace(tiny_config, env=dataclasses.replace(tiny_config.env, observation="camera",
+                                                                      camera_width=32, camera_height=16))
+    env = ReconDrivingEnv(config)
+    check_env(env, skip_render_check=True)
+    observation, _ = env.reset(seed=0)
+    first_frame, rendered = env.camera.frame, env.camera.deliveries
+    observation, *_ = env.step(np.array([10, 8]))
+    assert env.camera.deliveries - rendered == 1  # the decision's ticks rendered one image, not one per tick
+    assert observation["camera"].shape == (16, 32, 3) and observation["camera"].std() > 0
+    assert env.camera.frame - first_frame == env.ticks_per_decision  # one image per decision, of its last tick
+    env.close()
