@@ -21,7 +21,7 @@ from recon_carla_bridge.errors import InputError
 
 def logged_ego(world: carla.World) -> Trajectory:
     """The scene's logged ego trajectory (CARLA frame)."""
-    from recon_carla_bridge.frames import scene_pose_to_carla
+    from recon_carla_bridge.scene.frames import scene_pose_to_carla
 
     bundle = getattr(world, "scene_bundle", None)
     if bundle is None:

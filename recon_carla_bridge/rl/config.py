@@ -31,6 +31,7 @@ class EpisodeTemplate:
     adversary: dict[str, Any] | None = None
     name: str = ""
     speed: float | None = None  # m/s the ego starts with and the expert path asks (None: env.target_speed)
+    cousins: bool = False  # CTG: the expert path is a seeded cousin of the scene's logged drive (ego starts on it)
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,11 @@ def _template(values: Any, where: str) -> EpisodeTemplate:
     speed = values.get("speed")
     if speed is not None and (not isinstance(speed, (int, float)) or not 0.0 <= speed <= 30.0):
         raise InputError(f"{where}.speed: expected a number of m/s in [0, 30], got {speed!r}")
+    cousins = values.get("cousins", False)
+    if not isinstance(cousins, bool):
+        raise InputError(f"{where}.cousins: expected true or false, got {cousins!r}")
     return EpisodeTemplate(values["scene"], tuple(float(v) for v in ego), adversary, str(values.get("name", "")),
-                           None if speed is None else float(speed))
+                           None if speed is None else float(speed), cousins)
 
 
 def _check_ranges(section: str, settings: Any, where: str) -> None:

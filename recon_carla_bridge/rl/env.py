@@ -23,11 +23,13 @@ import gymnasium as gym
 import numpy as np
 
 from recon_carla_bridge.adversary.behaviours import drive_step
+from recon_carla_bridge.adversary.frenet import ReferenceLine
 from recon_carla_bridge.adversary.lanes import lane_reference
 from recon_carla_bridge.episode import EpisodeCallback, EpisodeRunner, EpisodeTask
 from recon_carla_bridge.rl.adversary_callback import AdversaryCallback
 from recon_carla_bridge.rl.anchors import AnchorGrid, arc_to, feasible_mask
 from recon_carla_bridge.rl.config import RLConfig
+from recon_carla_bridge.rl.cousin_paths import accepted_cousins, pick_cousin
 from recon_carla_bridge.rl.episodes import EpisodeDraw, EpisodeSampler
 from recon_carla_bridge.rl.observations import (ActorState, EgoState, bev_raster, path_errors, state_layout,
                                                 state_vector)
@@ -127,6 +129,8 @@ class ReconDrivingEnv(gym.Env):
         self.dt = 1.0 / self.settings.frame_rate
         self._sampler = EpisodeSampler(self.settings.templates, split, seed)
         self._maps: dict[str, Any] = {}
+        self._cousins: dict[str, list[tuple[str, Any]]] = {}  # scene: its accepted CTG cousins
+        self.cousin = ""  # the name of this episode's cousin ('' when the path is the start lane)
         self.runner: EpisodeRunner | None = None
         self.adversary: AdversaryCallback | None = None
         self.camera: FrontCamera | None = None
@@ -154,9 +158,14 @@ class ReconDrivingEnv(gym.Env):
         world = open_world(template.scene, draw.seed, self._maps)
         wmap = world.get_map()
         x, y, yaw = template.ego
+        self.cousin = ""
+        if template.cousins:  # CTG: start on a seeded cousin of the logged drive, which is the expert path
+            self.cousin, trajectory = pick_cousin(self._cousins_of(template.scene), draw.seed)
+            (x, y), yaw = trajectory.xy[0], math.degrees(float(trajectory.yaw[0]))
         waypoint = wmap.get_waypoint(carla.Location(x, y, 0.0))
         start = carla.Transform(carla.Location(x, y, waypoint.transform.location.z), carla.Rotation(yaw=yaw))
-        self.path = lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M)
+        self.path = (ReferenceLine(trajectory.xy[::5]) if template.cousins
+                     else lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M))
         route = self._route(start)
         callbacks: list[EpisodeCallback] = []
         self.adversary = AdversaryCallback(draw) if draw.spec is not None else None
@@ -177,7 +186,7 @@ class ReconDrivingEnv(gym.Env):
         self._path_start = path_errors(self.path, self.ego_state.xy, self.ego_state.yaw)[0]
         self._mask = None
         info = {"action_mask": self.action_masks(), "episode_seed": draw.seed, "template": template.name or template.scene,
-                "adversary_error": self.adversary.error if self.adversary else ""}
+                "adversary_error": self.adversary.error if self.adversary else "", "cousin": self.cousin}
         return self._observe(), info
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
@@ -232,6 +241,11 @@ class ReconDrivingEnv(gym.Env):
             with contextlib.redirect_stdout(io.StringIO()):
                 self.runner.close()
             self.runner = None
+
+    def _cousins_of(self, scene: str) -> list[tuple[str, Any]]:
+        if scene not in self._cousins:
+            self._cousins[scene] = accepted_cousins(scene, lambda name: open_world(name, 0, self._maps))
+        return self._cousins[scene]
 
     def _route(self, start: carla.Transform) -> list[tuple[carla.Transform, Any]]:
         from agents.navigation.local_planner import RoadOption
