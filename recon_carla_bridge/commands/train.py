@@ -1,0 +1,83 @@
+"""`recon-carla train il|rl|eval`: imitation pre-training, decoupled PPO, and held-out scoring (see recon_carla_bridge.rl)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` sub-command."""
+    parser = subparsers.add_parser("train", help="train a driving policy in reconstructed scenes: imitation (il), "
+                                                 "PPO against DAA adversaries (rl), or score checkpoints (eval)")
+    parser.add_argument("stage", choices=("il", "rl", "eval"))
+    parser.add_argument("--config", required=True, help="YAML config (configs/rl/*.yaml)")
+    parser.add_argument("--out", default=None, help="output folder (default: the config's train.out_dir)")
+    parser.add_argument("--resume", action="store_true", help="go on from the stage's last checkpoint in the output folder")
+    parser.add_argument("--init", default=None, help="rl: start from this checkpoint (default: OUT/il.pt when it exists)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="rl: rollout workers as Ray actors (0: rollouts in this process)")
+    parser.add_argument("--ray-address", default=None, help="rl: join this Ray cluster (default: a local Ray)")
+    parser.add_argument("--checkpoints", nargs="*", default=[], metavar="NAME=PATH",
+                        help="eval: policies to score (default: il=OUT/il.pt rl=OUT/rl.pt)")
+    parser.add_argument("--episodes", type=int, default=40, help="eval: held-out episodes")
+    parser.add_argument("--expert", action="store_true", help="eval: also score the privileged expert")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Run the stage; errors in the input are one line naming the file or key."""
+    from recon_carla_bridge.errors import InputError, ReconCarlaError
+    from recon_carla_bridge.rl.config import load_rl_config
+
+    try:
+        overrides = {"train": {"out_dir": args.out}} if args.out else None
+        config = load_rl_config(args.config, overrides)
+        if args.stage == "il":
+            from recon_carla_bridge.rl.train import train_il
+
+            print(json.dumps({"checkpoint": str(train_il(config, args.resume, progress=not args.quiet))}))
+        elif args.stage == "rl":
+            from recon_carla_bridge.rl.train import train_rl
+
+            if args.workers < 0:
+                raise InputError(f"--workers must be >= 0, got {args.workers}")
+            path = train_rl(config, args.resume, args.init, progress=not args.quiet, workers=args.workers,
+                            ray_address=args.ray_address)
+            print(json.dumps({"checkpoint": str(path)}))
+        else:
+            return _evaluate(config, args)
+    except ReconCarlaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _evaluate(config, args: argparse.Namespace) -> int:
+    from recon_carla_bridge.errors import InputError
+    from recon_carla_bridge.rl.checkpoint import interface_of, load_checkpoint
+    from recon_carla_bridge.rl.env import ReconDrivingEnv
+    from recon_carla_bridge.rl.evaluation import evaluate, expert_driver, policy_driver, ratio_text
+
+    out = Path(config.train.out_dir)
+    pairs = args.checkpoints or [f"il={out / 'il.pt'}", f"rl={out / 'rl.pt'}"]
+    env = ReconDrivingEnv(config)
+    interface = interface_of(env)
+    env.close()
+    drivers = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--checkpoints: expected NAME=PATH, got '{pair}'")
+        name, path = pair.split("=", 1)
+        drivers[name] = policy_driver(load_checkpoint(path, interface)[0].eval())
+    if args.expert:
+        drivers["expert"] = expert_driver
+    results = evaluate(config, drivers, args.episodes, seed=config.train.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "heldout.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    table = ratio_text(results, list(drivers))
+    (out / "heldout.md").write_text(table + "\n", encoding="utf-8")
+    print(table)
+    return 0

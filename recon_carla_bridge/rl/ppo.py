@@ -1,0 +1,96 @@
+"""PPO's maths in the CleanRL manner, with RAD's decoupling: generalised advantage estimation per reward part, the
+clipped surrogate per head (lateral with the lateral advantage, longitudinal with the longitudinal one), value
+losses for both value heads, and the behaviour-cloning loss of the interleaved imitation steps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from recon_carla_bridge.rl.policy import DecoupledPolicy
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor, next_value: torch.Tensor,
+        gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantages, returns), each (T, N), of rewards (T, N) with values (T, N) of the observations the actions were
+    taken in; `terminated[t]` is 1 where the action at t ended its episode (no bootstrap past it), `next_value` (N,)
+    the value of the observation after the last step. An episode that ends by truncation is handled by the caller
+    (its reward carries gamma × the value of its final observation, and `terminated` is set)."""
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(next_value)
+    for t in reversed(range(steps)):
+        following = next_value if t == steps - 1 else values[t + 1]
+        alive = 1.0 - terminated[t]
+        delta = rewards[t] + gamma * following * alive - values[t]
+        running = delta + gamma * lam * alive * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+def clipped_surrogate(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
+                      clip: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(PPO's clipped policy loss, share of clipped samples): mean of max(-A r, -A clip(r, 1-ε, 1+ε))."""
+    ratio = torch.exp(log_prob - old_log_prob)
+    unclipped = -advantages * ratio
+    clipped = -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip)
+    return torch.max(unclipped, clipped).mean(), ((ratio - 1.0).abs() > clip).float().mean()
+
+
+def normalise(advantages: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit standard deviation (a constant batch stays zero)."""
+    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+
+@dataclass
+class Batch:
+    """A flat minibatch of the rollout."""
+
+    observation: dict[str, torch.Tensor]
+    mask: torch.Tensor  # (B, lateral_bins, longitudinal_bins) bool
+    lateral: torch.Tensor  # (B,) long
+    longitudinal: torch.Tensor
+    log_prob_lateral: torch.Tensor
+    log_prob_longitudinal: torch.Tensor
+    advantage_lateral: torch.Tensor
+    advantage_longitudinal: torch.Tensor
+    return_lateral: torch.Tensor
+    return_longitudinal: torch.Tensor
+
+
+def ppo_loss(policy: DecoupledPolicy, batch: Batch, clip: float, value_coef: float,
+             entropy_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """RAD's decoupled PPO loss of a minibatch and its parts (for the logs)."""
+    out = policy.evaluate(batch.observation, batch.mask, batch.lateral, batch.longitudinal)
+    lateral_loss, lateral_clipped = clipped_surrogate(out.log_prob_lateral, batch.log_prob_lateral,
+                                                      normalise(batch.advantage_lateral), clip)
+    longitudinal_loss, longitudinal_clipped = clipped_surrogate(out.log_prob_longitudinal, batch.log_prob_longitudinal,
+                                                                normalise(batch.advantage_longitudinal), clip)
+    value_loss = F.mse_loss(out.value_lateral, batch.return_lateral) + F.mse_loss(out.value_longitudinal,
+                                                                                   batch.return_longitudinal)
+    entropy = (out.entropy_lateral + out.entropy_longitudinal).mean()
+    loss = lateral_loss + longitudinal_loss + value_coef * value_loss - entropy_coef * entropy
+    return loss, {"loss/policy_lateral": lateral_loss.item(), "loss/policy_longitudinal": longitudinal_loss.item(),
+                  "loss/value": value_loss.item(), "loss/entropy": entropy.item(),
+                  "ppo/clip_fraction_lateral": float(lateral_clipped),
+                  "ppo/clip_fraction_longitudinal": float(longitudinal_clipped)}
+
+
+def soft_labels(index: torch.Tensor, bins: int, sigma: float) -> torch.Tensor:
+    """(B, bins) Gaussian soft labels around integer targets (sigma in bins; 0: one-hot)."""
+    if sigma <= 0:
+        return F.one_hot(index, bins).float()
+    grid = torch.arange(bins, dtype=torch.float32).unsqueeze(0)
+    weights = torch.exp(-0.5 * ((grid - index.unsqueeze(1).float()) / sigma) ** 2)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def imitation_loss(policy: DecoupledPolicy, observation: dict[str, torch.Tensor], lateral: torch.Tensor,
+                   longitudinal: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Behaviour cloning: cross-entropy of each head against the expert's anchor (soft labels, unmasked logits)."""
+    lateral_logits, longitudinal_logits, _ = policy.logits(observation)
+    lateral_target = soft_labels(lateral, lateral_logits.shape[-1], sigma)
+    longitudinal_target = soft_labels(longitudinal, longitudinal_logits.shape[-1], sigma)
+    return (-(lateral_target * F.log_softmax(lateral_logits, -1)).sum(-1).mean()
+            - (longitudinal_target * F.log_softmax(longitudinal_logits, -1)).sum(-1).mean())
