@@ -106,6 +106,20 @@ def install() -> None:
         return -math.degrees(value(node, "h")), node.attrib.get("type") == "absolute"
 
     def convert(position: Any, actor_list: Any = None) -> carla.Transform:
+        try:
+            return convert_known(position, actor_list)
+        except AttributeError as error:
+            # srunner retries an actor whose reference is not placed yet, in a loop that never ends when the
+            # reference names no actor of the file at all: refuse that case by name
+            message = str(error)
+            if "Object '" in message and actor_list is not None:
+                entity = message.split("'")[1]
+                if not any(getattr(actor, "rolename", None) == entity for actor in actor_list):
+                    raise InputError(f"OpenSCENARIO position: entityRef '{entity}' names no entity of the scenario "
+                                     "(its <ScenarioObject> is missing)") from None
+            raise
+
+    def convert_known(position: Any, actor_list: Any = None) -> carla.Transform:
         wmap = CarlaDataProvider.get_map()
         road = position.find("RoadPosition")
         if road is not None:

@@ -10,6 +10,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -196,3 +197,18 @@ def test_mutated_openscenario_files_parse_or_fail_clearly(data: st.DataObject) -
     params = data.draw(st.sampled_from(["", "leadingSpeed:3", "leadingSpeed:fast", "nosuch:1", "leadingSpeed"]))
     outcome = run_isolated(_parse_openscenario, text, params, target="xosc")
     assert _clear(outcome), describe(outcome, (mutations, params))
+
+
+def test_a_position_referencing_a_removed_entity_is_refused_not_a_hang() -> None:
+    """srunner re-tries an actor whose relative position names an entity that is not placed yet, forever when
+    that entity is not in the file at all (the fuzz found it by removing the ego's <Vehicle>)."""
+    if not XOSC_EXAMPLE.is_file():
+        pytest.skip("needs ScenarioRunner's examples in ../shared/data")
+    base = (XOSC_EXAMPLE.read_text(encoding="utf-8").replace("Town01", "StraightRoad")
+            .replace('roadId="4" s="48.58" t="2.75"', 'roadId="1" s="48.58" t="-1.75"'))
+    root = ET.fromstring(base)
+    vehicle = root.find(".//Vehicle")
+    next(p for p in root.iter() if vehicle in list(p)).remove(vehicle)
+    outcome = run_isolated(_parse_openscenario, ET.tostring(root, encoding="unicode"), "", target="xosc")
+    assert outcome.kind == "error" and outcome.error_type == "InputError", describe(outcome, ["drop Vehicle"])
+    assert "names no entity of the scenario" in outcome.detail
