@@ -27,6 +27,7 @@ from recon_carla_bridge.adversary.cousins import CousinSpec, check_cousin, make_
 from recon_carla_bridge.adversary.lanes import on_drivable_lanes
 from recon_carla_bridge.adversary.trajectory import Trajectory
 from recon_carla_bridge.compat_imports import install_srunner_alias
+from recon_carla_bridge.adversary.spec import config_source_file, scenario_element
 from recon_carla_bridge.errors import InputError
 
 install_srunner_alias()
@@ -136,18 +137,8 @@ def parse_cousin(element: ET.Element, where: str) -> dict:
 
 def cousin_element_of(config_file: str, scenario_name: str) -> tuple[dict, str]:
     """(attributes, where) of the `<cousin>` of a scenario in a configuration XML."""
-    try:
-        root = ET.parse(config_file).getroot()
-    except (ET.ParseError, OSError) as error:
-        raise InputError(f"{config_file}: {error}") from None
-    for scenario in root.iter("scenario"):
-        if scenario.get("name") == scenario_name:
-            elements = scenario.findall("cousin")
-            where = f"{config_file}: scenario '{scenario_name}' <cousin>"
-            if len(elements) != 1:
-                raise InputError(f"{where}: expected exactly one <cousin> element, found {len(elements)}")
-            return parse_cousin(elements[0], where), where
-    raise InputError(f"{config_file}: no scenario named '{scenario_name}'")
+    element, where = scenario_element(config_file, scenario_name, "cousin")
+    return parse_cousin(element, where), where
 
 
 def build_cousin(world: carla.World, ego_start: carla.Location, values: dict, where: str) -> Trajectory:
@@ -193,11 +184,7 @@ class CTGCousin(BasicScenario):
     def __init__(self, world, ego_vehicles, config, randomize=False, debug_mode=False, criteria_enable=True,
                  timeout=120):
         self.timeout = timeout
-        source = getattr(config, "source_file", "")
-        if not source:
-            raise InputError(f"scenario {config.name}: CTGCousin needs its configuration file "
-                             "(run it with recon-carla scenario --configFile)")
-        values, where = cousin_element_of(source, config.name)
+        values, where = cousin_element_of(config_source_file(config, "CTGCousin"), config.name)
         self.cousin = build_cousin(world, ego_vehicles[0].get_location(), values, where)
         self.follow: FollowCousin | None = None
         super().__init__("CTGCousin", ego_vehicles, config, world, debug_mode, criteria_enable=criteria_enable)

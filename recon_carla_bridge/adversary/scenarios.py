@@ -11,7 +11,7 @@ import py_trees
 from recon_carla_bridge.adversary.behaviours import (DAAManoeuvre, HandBackToLaneFollowing, RecordPoses,
                                                      trace_path)
 from recon_carla_bridge.adversary.lanes import relation_to_ego, side_lane
-from recon_carla_bridge.adversary.spec import AdversarySpec, adversary_spec_of
+from recon_carla_bridge.adversary.spec import AdversarySpec, adversary_spec_of, config_source_file
 from recon_carla_bridge.compat_imports import install_srunner_alias
 from recon_carla_bridge.errors import InputError
 
@@ -70,11 +70,7 @@ class DAAScenario(BasicScenario):
     def __init__(self, world, ego_vehicles, config, randomize=False, debug_mode=False, criteria_enable=True,
                  timeout=120):
         self.timeout = timeout
-        source = getattr(config, "source_file", "")
-        if not source:
-            raise InputError(f"scenario {config.name}: {type(self).__name__} needs its configuration file "
-                             "(run it with recon-carla scenario --configFile)")
-        self.spec: AdversarySpec = adversary_spec_of(source, config.name)
+        self.spec: AdversarySpec = adversary_spec_of(config_source_file(config, type(self).__name__), config.name)
         if self.spec.manoeuvre.name not in self.manoeuvres:
             raise InputError(f"{self.spec.where}: {type(self).__name__} runs {', '.join(self.manoeuvres)}, "
                              f"not manoeuvre '{self.spec.manoeuvre.name}'")

@@ -88,17 +88,32 @@ def parse_adversary(element: ET.Element, where: str) -> AdversarySpec:
         patience=float(_number(element, "patience", where, 20.0, 0.0, 600.0)), where=where)
 
 
-def adversary_spec_of(config_file: str, scenario_name: str) -> AdversarySpec:
-    """The `<adversary>` of the scenario called `scenario_name` in a scenario configuration XML."""
+def scenario_element(config_file: str, scenario_name: str, tag: str) -> tuple[ET.Element, str]:
+    """(the one `<tag>` element of the scenario called `scenario_name` in a configuration XML, where it is)."""
     try:
         root = ET.parse(config_file).getroot()
     except (ET.ParseError, OSError) as error:
         raise InputError(f"{config_file}: {error}") from None
     for scenario in root.iter("scenario"):
         if scenario.get("name") == scenario_name:
-            elements = scenario.findall("adversary")
-            where = f"{config_file}: scenario '{scenario_name}' <adversary>"
+            elements = scenario.findall(tag)
+            where = f"{config_file}: scenario '{scenario_name}' <{tag}>"
             if len(elements) != 1:
-                raise InputError(f"{where}: expected exactly one <adversary> element, found {len(elements)}")
-            return parse_adversary(elements[0], where)
+                raise InputError(f"{where}: expected exactly one <{tag}> element, found {len(elements)}")
+            return elements[0], where
     raise InputError(f"{config_file}: no scenario named '{scenario_name}'")
+
+
+def config_source_file(config: object, scenario_type: str) -> str:
+    """The configuration XML a scenario config came from (an InputError when the scenario was not built from one)."""
+    source = getattr(config, "source_file", "")
+    if not source:
+        raise InputError(f"scenario {getattr(config, 'name', '?')}: {scenario_type} needs its configuration file "
+                         "(run it with recon-carla scenario --configFile)")
+    return source
+
+
+def adversary_spec_of(config_file: str, scenario_name: str) -> AdversarySpec:
+    """The `<adversary>` of the scenario called `scenario_name` in a scenario configuration XML."""
+    element, where = scenario_element(config_file, scenario_name, "adversary")
+    return parse_adversary(element, where)
