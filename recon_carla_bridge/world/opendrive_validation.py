@@ -15,6 +15,7 @@ from pathlib import Path
 from recon_carla_bridge.errors import InputError
 
 MAX_ROAD_LENGTH_M = 100_000.0  # one road of 100 km; CARLA's largest towns have roads of a few hundred metres
+MIN_ARC_CURVATURE = 1e-12  # 1/m: a radius of 1e12 m; libcarla's float radius overflows below ~1e-38 (NaN waypoints)
 MAX_COORDINATE_M = 10_000_000.0  # |x|, |y|, |s|, offsets: well beyond any map, far below float overflow
 MAX_COEFFICIENT = 1e6  # polynomial and curvature coefficients (a, b, c, d, curvature, aU …)
 MAX_ROADS = 200_000
@@ -179,12 +180,13 @@ def _check_road(road: ET.Element, road_id: int, where: str) -> None:
             raise InputError(f"{where}: {label} <geometry s={geometry.get('s')!r}>: needs exactly one of <line>, <arc>, "
                              f"<spiral>, <poly3>, <paramPoly3>, found {shapes or 'none'}")
     for arc in road.findall("planView/geometry/arc"):
-        if arc.get("curvature") is None or float(arc.get("curvature", "0")) == 0.0:
-            raise InputError(f"{where}: {label} <arc>: attribute 'curvature' must be a non-zero number "
-                             f"(got {arc.get('curvature')!r}; a straight piece is a <line>)")
+        if arc.get("curvature") is None or abs(float(arc.get("curvature", "0"))) < MIN_ARC_CURVATURE:
+            # libcarla takes the radius 1/curvature in single precision: below ~1e-38 it is inf and waypoints NaN
+            raise InputError(f"{where}: {label} <arc>: attribute 'curvature' must be a number with |curvature| >= "
+                             f"{MIN_ARC_CURVATURE:g} (got {arc.get('curvature')!r}; a straight piece is a <line>)")
     for spiral in road.findall("planView/geometry/spiral"):
         start, end = (_number(spiral, name, where, label, required=True) for name in ("curvStart", "curvEnd"))
-        if start == end:
+        if abs(start - end) < MIN_ARC_CURVATURE:
             # libcarla's clothoid divides by the curvature change: equal ends give NaN waypoints
             raise InputError(f"{where}: {label} <spiral>: curvStart = curvEnd = {start:g}; a piece of constant curvature "
                              "is an <arc> (or a <line>)")

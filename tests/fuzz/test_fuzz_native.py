@@ -114,6 +114,17 @@ def test_a_spiral_without_a_curvature_change_is_refused_not_nan(attributes: dict
     assert "<spiral>" in outcome.detail
 
 
+@pytest.mark.parametrize("curvature", ["2.8243147447208694e-77", "1e-40", "-1e-13"])
+def test_an_arc_too_flat_for_libcarla_is_refused_not_nan(curvature: str) -> None:
+    """An <arc> of |curvature| < 1e-12 is refused: libcarla's float radius overflows below ~1e-38 and the map
+    walks NaN waypoints (CI's fuzz found 2.8e-77 on Loop)."""
+    root = ET.fromstring(MAPS["Loop"])
+    list(root.iter("arc"))[-1].set("curvature", curvature)
+    outcome = run_isolated(_exercise_map, ET.tostring(root, encoding="unicode"), target="opendrive")
+    assert outcome.kind == "error" and outcome.error_type == "InputError", describe(outcome, [curvature])
+    assert "<arc>" in outcome.detail and "curvature" in outcome.detail
+
+
 def _call(map_name: str, location: tuple[float, float, float], method: str, distance: float) -> str:
     wmap = ReconMap(map_name, MAPS[map_name])
     try:
