@@ -45,6 +45,10 @@ CORE_REQUIREMENTS = [
     "tensorboardX>=2.6",  # TensorBoard event files without tensorboard itself (it needs protobuf>=6; we pin <5)
 ]
 
+# Ray needs google.rpc (googleapis-common-protos); from 1.64 on that package wants protobuf >= 5, which our protobuf < 5
+# pin forbids, and a Ray without it cannot start (`ray.init` fails on "No module named google.rpc").
+RAY = ["ray>=2.30", "googleapis-common-protos>=1.56,<1.64"]
+
 setup(
     name="recon_carla_bridge",
     version="0.1.0",
@@ -58,9 +62,9 @@ setup(
     install_requires=CORE_REQUIREMENTS,
     extras_require={
         "test": ["pytest>=8.0", "pytest-xdist>=3.5", "hypothesis>=6.100", "ruff>=0.5",
-                 "stable-baselines3>=2.3", "ray>=2.30"],
+                 "stable-baselines3>=2.3", *RAY],
         "rl": ["stable-baselines3>=2.3"],  # the independent check of the in-repo PPO
-        "ray": ["ray>=2.30"],  # evaluation and RL rollouts past one machine (--ray-address)
+        "ray": RAY,  # evaluation and RL rollouts past one machine (--ray-address)
         "gpu": ["gsplat==1.5.3"],
     },
     entry_points={"console_scripts": ["recon-carla=recon_carla_bridge.cli:main"]},
