@@ -32,6 +32,7 @@ class EpisodeTemplate:
     name: str = ""
     speed: float | None = None  # m/s the ego starts with and the expert path asks (None: env.target_speed)
     cousins: bool = False  # CTG: the expert path is a seeded cousin of the scene's logged drive (ego starts on it)
+    weight: float = 1.0  # how often training draws this template, relative to the others (held-out draws are uniform)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class PPOSettings:
     max_grad_norm: float = 0.5
     il_coef: float = 0.5  # weight of the behaviour-cloning loss in the interleaved IL steps
     il_every: int = 1  # one IL minibatch step after every `il_every` PPO minibatch steps (0: never)
+    advantage_std_floor: float = 0.0  # each head's advantages are divided by max(their std, this): a head whose
+    # rewards are all zero in a batch (no deviation happened) then gets no amplified value-noise gradient
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("ppo", "minibatches"): (1, 4096), ("ppo", "gamma"): (0.0, 1.0), ("ppo", "gae_lambda"): (0.0, 1.0),
     ("ppo", "clip"): (0.01, 1.0), ("ppo", "value_coef"): (0.0, 100.0), ("ppo", "entropy_coef"): (0.0, 10.0),
     ("ppo", "max_grad_norm"): (0.01, 1000.0), ("ppo", "il_coef"): (0.0, 100.0), ("ppo", "il_every"): (0, 1000),
+    ("ppo", "advantage_std_floor"): (0.0, 100.0),
     ("il", "demo_episodes"): (1, 100000), ("il", "epochs"): (0, 10000), ("il", "batch_size"): (1, 1000000),
     ("il", "learning_rate"): (1e-7, 1.0), ("il", "label_smoothing"): (0.0, 50.0), ("il", "demo_noise"): (0.0, 1.0),
     ("il", "demo_noise_bins"): (0, 1000),
@@ -177,8 +181,11 @@ def _template(values: Any, where: str) -> EpisodeTemplate:
     cousins = values.get("cousins", False)
     if not isinstance(cousins, bool):
         raise InputError(f"{where}.cousins: expected true or false, got {cousins!r}")
+    weight = values.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 < weight <= 1000.0:
+        raise InputError(f"{where}.weight: expected a number in (0, 1000], got {weight!r}")
     return EpisodeTemplate(values["scene"], tuple(float(v) for v in ego), adversary, str(values.get("name", "")),
-                           None if speed is None else float(speed), cousins)
+                           None if speed is None else float(speed), cousins, float(weight))
 
 
 def _check_ranges(section: str, settings: Any, where: str) -> None:

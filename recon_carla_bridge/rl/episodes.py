@@ -84,10 +84,15 @@ class EpisodeSampler:
         self._specs = [adversary_spec(t.adversary, f"template {t.name or t.scene}") if t.adversary else None
                        for t in templates]
         self._rng = np.random.default_rng([seed, SPLITS.index(split)])
+        weights = np.array([t.weight for t in templates], dtype=float)
+        self._weights = None if split == "heldout" or np.all(weights == weights[0]) else weights / weights.sum()
 
     def draw(self) -> EpisodeDraw:
         """The next episode."""
-        index = int(self._rng.integers(len(self.templates)))
+        if self._weights is None:
+            index = int(self._rng.integers(len(self.templates)))
+        else:  # training draws follow the templates' weights
+            index = int(self._rng.choice(len(self.templates), p=self._weights))
         seed = int(self._rng.integers(0, 2**31 - 1))
         while not seed_in_split(seed, self.split):
             seed += 1

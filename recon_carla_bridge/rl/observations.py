@@ -19,7 +19,9 @@ EGO_SLOTS = ("speed/10", "acceleration/5", "yaw_rate", "last_lateral/0.75", "las
 ROUTE_SLOTS = (("offset/2", "sin_heading_error", "cos_heading_error", "target_speed/10")
                + tuple(f"path_{int(m)}m_{axis}" for m in PATH_LOOKAHEAD_M for axis in ("forward/30", "right/5"))
                + tuple(f"command_{name}" for name in COMMANDS))
-ACTOR_SLOTS = ("present", "forward/50", "right/50", "velocity_forward/10", "velocity_right/10", "sin_yaw", "cos_yaw",
+# Lateral terms are scaled to a lane (a neighbour 3.5 m to the side and one in the ego's lane differ by 0.7, not
+# 0.07): whether a car is in the ego's lane, or moving into it, is what collision avoidance turns on.
+ACTOR_SLOTS = ("present", "forward/20", "right/5", "velocity_forward/10", "velocity_right/5", "sin_yaw", "cos_yaw",
                "length/5", "width/2")
 
 
@@ -86,8 +88,8 @@ def state_vector(ego: EgoState, path: ReferenceLine, target_speed: float, comman
             forward, right = to_ego_frame(ego, actor.xy)
             relative = actor.velocity - ego.speed * np.array([c, s_])
             dyaw = actor.yaw - ego.yaw
-            slots[row] = (1.0, forward / 50.0, right / 50.0, (relative[0] * c + relative[1] * s_) / 10.0,
-                          (-relative[0] * s_ + relative[1] * c) / 10.0, math.sin(dyaw), math.cos(dyaw),
+            slots[row] = (1.0, forward / 20.0, right / 5.0, (relative[0] * c + relative[1] * s_) / 10.0,
+                          (-relative[0] * s_ + relative[1] * c) / 5.0, math.sin(dyaw), math.cos(dyaw),
                           actor.length / 5.0, actor.width / 2.0)
     ego_part = [ego.speed / 10.0, ego.acceleration / 5.0, ego.yaw_rate, ego.last_action[0] / 0.75,
                 ego.last_action[1] / 15.0]

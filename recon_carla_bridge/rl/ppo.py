@@ -38,9 +38,10 @@ def clipped_surrogate(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advant
     return torch.max(unclipped, clipped).mean(), ((ratio - 1.0).abs() > clip).float().mean()
 
 
-def normalise(advantages: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit standard deviation (a constant batch stays zero)."""
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+def normalise(advantages: torch.Tensor, std_floor: float = 0.0) -> torch.Tensor:
+    """Zero mean, unit standard deviation (a constant batch stays zero); the divisor is at least `std_floor`, so a
+    batch of near-zero advantages (a reward part that did not occur) stays near zero instead of being blown up."""
+    return (advantages - advantages.mean()) / max(float(advantages.std()) + 1e-8, std_floor)
 
 
 @dataclass
@@ -60,13 +61,14 @@ class Batch:
 
 
 def ppo_loss(policy: DecoupledPolicy, batch: Batch, clip: float, value_coef: float,
-             entropy_coef: float) -> tuple[torch.Tensor, dict[str, float]]:
-    """RAD's decoupled PPO loss of a minibatch and its parts (for the logs)."""
+             entropy_coef: float, std_floor: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """RAD's decoupled PPO loss of a minibatch and its parts (for the logs); `std_floor`: see `normalise`."""
     out = policy.evaluate(batch.observation, batch.mask, batch.lateral, batch.longitudinal)
     lateral_loss, lateral_clipped = clipped_surrogate(out.log_prob_lateral, batch.log_prob_lateral,
-                                                      normalise(batch.advantage_lateral), clip)
+                                                      normalise(batch.advantage_lateral, std_floor), clip)
     longitudinal_loss, longitudinal_clipped = clipped_surrogate(out.log_prob_longitudinal, batch.log_prob_longitudinal,
-                                                                normalise(batch.advantage_longitudinal), clip)
+                                                                normalise(batch.advantage_longitudinal, std_floor),
+                                                                clip)
     value_loss = F.mse_loss(out.value_lateral, batch.return_lateral) + F.mse_loss(out.value_longitudinal,
                                                                                    batch.return_longitudinal)
     entropy = (out.entropy_lateral + out.entropy_longitudinal).mean()

@@ -180,7 +180,7 @@ def _update(policy: Any, optimizer: Any, flat: Batch, config: RLConfig, generato
                           flat.longitudinal[index], flat.log_prob_lateral[index], flat.log_prob_longitudinal[index],
                           flat.advantage_lateral[index], flat.advantage_longitudinal[index], flat.return_lateral[index],
                           flat.return_longitudinal[index])
-            loss, parts = ppo_loss(policy, batch, ppo.clip, ppo.value_coef, ppo.entropy_coef)
+            loss, parts = ppo_loss(policy, batch, ppo.clip, ppo.value_coef, ppo.entropy_coef, ppo.advantage_std_floor)
             _step(policy, optimizer, loss, ppo.max_grad_norm)
             steps += 1
             if demos is not None and steps % ppo.il_every == 0:

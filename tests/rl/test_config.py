@@ -43,3 +43,10 @@ def test_bad_choice_is_named():
     mapping["env"]["action"] = "teleport"
     with pytest.raises(InputError, match=r"env.action='teleport' is not one of anchors, continuous"):
         config_from_mapping(mapping, "cfg")
+
+
+def test_bad_template_weight_is_named():
+    mapping = tiny_mapping()
+    mapping["env"]["templates"][0]["weight"] = 0
+    with pytest.raises(InputError, match=r"templates\[0\]\.weight"):
+        config_from_mapping(mapping, "cfg")

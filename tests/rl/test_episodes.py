@@ -27,3 +27,23 @@ def test_same_seed_same_draws():
     a = [EpisodeSampler(config.env.templates, "train", 5).draw() for _ in range(3)]
     b = [EpisodeSampler(config.env.templates, "train", 5).draw() for _ in range(3)]
     assert [(d.seed, d.params) for d in a] == [(d.seed, d.params) for d in b]
+
+
+def test_template_weights_shape_training_draws_but_not_heldout_ones():
+    import copy
+
+    mapping = tiny_mapping()
+    first = copy.deepcopy(mapping["env"]["templates"][0])
+    second = {**copy.deepcopy(first), "name": "heavy", "weight": 4}
+    mapping["env"]["templates"] = [{**first, "name": "light"}, second]
+    config = config_from_mapping(mapping, "cfg")
+    sampler = EpisodeSampler(config.env.templates, "train", 3)
+    train = [sampler.draw().template.name for _ in range(1000)]
+    assert 0.74 < train.count("heavy") / len(train) < 0.86  # 4 / (4 + 1)
+    unweighted = dict(mapping, env=dict(mapping["env"], templates=[{**first, "name": "light"},
+                                                                   {**second, "weight": 1}]))
+    heldout_weighted = EpisodeSampler(config.env.templates, "heldout", 3)
+    heldout_plain = EpisodeSampler(config_from_mapping(unweighted, "cfg").env.templates, "heldout", 3)
+    weighted_draws = [heldout_weighted.draw() for _ in range(50)]
+    plain_draws = [heldout_plain.draw() for _ in range(50)]
+    assert [(d.template.name, d.seed) for d in weighted_draws] == [(d.template.name, d.seed) for d in plain_draws]

@@ -49,3 +49,13 @@ def test_soft_labels_peak_at_the_target():
     labels = soft_labels(torch.tensor([3, 0]), 7, 1.0)
     assert labels.sum(dim=1).tolist() == pytest.approx([1.0, 1.0])
     assert labels.argmax(dim=1).tolist() == [3, 0]
+
+
+def test_advantage_floor_keeps_a_quiet_head_quiet():
+    from recon_carla_bridge.rl.ppo import normalise
+
+    quiet = torch.tensor([1e-4, -2e-4, 3e-4, 0.0])  # value noise of a head whose reward never occurred
+    assert normalise(quiet).abs().max() > 1.0  # plain normalisation blows the noise up to unit scale
+    assert normalise(quiet, std_floor=0.05).abs().max() < 0.01
+    loud = torch.tensor([1.0, -1.0, 2.0, -2.0])
+    assert torch.allclose(normalise(loud, std_floor=0.05), normalise(loud))
