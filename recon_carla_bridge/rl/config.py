@@ -88,7 +88,9 @@ class PPOSettings:
     entropy_coef: float = 0.003
     max_grad_norm: float = 0.5
     il_coef: float = 0.5  # weight of the behaviour-cloning loss in the interleaved IL steps
+    il_lateral_coef: float | None = None  # the lateral head's IL weight when it differs from il_coef
     il_every: int = 1  # one IL minibatch step after every `il_every` PPO minibatch steps (0: never)
+    collision_aux_coef: float = 0.0  # RAD's dynamic-collision auxiliary objective (`ppo.collision_auxiliary`)
     advantage_std_floor: float = 0.0  # each head's advantages are divided by max(their std, this): a head whose
     # rewards are all zero in a batch (no deviation happened) then gets no amplified value-noise gradient
 
@@ -145,7 +147,8 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("ppo", "minibatches"): (1, 4096), ("ppo", "gamma"): (0.0, 1.0), ("ppo", "gae_lambda"): (0.0, 1.0),
     ("ppo", "clip"): (0.01, 1.0), ("ppo", "value_coef"): (0.0, 100.0), ("ppo", "entropy_coef"): (0.0, 10.0),
     ("ppo", "max_grad_norm"): (0.01, 1000.0), ("ppo", "il_coef"): (0.0, 100.0), ("ppo", "il_every"): (0, 1000),
-    ("ppo", "advantage_std_floor"): (0.0, 100.0),
+    ("ppo", "advantage_std_floor"): (0.0, 100.0), ("ppo", "collision_aux_coef"): (0.0, 100.0),
+    ("ppo", "il_lateral_coef"): (0.0, 100.0),
     ("il", "demo_episodes"): (1, 100000), ("il", "epochs"): (0, 10000), ("il", "batch_size"): (1, 1000000),
     ("il", "learning_rate"): (1e-7, 1.0), ("il", "label_smoothing"): (0.0, 50.0), ("il", "demo_noise"): (0.0, 1.0),
     ("il", "demo_noise_bins"): (0, 1000),
@@ -192,7 +195,9 @@ def _check_ranges(section: str, settings: Any, where: str) -> None:
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
         bounds = RANGES.get((section, f.name))
-        if bounds is not None:
+        if bounds is not None and value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{where}: {section}.{f.name}={value!r} is not a number")
             low, high = bounds
             if (low is not None and value < low) or (high is not None and value > high):
                 raise InputError(f"{where}: {section}.{f.name}={value!r} is outside "

@@ -13,11 +13,13 @@ import torch
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
+from recon_carla_bridge.rl.anchors import AnchorGrid
 from recon_carla_bridge.rl.checkpoint import interface_of, load_checkpoint, policy_for, save_checkpoint
 from recon_carla_bridge.rl.config import RLConfig, config_as_dict
 from recon_carla_bridge.rl.demonstrations import collect_demonstrations, load_demonstrations
 from recon_carla_bridge.rl.env import ReconDrivingEnv
-from recon_carla_bridge.rl.ppo import Batch, gae, imitation_loss, ppo_loss
+from recon_carla_bridge.rl.observations import EGO_SLOTS
+from recon_carla_bridge.rl.ppo import Batch, gae, imitation_loss, longitudinal_signs, ppo_loss
 from recon_carla_bridge.rl.workers import ARRAYS, WorkerPool
 
 IL_CHECKPOINT = "il.pt"
@@ -100,6 +102,8 @@ def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, pr
     ppo, out = config.ppo, Path(config.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     interface = _interface(config)
+    grid = AnchorGrid(lateral_bins=config.env.lateral_bins, longitudinal_bins=config.env.longitudinal_bins,
+                      horizon=config.env.anchor_horizon)
     checkpoint_path = out / RL_CHECKPOINT
     update, step, state = 0, 0, None
     if resume and checkpoint_path.exists():
@@ -129,7 +133,7 @@ def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, pr
         rollout = pool.rollout(policy.state_dict(), ppo.rollout_steps)
         timings["rollout"] += time.perf_counter() - started
         started = time.perf_counter()
-        flat = batch_of(policy, rollout, ppo.gamma, ppo.gae_lambda)
+        flat = batch_of(policy, rollout, ppo.gamma, ppo.gae_lambda, grid if ppo.collision_aux_coef > 0 else None)
         stats = _update(policy, optimizer, flat, config, generator, demos)
         update += 1
         step += per_update
@@ -148,8 +152,10 @@ def train_rl(config: RLConfig, resume: bool = False, init: str | None = None, pr
     return checkpoint_path
 
 
-def batch_of(policy: Any, rollout: dict[str, Any], gamma: float, lam: float) -> Batch:
-    """The flat PPO batch of a merged rollout: decoupled advantages and returns (GAE per reward part)."""
+def batch_of(policy: Any, rollout: dict[str, Any], gamma: float, lam: float, grid: AnchorGrid | None = None) -> Batch:
+    """The flat PPO batch of a merged rollout: decoupled advantages and returns (GAE per reward part); with the
+    anchor `grid`, also the discounted dynamic-collision penalties ahead of each decision and the slowing/speeding
+    sign of each longitudinal anchor for RAD's collision auxiliary objective."""
     tensor = {k: torch.as_tensor(rollout[k]) for k in ARRAYS}
     with torch.no_grad():
         next_lateral, next_longitudinal = policy.values(_tensors(rollout["next_observation"]))
@@ -159,10 +165,18 @@ def batch_of(policy: Any, rollout: dict[str, Any], gamma: float, lam: float) -> 
                                                       tensor["terminated"], next_longitudinal, gamma, lam)
     observation = {k: torch.as_tensor(v.reshape(-1, *v.shape[2:])) for k, v in rollout["observations"].items()}
     masks = rollout["masks"]
+    advantage_collision = signs = None
+    if grid is not None:
+        zeros = torch.zeros_like(tensor["reward_collision"])
+        advantage_collision, _ = gae(tensor["reward_collision"], zeros, tensor["terminated"], zeros[0], gamma, 1.0)
+        advantage_collision = advantage_collision.reshape(-1)
+        speed = observation["state"][:, EGO_SLOTS.index("speed/10")].float() * 10.0
+        signs = longitudinal_signs(torch.as_tensor(grid.longitudinal, dtype=torch.float32), speed, grid.horizon)
     return Batch(observation, torch.as_tensor(masks.reshape(-1, *masks.shape[2:])), tensor["lateral"].reshape(-1),
                  tensor["longitudinal"].reshape(-1), tensor["log_prob_lateral"].reshape(-1),
                  tensor["log_prob_longitudinal"].reshape(-1), advantage_lateral.reshape(-1),
-                 advantage_longitudinal.reshape(-1), return_lateral.reshape(-1), return_longitudinal.reshape(-1))
+                 advantage_longitudinal.reshape(-1), return_lateral.reshape(-1), return_longitudinal.reshape(-1),
+                 advantage_collision, signs)
 
 
 def _update(policy: Any, optimizer: Any, flat: Batch, config: RLConfig, generator: torch.Generator,
@@ -176,19 +190,18 @@ def _update(policy: Any, optimizer: Any, flat: Batch, config: RLConfig, generato
         order = torch.randperm(size, generator=generator)
         for begin in range(0, size, minibatch):
             index = order[begin:begin + minibatch]
-            batch = Batch({k: v[index] for k, v in flat.observation.items()}, flat.mask[index], flat.lateral[index],
-                          flat.longitudinal[index], flat.log_prob_lateral[index], flat.log_prob_longitudinal[index],
-                          flat.advantage_lateral[index], flat.advantage_longitudinal[index], flat.return_lateral[index],
-                          flat.return_longitudinal[index])
-            loss, parts = ppo_loss(policy, batch, ppo.clip, ppo.value_coef, ppo.entropy_coef, ppo.advantage_std_floor)
+            batch = flat.select(index)
+            loss, parts = ppo_loss(policy, batch, ppo.clip, ppo.value_coef, ppo.entropy_coef, ppo.advantage_std_floor,
+                                   ppo.collision_aux_coef)
             _step(policy, optimizer, loss, ppo.max_grad_norm)
             steps += 1
             if demos is not None and steps % ppo.il_every == 0:
                 observation, lateral, longitudinal = demos
                 pick = torch.randint(0, len(lateral), (config.il.batch_size,), generator=generator)
+                lateral_coef = ppo.il_coef if ppo.il_lateral_coef is None else ppo.il_lateral_coef
                 il = imitation_loss(policy, {k: v[pick] for k, v in observation.items()}, lateral[pick],
-                                    longitudinal[pick], config.il.label_smoothing)
-                _step(policy, optimizer, ppo.il_coef * il, ppo.max_grad_norm)
+                                    longitudinal[pick], config.il.label_smoothing, lateral_coef, ppo.il_coef)
+                _step(policy, optimizer, il, ppo.max_grad_norm)
                 parts["loss/imitation"] = float(il.detach())
             for key, value in parts.items():
                 stats.setdefault(key, []).append(value)

@@ -17,7 +17,7 @@ from recon_carla_bridge.rl.config import RLConfig
 from recon_carla_bridge.rl.vector import make_vector_env
 
 ARRAYS = ("lateral", "longitudinal", "log_prob_lateral", "log_prob_longitudinal", "reward_lateral",
-          "reward_longitudinal", "value_lateral", "value_longitudinal", "terminated")
+          "reward_longitudinal", "reward_collision", "value_lateral", "value_longitudinal", "terminated")
 
 
 class RolloutWorker:
@@ -61,6 +61,8 @@ class RolloutWorker:
                 source = final if ended else info
                 out["reward_lateral"][t, i] = float(source["reward_lateral"][i])
                 out["reward_longitudinal"][t, i] = float(source["reward_longitudinal"][i])
+                if "dynamic_collision" in source["events"][i]:  # its part of the longitudinal reward
+                    out["reward_collision"][t, i] = self.config.reward.dynamic_collision
                 returns[i] += float(reward[i])
                 if truncated[i] and not terminated[i]:  # bootstrap the cut-off episode from its final observation
                     final_obs = {k: torch.as_tensor(np.asarray(v)[None]) for k, v in info["final_obs"][i].items()}

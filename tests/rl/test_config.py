@@ -50,3 +50,15 @@ def test_bad_template_weight_is_named():
     mapping["env"]["templates"][0]["weight"] = 0
     with pytest.raises(InputError, match=r"templates\[0\]\.weight"):
         config_from_mapping(mapping, "cfg")
+
+
+def test_optional_number_is_checked():
+    mapping = tiny_mapping()
+    mapping["ppo"] = {"il_lateral_coef": "lots"}
+    with pytest.raises(InputError, match="il_lateral_coef='lots' is not a number"):
+        config_from_mapping(mapping, "cfg")
+    mapping["ppo"] = {"il_lateral_coef": -1}
+    with pytest.raises(InputError, match="il_lateral_coef"):
+        config_from_mapping(mapping, "cfg")
+    mapping["ppo"] = {"il_lateral_coef": None}
+    assert config_from_mapping(mapping, "cfg").ppo.il_lateral_coef is None

@@ -59,3 +59,26 @@ def test_advantage_floor_keeps_a_quiet_head_quiet():
     assert normalise(quiet, std_floor=0.05).abs().max() < 0.01
     loud = torch.tensor([1.0, -1.0, 2.0, -2.0])
     assert torch.allclose(normalise(loud, std_floor=0.05), normalise(loud))
+
+
+def test_anchor_signs_split_slowing_from_speeding():
+    from recon_carla_bridge.rl.ppo import longitudinal_signs
+
+    metres = torch.linspace(0.0, 15.0, 61)  # the anchors' displacement over 0.5 s
+    signs = longitudinal_signs(metres, torch.tensor([8.0, 0.0]), 0.5)
+    assert signs[0, 0] == -1 and signs[0, -1] == 1 and signs[0, 16] == 0  # 4 m = coasting at 8 m/s
+    assert (signs[1, 2:] == 1).all() and (signs[1, :2] == 0).all()  # standing still: nothing slows down further
+
+
+def test_collision_auxiliary_moves_probability_to_slowing_only_before_collisions():
+    from recon_carla_bridge.rl.ppo import collision_auxiliary, longitudinal_signs
+
+    torch.manual_seed(0)
+    logits = torch.zeros(2, 61, requires_grad=True)
+    mask = torch.ones(2, 61, 61, dtype=torch.bool)
+    signs = longitudinal_signs(torch.linspace(0.0, 15.0, 61), torch.tensor([8.0, 8.0]), 0.5)
+    advantage = torch.tensor([-1.0, 0.0])  # row 0 led into a collision, row 1 did not
+    collision_auxiliary(logits, mask, signs, advantage).backward()
+    step = -logits.grad  # the direction gradient descent moves the logits
+    assert (step[0, signs[0] < 0] > 0).all() and (step[0, signs[0] > 0] < 0).all()
+    assert torch.count_nonzero(logits.grad[1]) == 0
