@@ -71,6 +71,8 @@ class RewardSettings:
     heading_threshold: float = 40.0  # degrees from the expert path
     progress: float = 0.01  # per m along the expert path (longitudinal)
     ignore_rear_end: bool = True  # a follower driving into the ego's back ends the episode without a penalty
+    headway: float = 0.0  # shaping (not in RAD; 0 = off): longitudinal penalty per decision of up to this much ...
+    headway_time: float = 2.0  # ... growing as the time to collision with the vehicle ahead falls below this (s)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("reward", "dynamic_collision"): (None, 0.0), ("reward", "static_collision"): (None, 0.0),
     ("reward", "position_deviation"): (None, 0.0), ("reward", "heading_deviation"): (None, 0.0),
     ("reward", "position_threshold"): (0.1, 20.0), ("reward", "heading_threshold"): (1.0, 180.0),
-    ("reward", "progress"): (0.0, 10.0),
+    ("reward", "progress"): (0.0, 10.0), ("reward", "headway"): (0.0, 10.0), ("reward", "headway_time"): (0.1, 30.0),
     ("ppo", "learning_rate"): (1e-7, 1.0), ("ppo", "rollout_steps"): (1, 100000), ("ppo", "epochs"): (1, 100),
     ("ppo", "minibatches"): (1, 4096), ("ppo", "gamma"): (0.0, 1.0), ("ppo", "gae_lambda"): (0.0, 1.0),
     ("ppo", "clip"): (0.01, 1.0), ("ppo", "value_coef"): (0.0, 100.0), ("ppo", "entropy_coef"): (0.0, 10.0),

@@ -214,7 +214,7 @@ class ReconDrivingEnv(gym.Env):
         self.ego_state = self._read_ego(before, last_action)
         self._mask = None
         outcome = judge_decision(self.reward_settings, hits, self.runner.world.get_map(), self.runner.ego, self.path,
-                                 before, self.ego_state)
+                                 before, self.ego_state, self._actors() if self.reward_settings.headway > 0 else None)
         terminated = outcome.terminal or self.runner.done
         truncated = not terminated and self.steps >= self.settings.max_steps
         info = self._info(outcome, projected)

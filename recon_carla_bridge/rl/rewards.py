@@ -16,7 +16,10 @@ from typing import Any
 import carla
 
 from recon_carla_bridge.rl.config import RewardSettings
-from recon_carla_bridge.rl.observations import EgoState, path_errors
+from recon_carla_bridge.rl.observations import ActorState, EgoState, path_errors, to_ego_frame
+
+EGO_LENGTH_M = 4.9  # the ego's length (vehicle.lincoln.mkz_2020) for the headway gap
+CORRIDOR_HALF_WIDTH_M = 1.8  # a vehicle whose centre is this close to the ego's heading line is in its way
 
 EVENTS = ("dynamic_collision", "static_collision", "position_deviation", "heading_deviation", "rear_ended")
 
@@ -64,9 +67,35 @@ def _rear_end(ego: Any, hit: Any) -> bool:
     return forward < 0.0 and abs(right) < 2.0 * ego.bounding_box.extent.y
 
 
+def time_to_collision(ego: EgoState, actors: list[ActorState]) -> float:
+    """Seconds until the ego, at constant speeds, closes the bumper gap to the nearest vehicle ahead in its corridor
+    (inf when it does not close in)."""
+    heading = math.cos(ego.yaw), math.sin(ego.yaw)
+    shortest = math.inf
+    for actor in actors:
+        forward, right = to_ego_frame(ego, actor.xy)
+        if forward <= 0.0 or abs(right) > CORRIDOR_HALF_WIDTH_M:
+            continue
+        gap = max(0.0, forward - 0.5 * (EGO_LENGTH_M + actor.length))
+        closing = ego.speed - float(actor.velocity[0] * heading[0] + actor.velocity[1] * heading[1])
+        if closing > 1e-6:
+            shortest = min(shortest, gap / closing)
+    return shortest
+
+
+def headway_penalty(settings: RewardSettings, ego: EgoState, actors: list[ActorState]) -> float:
+    """Shaping of the longitudinal reward (off in RAD): settings.headway × (1 − TTC / headway_time) while the time to
+    collision with the vehicle ahead is below `headway_time`; 0 otherwise. Negative or 0."""
+    if settings.headway <= 0.0:
+        return 0.0
+    ttc = time_to_collision(ego, actors)
+    return -settings.headway * max(0.0, 1.0 - ttc / settings.headway_time)
+
+
 def judge_decision(settings: RewardSettings, hits: list[Any], wmap: Any, ego: Any, path: Any,
-                   before: EgoState, after: EgoState) -> DecisionOutcome:
-    """The events and rewards of the decision that moved the ego from `before` to `after` (hits: its collisions)."""
+                   before: EgoState, after: EgoState, actors: list[ActorState] | None = None) -> DecisionOutcome:
+    """The events and rewards of the decision that moved the ego from `before` to `after` (hits: its collisions;
+    `actors`: the other vehicles after it, for the optional headway shaping)."""
     events: list[str] = []
     dynamic = [hit for hit in hits if is_dynamic(hit.other_type_id)]
     at_fault = [hit for hit in dynamic if not (settings.ignore_rear_end and _rear_end(ego, hit))]
@@ -83,6 +112,8 @@ def judge_decision(settings: RewardSettings, hits: list[Any], wmap: Any, ego: An
     if abs(heading_error) > math.radians(settings.heading_threshold):
         events.append("heading_deviation")
     longitudinal = settings.progress * (s_after - s_before)
+    if actors is not None and not events:
+        longitudinal += headway_penalty(settings, after, actors)
     longitudinal += settings.dynamic_collision * ("dynamic_collision" in events)
     longitudinal += settings.static_collision * ("static_collision" in events)
     lateral = settings.position_deviation * ("position_deviation" in events)
