@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import time
 import traceback
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Simulation:
         self.rng = np.random.default_rng(seed)
         self.camera_backend: CameraBackend | None = None
         self.sensor_errors = CallbackErrors()  # exceptions raised by user callbacks, newest last (bounded)
+        self.render_seconds = 0.0  # wall time the ticks spent rendering cameras (or waiting for their images)
         self._states: dict[int, ActorState] = {}
         self._dead: RecentlyDestroyed[ActorState] = RecentlyDestroyed()  # the last destroyed actors (bounded)
         self._facades: dict[int, _ActorFacade] = {}
@@ -808,7 +810,9 @@ class Simulation:
             for item in data if isinstance(data, list) else [data]:
                 self._deliver(actor_id, runtime, item)
         if cameras:
+            started = time.perf_counter()
             self._render_cameras(cameras, frame, elapsed)
+            self.render_seconds += time.perf_counter() - started
 
     def _render_cameras(self, cameras: list[tuple[int, SensorRuntime]], frame: int, elapsed: float) -> None:
         if self.camera_backend is None:  # a map without a reconstruction: draw roads, markings and boxes
