@@ -12,6 +12,7 @@ collision events and map only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import threading
@@ -41,16 +42,24 @@ PATH_AHEAD_M = 400.0
 
 
 def open_world(scene: str, seed: int, maps: dict[str, Any]) -> Any:
-    """A fresh world of a reconstructed scene or a CARLA town (town maps are parsed once and kept in `maps`)."""
+    """A fresh world of a reconstructed scene or a CARLA town (a town's map is parsed once per process, shared by
+    the envs of the process as the worlds of one env share it, and kept in `maps`)."""
     from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world
-    from recon_carla_bridge.world.maps import load_map
     from recon_carla_bridge.world.world import World
 
     if is_scene(scene):
         return open_scene_world(scene, seed=seed, render_backend="cpu")
     if scene not in maps:
-        maps[scene] = load_map(scene)
+        maps[scene] = _town_map(scene)
     return World(maps[scene], seed=seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _town_map(scene: str) -> Any:
+    """The parsed map of a town (read-only to the worlds: they keep their state apart from it)."""
+    from recon_carla_bridge.world.maps import load_map
+
+    return load_map(scene)
 
 
 class FrontCamera(EpisodeCallback):
@@ -145,7 +154,8 @@ class ReconDrivingEnv(gym.Env):
         self._lane_paths: dict[tuple[str, float, float], Any] = {}  # (scene, x, y): the start lane's reference line
         # cumulative wall time (for bench/): inside step() and reset(), in the world's ticks (episode loop, adversary,
         # sensors), the part of those ticks that rendered cameras, and waits for camera images
-        self.timings = {"step_s": 0.0, "reset_s": 0.0, "world_tick_s": 0.0, "render_s": 0.0, "camera_wait_s": 0.0}
+        self.timings = {"step_s": 0.0, "reset_s": 0.0, "world_tick_s": 0.0, "render_s": 0.0, "camera_wait_s": 0.0,
+                        "ticks": 0.0}  # and the number of world ticks the decisions ran
 
     # ---- gymnasium ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -318,6 +328,7 @@ class ReconDrivingEnv(gym.Env):
         started = time.perf_counter()
         self.runner.step(control)
         self.timings["world_tick_s"] += time.perf_counter() - started
+        self.timings["ticks"] += 1
         if simulation is not None:
             self.timings["render_s"] += simulation.render_seconds - rendered
         return self.runner.hits
