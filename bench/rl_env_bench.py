@@ -6,6 +6,8 @@ the ticks and waits for images), env Python (the rest of step(): anchors, observ
 worlds, ego, adversary), the policy's forward pass, one PPO learning step per rollout, and the rest (vector
 plumbing, action masks, inter-process messages).
 
+Wall-time rates are what this machine gave (other jobs may share its cores: `uptime`); `idle_cores_estimate` divides by
+CPU time instead: this process's, plus per step the CPU time of the slowest worker process (IPC latency aside).
 In this process the shares are of the wall time. Over P processes the envs' shares are of the workers' CPU time
 (P × the rollout's wall time), and policy / learning / rest are of the wall time (the learner waits meanwhile).
 
@@ -53,8 +55,9 @@ def measure(config, num_envs: int, steps: int, processes: int = 1) -> dict[str, 
     optimizer = torch.optim.Adam(policy.parameters(), lr=1e-4)
     observation, _ = envs.reset(seed=0)
     before = [dict(t) for t in envs.call("timings")]
+    critical_before = getattr(envs, "critical_cpu_s", 0.0)
     policy_s = 0.0
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     stored = []
     for _ in range(steps):
         started = time.perf_counter()
@@ -66,6 +69,8 @@ def measure(config, num_envs: int, steps: int, processes: int = 1) -> dict[str, 
         stored.append((obs, masks, lateral, longitudinal))
         observation, *_ = envs.step(torch.stack([lateral, longitudinal], 1).numpy())
     rollout_s = time.perf_counter() - began
+    # on idle cores the rollout would take this process's CPU time plus, per step, the slowest worker's
+    idle_estimate_s = time.process_time() - began_cpu + getattr(envs, "critical_cpu_s", 0.0) - critical_before
     after = [dict(t) for t in envs.call("timings")]
     envs.close()
     learn_s = _learn(policy, optimizer, stored)
@@ -86,6 +91,8 @@ def measure(config, num_envs: int, steps: int, processes: int = 1) -> dict[str, 
         shares["learner_rest(waiting,messages)"] = max(0.0, 1.0 - (policy_s + learn_s) / total)
     return {"envs": num_envs, "processes": max(1, processes), "decisions": decisions,
             "decisions_per_s": decisions / rollout_s, "world_ticks_per_s": spent["ticks"] / rollout_s,
+            "idle_cores_estimate": {"decisions_per_s": decisions / idle_estimate_s,
+                                    "world_ticks_per_s": spent["ticks"] / idle_estimate_s},
             "nominal_ticks_per_decision": round(config.env.anchor_horizon * config.env.frame_rate),
             **{f"share_{k}": round(v, 3) for k, v in shares.items()}}
 

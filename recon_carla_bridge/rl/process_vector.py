@@ -9,6 +9,7 @@ gymnasium's own info batching, exactly as SyncVectorEnv does in one process.
 from __future__ import annotations
 
 import multiprocessing
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -32,9 +33,9 @@ def _serve(connection: Connection, config: RLConfig, split: str, seed: int, indi
     envs: list[ReconDrivingEnv] = []
     try:
         envs = [ReconDrivingEnv(config, split=split, seed=seed + index) for index in indices]
-        connection.send(("ok", None))
+        connection.send(("ok", None, 0.0))
     except Exception:  # noqa: BLE001 — reported to the parent, which raises it
-        connection.send(("error", traceback.format_exc()))
+        connection.send(("error", traceback.format_exc(), 0.0))
         return
     while True:
         command, payload = connection.recv()
@@ -42,19 +43,22 @@ def _serve(connection: Connection, config: RLConfig, split: str, seed: int, indi
             if command == "close":
                 for env in envs:
                     env.close()
-                connection.send(("ok", None))
+                connection.send(("ok", None, 0.0))
                 return
-            connection.send(("ok", _answer(envs, command, payload)))
+            started = time.process_time()
+            answer = _answer(envs, command, payload)
+            connection.send(("ok", answer, time.process_time() - started))
         except Exception:  # noqa: BLE001 — reported to the parent, which raises it
-            connection.send(("error", traceback.format_exc()))
+            connection.send(("error", traceback.format_exc(), 0.0))
 
 
 def _answer(envs: list[Any], command: str, payload: Any) -> Any:
     """The worker's answer to one command for its envs."""
     if command == "reset":
         seeds, options, mask = payload
-        return [env.reset(seed=seed, options=options) if wanted else None
-                for env, seed, wanted in zip(envs, seeds, mask)]
+        answers = [env.reset(seed=seed, options=options) if wanted else None
+                   for env, seed, wanted in zip(envs, seeds, mask)]
+        return [(answer, _masks_of(env)) for answer, env in zip(answers, envs)]
     if command == "step":
         results = []
         for env, action in zip(envs, payload):
@@ -63,7 +67,7 @@ def _answer(envs: list[Any], command: str, payload: Any) -> Any:
             if terminated or truncated:  # same-step autoreset, as SyncVectorEnv
                 final = (observation, info)
                 observation, info = env.reset()
-            results.append((observation, float(reward), bool(terminated), bool(truncated), final, info))
+            results.append(((observation, float(reward), bool(terminated), bool(truncated), final, info), _masks_of(env)))
         return results
     if command == "call":
         name, args, kwargs = payload
@@ -73,6 +77,12 @@ def _answer(envs: list[Any], command: str, payload: Any) -> Any:
             answers.append(attribute(*args, **kwargs) if callable(attribute) else attribute)
         return answers
     raise ValueError(f"process vector worker: unknown command {command!r}")
+
+
+def _masks_of(env: Any) -> Any:
+    """The env's action mask after a reset or step (sent along, so that reading it costs no message)."""
+    masks = getattr(env, "action_masks", None)
+    return masks() if callable(masks) else None
 
 
 class ProcessVectorEnv(gym.vector.VectorEnv):
@@ -100,6 +110,11 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
         self.autoreset_mode = AUTORESET_MODE
         self.shares = [list(share) for share in np.array_split(np.arange(self.num_envs), min(processes, self.num_envs))]
         self._observations: list[Any] = [None] * self.num_envs
+        self._masks: list[Any] = [None] * self.num_envs
+        # CPU seconds of the workers' answers: per worker, and summed over calls of the slowest worker's (what a
+        # call would take on idle cores, the messages aside)
+        self.worker_cpu_s = [0.0] * len(self.shares)
+        self.critical_cpu_s = 0.0
         context = multiprocessing.get_context(START_METHOD)
         self._connections: list[Connection] = []
         self._processes: list[Any] = []
@@ -139,7 +154,7 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
                 raise ValueError(f"options['reset_mask'] must be {self.num_envs} booleans with one True at least")
         for connection, share in zip(self._connections, self.shares):
             connection.send(("reset", ([seeds[i] for i in share], options, [bool(mask[i]) for i in share])))
-        answers = self._gather()
+        answers = self._unpack_masks(self._gather())
         infos: dict[str, Any] = {}
         for i, answer in enumerate(answers):
             if answer is not None:
@@ -155,7 +170,7 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
             raise ValueError(f"ProcessVectorEnv.step: {len(per_env)} actions for {self.num_envs} envs")
         for connection, share in zip(self._connections, self.shares):
             connection.send(("step", [per_env[i] for i in share]))
-        answers = self._gather()
+        answers = self._unpack_masks(self._gather())
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         terminations = np.zeros(self.num_envs, dtype=np.bool_)
         truncations = np.zeros(self.num_envs, dtype=np.bool_)
@@ -168,7 +183,10 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
         return self._batched(), rewards, terminations, truncations, infos
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-        """Call method `name` of every env (or read attribute `name`), in env order."""
+        """Call method `name` of every env (or read attribute `name`), in env order. `action_masks()` answers from
+        the masks the workers sent with the last reset or step (the envs have not moved since)."""
+        if name == "action_masks" and not args and not kwargs and all(m is not None for m in self._masks):
+            return tuple(mask.copy() for mask in self._masks)
         for connection in self._connections:
             connection.send(("call", (name, args, kwargs)))
         return tuple(self._gather())
@@ -197,19 +215,29 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
                 process.join(timeout=5)
 
     # ---- inside ----------------------------------------------------------------------------------
+    def _unpack_masks(self, answers: list[tuple[Any, Any]]) -> list[Any]:
+        """The answers without the action masks that came with them (kept for `call('action_masks')`)."""
+        for i, (_, mask) in enumerate(answers):
+            self._masks[i] = mask
+        return [answer for answer, _ in answers]
+
     def _gather(self) -> list[Any]:
         """Every worker's answer, flattened in env order; RuntimeError (with the worker's traceback) on a failure."""
         answers: list[Any] = []
         errors: list[str] = []
-        for connection, process in zip(self._connections, self._processes):
+        slowest = 0.0
+        for worker, (connection, process) in enumerate(zip(self._connections, self._processes)):
             try:
-                status, payload = connection.recv()
+                status, payload, cpu_s = connection.recv()
             except EOFError:
-                status, payload = "error", f"worker {process.name} exited (code {process.exitcode})"
+                status, payload, cpu_s = "error", f"worker {process.name} exited (code {process.exitcode})", 0.0
+            self.worker_cpu_s[worker] += cpu_s
+            slowest = max(slowest, cpu_s)
             if status == "ok":
                 answers.extend(payload or [])
             else:
                 errors.append(str(payload))
+        self.critical_cpu_s += slowest
         if errors:
             raise RuntimeError("ProcessVectorEnv: a worker failed:\n" + "\n".join(errors))
         return answers
