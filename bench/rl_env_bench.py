@@ -46,14 +46,19 @@ def _learn(policy: torch.nn.Module, optimizer: torch.optim.Optimizer, stored: li
     return time.perf_counter() - started
 
 
-def measure(config, num_envs: int, steps: int, processes: int = 1) -> dict[str, float]:
+def measure(config, num_envs: int, steps: int, processes: int = 1, warmup: int = 0) -> dict[str, float]:
     """Steps/s and time shares of `steps` decisions of each of `num_envs` envs (over `processes` processes) driven
-    by a fresh policy."""
+    by a fresh policy, after `warmup` untimed decisions (one-time costs: scene Gaussians, town maps)."""
     torch.manual_seed(0)
     envs = make_vector_env(config, num_envs, seed=0, processes=processes)
     policy = policy_for(interface_of(ReconDrivingEnv(config)), config.train.hidden)
     optimizer = torch.optim.Adam(policy.parameters(), lr=1e-4)
     observation, _ = envs.reset(seed=0)
+    for _ in range(warmup):
+        masks = torch.as_tensor(np.stack(envs.call("action_masks")))
+        with torch.no_grad():
+            lateral, longitudinal = policy.act({k: torch.as_tensor(v) for k, v in observation.items()}, masks)
+        observation, *_ = envs.step(torch.stack([lateral, longitudinal], 1).numpy())
     before = [dict(t) for t in envs.call("timings")]
     critical_before = getattr(envs, "critical_cpu_s", 0.0)
     policy_s = 0.0
@@ -103,8 +108,9 @@ def main() -> None:
     parser.add_argument("--config", default=str(REPO_ROOT / "configs" / "rl" / "daa_teacher.yaml"))
     parser.add_argument("--steps", type=int, default=100, help="decisions of each env (privileged)")
     parser.add_argument("--camera-steps", type=int, default=5, help="decisions of the 1 camera env")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed decisions of each env first")
     parser.add_argument("--vector", type=int, default=8)
-    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--processes", type=int, nargs="+", default=[2], help="worker processes of the vector")
     parser.add_argument("--observations", nargs="+", default=["privileged", "camera"])
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -112,11 +118,12 @@ def main() -> None:
     for kind in args.observations:
         config = dataclasses.replace(base, env=dataclasses.replace(base.env, observation=kind))
         if kind == "camera":  # rendering dominates: 1 env, a few decisions
-            settings = [(1, args.camera_steps, 1)]
+            settings = [(1, args.camera_steps, 1, 1)]
         else:
-            settings = [(1, args.steps, 1), (args.vector, args.steps, 1), (args.vector, args.steps, args.processes)]
-        for count, steps, processes in settings:
-            print(json.dumps({"observation": kind, **measure(config, count, steps, processes)}), flush=True)
+            settings = [(1, args.steps, 1, args.warmup), (args.vector, args.steps, 1, args.warmup),
+                        *((args.vector, args.steps, p, args.warmup) for p in args.processes)]
+        for count, steps, processes, warmup in settings:
+            print(json.dumps({"observation": kind, **measure(config, count, steps, processes, warmup)}), flush=True)
 
 
 if __name__ == "__main__":
