@@ -12,6 +12,7 @@ collision events and map only.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import functools
 import io
 import math
@@ -348,7 +349,7 @@ class ReconDrivingEnv(gym.Env):
     def _actors(self) -> list[ActorState]:
         actors = []
         ego_id = self.runner.ego.id
-        for vehicle in self.runner.world.get_actors().filter("vehicle.*"):
+        for vehicle in self._vehicles():
             if vehicle.id == ego_id:
                 continue
             transform, velocity, extent = vehicle.get_transform(), vehicle.get_velocity(), vehicle.bounding_box.extent
@@ -358,6 +359,16 @@ class ReconDrivingEnv(gym.Env):
                                      math.radians(transform.rotation.yaw), np.array([velocity.x, velocity.y]),
                                      2.0 * extent.x, 2.0 * extent.y))
         return actors
+
+    def _vehicles(self) -> list[Any]:
+        """The world's vehicles, as `get_actors().filter('vehicle.*')` lists them (read straight from the simulation
+        when there is one: no actor list of every light and sensor each decision)."""
+        world = self.runner.world
+        simulation = getattr(world, "simulation", None)
+        if simulation is None:
+            return list(world.get_actors().filter("vehicle.*"))
+        return [simulation.facade(state.actor_id) for state in simulation.alive_states()
+                if fnmatch.fnmatchcase(state.type_id, "vehicle.*")]
 
     def _observe(self) -> dict[str, np.ndarray]:
         actors = self._actors()
