@@ -13,7 +13,7 @@ from tests.rl.test_workers import _batch
 
 
 def _run(config, processes: int, steps: int) -> list[tuple]:
-    envs = make_vector_env(config, 3, seed=5, processes=processes)
+    envs = make_vector_env(config, 2, seed=5, processes=processes)
     try:
         observation, info = envs.reset(seed=5)
         results = [(observation, info)]
@@ -51,11 +51,11 @@ def _assert_same(a, b, where: str) -> None:
 
 def test_two_processes_give_what_one_gives(tiny_config):
     config = dataclasses.replace(tiny_config, env=dataclasses.replace(tiny_config.env, max_steps=3))
-    steps = 7
+    steps = 6
     local, spread = _run(config, 1, steps), _run(config, 2, steps)
     _assert_same(local, spread, "results")
     ended = sum(int(np.sum(result[2] | result[3])) for result in local[1:])
-    assert ended >= 3 and any("final_obs" in result[4] for result in local[1:])  # autoresets happened
+    assert ended >= 2 and any("final_obs" in result[4] for result in local[1:])  # autoresets happened
 
 
 def test_rollout_over_two_env_processes_is_the_in_process_batch(tiny_config):
