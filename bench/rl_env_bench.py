@@ -75,7 +75,9 @@ def measure(config, num_envs: int, steps: int, processes: int = 1, warmup: int =
         observation, *_ = envs.step(torch.stack([lateral, longitudinal], 1).numpy())
     rollout_s = time.perf_counter() - began
     # on idle cores the rollout would take this process's CPU time plus, per step, the slowest worker's
-    idle_estimate_s = time.process_time() - began_cpu + getattr(envs, "critical_cpu_s", 0.0) - critical_before
+    main_cpu_s = time.process_time() - began_cpu
+    critical_s = getattr(envs, "critical_cpu_s", 0.0) - critical_before
+    idle_estimate_s = main_cpu_s + critical_s
     after = [dict(t) for t in envs.call("timings")]
     envs.close()
     learn_s = _learn(policy, optimizer, stored)
@@ -97,7 +99,9 @@ def measure(config, num_envs: int, steps: int, processes: int = 1, warmup: int =
     return {"envs": num_envs, "processes": max(1, processes), "decisions": decisions,
             "decisions_per_s": decisions / rollout_s, "world_ticks_per_s": spent["ticks"] / rollout_s,
             "idle_cores_estimate": {"decisions_per_s": decisions / idle_estimate_s,
-                                    "world_ticks_per_s": spent["ticks"] / idle_estimate_s},
+                                    "world_ticks_per_s": spent["ticks"] / idle_estimate_s,
+                                    "ms_per_step_this_process": 1e3 * main_cpu_s / steps,
+                                    "ms_per_step_slowest_worker": 1e3 * critical_s / steps},
             "nominal_ticks_per_decision": round(config.env.anchor_horizon * config.env.frame_rate),
             **{f"share_{k}": round(v, 3) for k, v in shares.items()}}
 
