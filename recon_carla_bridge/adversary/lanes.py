@@ -19,20 +19,21 @@ def _straightest(options: list, heading: float):
 
 def lane_reference(waypoint: carla.Waypoint, behind: float = 40.0, ahead: float = 250.0) -> ReferenceLine:
     """The centre line of `waypoint`'s lane from `behind` m before it to `ahead` m after it (straight on at junctions)."""
-    back = [waypoint]
+    back = [waypoint]  # one option (no branch) is taken as it is: the common case, every metre of a lane
     while len(back) * LANE_STEP_M < behind:
         options = back[-1].previous(LANE_STEP_M)
         if not options:
             break
-        back.append(_straightest(options, back[-1].transform.rotation.yaw))
+        back.append(options[0] if len(options) == 1 else _straightest(options, back[-1].transform.rotation.yaw))
     forward = [waypoint]
     while len(forward) * LANE_STEP_M < ahead:
         options = forward[-1].next(LANE_STEP_M)
         if not options:
             break
-        forward.append(_straightest(options, forward[-1].transform.rotation.yaw))
+        forward.append(options[0] if len(options) == 1 else _straightest(options, forward[-1].transform.rotation.yaw))
     chain = back[::-1] + forward[1:]
-    return ReferenceLine(np.array([[w.transform.location.x, w.transform.location.y] for w in chain]))
+    locations = [w.transform.location for w in chain]
+    return ReferenceLine(np.array([[location.x, location.y] for location in locations]))
 
 
 def adjacent_driving_lane(waypoint: carla.Waypoint, side: str) -> carla.Waypoint | None:

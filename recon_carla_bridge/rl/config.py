@@ -121,6 +121,7 @@ class TrainSettings:
     checkpoint_every: int = 1  # PPO updates between checkpoints
     out_dir: str = "out/rl"
     threads: int = 1  # torch threads
+    env_processes: int = 1  # worker processes the in-process rollouts spread their envs over (1: this process)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ RANGES: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("il", "demo_noise_bins"): (0, 1000),
     ("train", "total_steps"): (0, 10**9), ("train", "num_envs"): (1, 256), ("train", "hidden"): (8, 4096),
     ("train", "checkpoint_every"): (1, 10**6), ("train", "threads"): (1, 64),
+    ("train", "env_processes"): (1, 64),
 }
 CHOICES = {("env", "observation"): OBSERVATIONS, ("env", "action"): ACTIONS}
 SECTIONS = {"env": EnvSettings, "reward": RewardSettings, "ppo": PPOSettings, "il": ILSettings, "train": TrainSettings}

@@ -12,6 +12,8 @@ collision events and map only.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
+import functools
 import io
 import math
 import threading
@@ -41,16 +43,24 @@ PATH_AHEAD_M = 400.0
 
 
 def open_world(scene: str, seed: int, maps: dict[str, Any]) -> Any:
-    """A fresh world of a reconstructed scene or a CARLA town (town maps are parsed once and kept in `maps`)."""
+    """A fresh world of a reconstructed scene or a CARLA town (a town's map is parsed once per process, shared by
+    the envs of the process as the worlds of one env share it, and kept in `maps`)."""
     from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world
-    from recon_carla_bridge.world.maps import load_map
     from recon_carla_bridge.world.world import World
 
     if is_scene(scene):
         return open_scene_world(scene, seed=seed, render_backend="cpu")
     if scene not in maps:
-        maps[scene] = load_map(scene)
+        maps[scene] = _town_map(scene)
     return World(maps[scene], seed=seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _town_map(scene: str) -> Any:
+    """The parsed map of a town (read-only to the worlds: they keep their state apart from it)."""
+    from recon_carla_bridge.world.maps import load_map
+
+    return load_map(scene)
 
 
 class FrontCamera(EpisodeCallback):
@@ -142,11 +152,22 @@ class ReconDrivingEnv(gym.Env):
         self._path_start = 0.0
         self.target_speed = self.settings.target_speed
         self._full_decision = True
-        self.timings = {"world_tick_s": 0.0, "camera_wait_s": 0.0}  # cumulative wall time (for bench/)
+        self._lane_paths: dict[tuple[str, float, float], Any] = {}  # (scene, x, y): the start lane's reference line
+        # cumulative wall time (for bench/): inside step() and reset(), in the world's ticks (episode loop, adversary,
+        # sensors), the part of those ticks that rendered cameras, and waits for camera images
+        self.timings = {"step_s": 0.0, "reset_s": 0.0, "world_tick_s": 0.0, "render_s": 0.0, "camera_wait_s": 0.0,
+                        "ticks": 0.0}  # and the number of world ticks the decisions ran
 
     # ---- gymnasium ---------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         """A new episode: the next draw of the sampler (re-seeded when `seed` is given), or options['draw']."""
+        started = time.perf_counter()
+        try:
+            return self._reset(seed, options)
+        finally:
+            self.timings["reset_s"] += time.perf_counter() - started
+
+    def _reset(self, seed: int | None, options: dict[str, Any] | None) -> tuple[dict, dict]:
         super().reset(seed=seed)
         if seed is not None:
             self._sampler = EpisodeSampler(self.settings.templates, self.split, seed)
@@ -165,7 +186,7 @@ class ReconDrivingEnv(gym.Env):
         waypoint = wmap.get_waypoint(carla.Location(x, y, 0.0))
         start = carla.Transform(carla.Location(x, y, waypoint.transform.location.z), carla.Rotation(yaw=yaw))
         self.path = (ReferenceLine(trajectory.xy[::5]) if template.cousins
-                     else lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M))
+                     else self._lane_path(template.scene, x, y, waypoint))
         route = self._route(start)
         callbacks: list[EpisodeCallback] = []
         self.adversary = AdversaryCallback(draw) if draw.spec is not None else None
@@ -191,6 +212,13 @@ class ReconDrivingEnv(gym.Env):
 
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         """One decision: drive the anchor (or hold the control) for `anchor_horizon` s, then judge it."""
+        started = time.perf_counter()
+        try:
+            return self._step(action)
+        finally:
+            self.timings["step_s"] += time.perf_counter() - started
+
+    def _step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         if self.runner is None or self.ego_state is None:
             raise RuntimeError("ReconDrivingEnv.step before reset")
         before = self.ego_state
@@ -203,12 +231,14 @@ class ReconDrivingEnv(gym.Env):
                 lateral_index, longitudinal_index = _nearest_true(mask, lateral_index, longitudinal_index)
                 projected = True
             lateral, longitudinal = self.grid.displacement(lateral_index, longitudinal_index)
-            hits = self._drive_anchor(lateral, longitudinal)
+            with contextlib.redirect_stdout(io.StringIO()):  # the episode loop's and adversary's prints
+                hits = self._drive_anchor(lateral, longitudinal)
             last_action = (lateral, longitudinal)
         else:
             steer, pedal = (float(np.clip(a, -1.0, 1.0)) for a in np.asarray(action).reshape(-1)[:2])
             control = carla.VehicleControl(throttle=max(pedal, 0.0), brake=max(-pedal, 0.0), steer=steer)
-            hits = self._hold_control(control)
+            with contextlib.redirect_stdout(io.StringIO()):
+                hits = self._hold_control(control)
             last_action = (0.0, 0.0)
         self.steps += 1
         self.ego_state = self._read_ego(before, last_action)
@@ -246,6 +276,13 @@ class ReconDrivingEnv(gym.Env):
         if scene not in self._cousins:
             self._cousins[scene] = accepted_cousins(scene, lambda name: open_world(name, 0, self._maps))
         return self._cousins[scene]
+
+    def _lane_path(self, scene: str, x: float, y: float, waypoint: carla.Waypoint) -> Any:
+        """The reference line of the start lane (the start of a template's episodes is fixed: built once per env)."""
+        key = (scene, float(x), float(y))
+        if key not in self._lane_paths:
+            self._lane_paths[key] = lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M)
+        return self._lane_paths[key]
 
     def _route(self, start: carla.Transform) -> list[tuple[carla.Transform, Any]]:
         from agents.navigation.local_planner import RoadOption
@@ -286,10 +323,15 @@ class ReconDrivingEnv(gym.Env):
         return hits
 
     def _tick(self, control: carla.VehicleControl) -> tuple[Any, ...]:
+        """One world tick through the episode loop (callers silence stdout around a decision's ticks)."""
+        simulation = getattr(self.runner.world, "simulation", None)
+        rendered = simulation.render_seconds if simulation is not None else 0.0
         started = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.runner.step(control)
+        self.runner.step(control)
         self.timings["world_tick_s"] += time.perf_counter() - started
+        self.timings["ticks"] += 1
+        if simulation is not None:
+            self.timings["render_s"] += simulation.render_seconds - rendered
         return self.runner.hits
 
     def _read_ego(self, before: EgoState | None, last_action: tuple[float, float]) -> EgoState:
@@ -307,7 +349,7 @@ class ReconDrivingEnv(gym.Env):
     def _actors(self) -> list[ActorState]:
         actors = []
         ego_id = self.runner.ego.id
-        for vehicle in self.runner.world.get_actors().filter("vehicle.*"):
+        for vehicle in self._vehicles():
             if vehicle.id == ego_id:
                 continue
             transform, velocity, extent = vehicle.get_transform(), vehicle.get_velocity(), vehicle.bounding_box.extent
@@ -317,6 +359,16 @@ class ReconDrivingEnv(gym.Env):
                                      math.radians(transform.rotation.yaw), np.array([velocity.x, velocity.y]),
                                      2.0 * extent.x, 2.0 * extent.y))
         return actors
+
+    def _vehicles(self) -> list[Any]:
+        """The world's vehicles, as `get_actors().filter('vehicle.*')` lists them (read straight from the simulation
+        when there is one: no actor list of every light and sensor each decision)."""
+        world = self.runner.world
+        simulation = getattr(world, "simulation", None)
+        if simulation is None:
+            return list(world.get_actors().filter("vehicle.*"))
+        return [simulation.facade(state.actor_id) for state in simulation.alive_states()
+                if fnmatch.fnmatchcase(state.type_id, "vehicle.*")]
 
     def _observe(self) -> dict[str, np.ndarray]:
         actors = self._actors()

@@ -1,5 +1,6 @@
 """Rollout workers: each builds its own environments from the config (worlds are never pickled) and collects rollouts
-with the learner's weights. In-process by default; as Ray actors with `--workers N` (`--ray-address` joins a cluster).
+with the learner's weights. In-process by default (the envs in this process, or spread over `train.env_processes`
+worker processes); as Ray actors with `--workers N` (`--ray-address` joins a cluster).
 
 Env i of the run always has episode seed `seed + i` and its own action-sampling generator, whichever worker holds it,
 so the same seed gives the same batch with 1 or N workers (the learner concatenates the workers' envs in order).
@@ -14,6 +15,7 @@ import torch
 from recon_carla_bridge.errors import ReconCarlaError
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import RLConfig
+from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.vector import make_vector_env
 
 ARRAYS = ("lateral", "longitudinal", "log_prob_lateral", "log_prob_longitudinal", "reward_lateral",
@@ -27,10 +29,11 @@ class RolloutWorker:
         """Build the envs and reset them with their seeds."""
         torch.set_num_threads(config.train.threads)
         self.config, self.indices = config, list(indices)
-        self.envs = make_vector_env(config, len(self.indices), split, seed, self.indices)
+        self.envs = make_vector_env(config, len(self.indices), split, seed, self.indices,
+                                    processes=config.train.env_processes)
         self.generators = [torch.Generator().manual_seed(seed * 1_000_003 + i) for i in self.indices]
         self.observation, _ = self.envs.reset(seed=[seed + i for i in self.indices])
-        self.policy = policy_for(interface_of(self.envs.envs[0]), config.train.hidden)
+        self.policy = policy_for(interface_of(ReconDrivingEnv(config, split, seed)), config.train.hidden)
 
     def rollout(self, weights: dict[str, torch.Tensor], steps: int) -> dict[str, Any]:
         """`steps` decisions of each env with `weights`: arrays (T, n, …), the next observation, ended episodes."""

@@ -93,9 +93,16 @@ def _track_replay(asset: "ActorAsset", bundle: SceneBundle) -> TrackReplay:
     return TrackReplay(times, locations, yaws, hold_after_end=not asset.moving)
 
 
-def _nearest_blueprint(library: carla.BlueprintLibrary, length: float) -> carla.ActorBlueprint:
-    candidates = [bp for bp in library.filter("vehicle.*") if bp.get_attribute("number_of_wheels").as_int() == 4]
-    return min(candidates, key=lambda bp: abs(bp.spec.length - length))
+def _four_wheeler_lengths(library: carla.BlueprintLibrary) -> list[tuple[str, float]]:
+    """(blueprint id, length m) of the library's four-wheeled vehicles, in library order."""
+    return [(bp.id, bp.spec.length) for bp in library.filter("vehicle.*")
+            if bp.get_attribute("number_of_wheels").as_int() == 4]
+
+
+def _nearest_blueprint(library: carla.BlueprintLibrary, candidates: list[tuple[str, float]],
+                       length: float) -> carla.ActorBlueprint:
+    """A copy of the candidate blueprint whose length is nearest `length` (the first of equals)."""
+    return library.find(min(candidates, key=lambda candidate: abs(candidate[1] - length))[0])
 
 
 @functools.lru_cache(maxsize=2)
@@ -182,13 +189,14 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     sim = world.simulation
     sim.camera_backend = backend
     library = world.get_blueprint_library()
+    four_wheelers = _four_wheeler_lengths(library)
     for track_id, asset in sorted(gaussians.actors.items()):
         if asset.category != "vehicle" or asset.frame_indices.numel() == 0:
             continue
         replay = _track_replay(asset, bundle)
         start = replay(replay.times[0])
         assert start is not None
-        blueprint = _nearest_blueprint(library, float(asset.size[0]))
+        blueprint = _nearest_blueprint(library, four_wheelers, float(asset.size[0]))
         blueprint.set_attribute("role_name", f"log_{track_id}")
         location, rotation = start
         transform = carla.Transform(carla.Location(*map(float, location)), carla.Rotation(yaw=float(rotation[1])))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 from typing import Iterator
 
 import carla
@@ -310,7 +311,14 @@ def _attribute_blueprint(bp_id: str, table: dict[str, tuple[str, str, tuple[str,
 
 
 def build_blueprint_library() -> BlueprintLibrary:
-    """The full library: vehicles, walkers, static props and sensors, in CARLA's id order."""
+    """The full library: vehicles, walkers, static props and sensors, in CARLA's id order. Every world gets its
+    own library over the same blueprints, built once per process: a library hands out copies only (find,
+    indexing, iteration), so nobody can change the blueprints it holds."""
+    return BlueprintLibrary(_library_blueprints())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_blueprints() -> tuple[Blueprint, ...]:
     blueprints = [_vehicle_blueprint(s) for s in VEHICLES]
     blueprints += [_walker_blueprint(s) for s in WALKERS]
     blueprints += [_prop_blueprint(s) for s in PROPS]
@@ -318,4 +326,4 @@ def build_blueprint_library() -> BlueprintLibrary:
     blueprints += [_attribute_blueprint(t, table) for t, table in TRIGGERS.items()]
     blueprints += [_attribute_blueprint(c, table) for c, table in CONTROLLERS.items()]
     blueprints.sort(key=lambda bp: bp.id)
-    return BlueprintLibrary(blueprints)
+    return tuple(blueprints)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+import time
 import traceback
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Simulation:
         self.rng = np.random.default_rng(seed)
         self.camera_backend: CameraBackend | None = None
         self.sensor_errors = CallbackErrors()  # exceptions raised by user callbacks, newest last (bounded)
+        self.render_seconds = 0.0  # wall time the ticks spent rendering cameras (or waiting for their images)
         self._states: dict[int, ActorState] = {}
         self._dead: RecentlyDestroyed[ActorState] = RecentlyDestroyed()  # the last destroyed actors (bounded)
         self._facades: dict[int, _ActorFacade] = {}
@@ -487,7 +489,7 @@ class Simulation:
         if state.location[2] > surface + SETTLED_HEIGHT_M:
             state.airborne = True
         else:
-            self._snap_to_road(state, force=True)
+            self._snap_to_road(state, force=True, surface=surface)  # the height just looked up
 
     def _rest_on_road(self, state: ActorState, dt: float) -> None:
         """A vehicle follows the road surface; an airborne one falls under gravity until it lands on it."""
@@ -557,17 +559,19 @@ class Simulation:
         near_road = math.hypot(road.x - x, road.y - y) <= ROAD_SNAP_RADIUS_M + 0.5 * waypoint.lane_width
         return road.z if near_road and z >= road.z - ROAD_SNAP_BELOW_M else None
 
-    def _snap_to_road(self, state: ActorState, force: bool = False, bottom_offset: float = 0.0) -> None:
+    def _snap_to_road(self, state: ActorState, force: bool = False, bottom_offset: float = 0.0,
+                      surface: float | None = None) -> None:
         """Put an actor's bottom (origin - bottom_offset) on the road surface when it is on or near a road.
 
-        The height is looked up again only after the actor moved ROAD_SNAP_REFRESH_M (or when forced).
+        The height is looked up again only after the actor moved ROAD_SNAP_REFRESH_M (or when forced); `surface`
+        is that height when the caller has just looked it up for the actor's present location and offset.
         """
         if not force and state.road_snap_location is not None:
             if np.linalg.norm(state.location[:2] - state.road_snap_location[:2]) < ROAD_SNAP_REFRESH_M:
                 state.location[2] = state.road_snap_location[2]
                 return
         x, y, z = (float(v) for v in state.location)
-        height = self._ground_height(x, y, z - bottom_offset)
+        height = surface if surface is not None else self._ground_height(x, y, z - bottom_offset)
         if height is not None:
             state.location[2] = height + bottom_offset
             state.road_snap_location = state.location.copy()
@@ -808,7 +812,9 @@ class Simulation:
             for item in data if isinstance(data, list) else [data]:
                 self._deliver(actor_id, runtime, item)
         if cameras:
+            started = time.perf_counter()
             self._render_cameras(cameras, frame, elapsed)
+            self.render_seconds += time.perf_counter() - started
 
     def _render_cameras(self, cameras: list[tuple[int, SensorRuntime]], frame: int, elapsed: float) -> None:
         if self.camera_backend is None:  # a map without a reconstruction: draw roads, markings and boxes

@@ -12,6 +12,7 @@ with a trigger volume placed the same way.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -53,8 +54,31 @@ class LightRecord:
 
 
 
+LIGHT_CACHE_ATTRIBUTE = "_light_record_templates"  # where a map keeps its built records (worlds get copies)
+
+
 def build_light_records(wmap: carla.Map) -> list[LightRecord]:
-    """One record per distinct traffic-light / stop signal of the map."""
+    """One record per distinct traffic-light / stop signal of the map: fresh records each call (a world mutates
+    them), copied from the ones built the first time for this map object (the map's signals never change)."""
+    templates = getattr(wmap, LIGHT_CACHE_ATTRIBUTE, None)
+    if templates is None:
+        templates = _build_light_records(wmap)
+        try:
+            setattr(wmap, LIGHT_CACHE_ATTRIBUTE, templates)
+        except AttributeError:  # a native carla.Map takes no attributes: built every time
+            pass
+    return [_fresh_copy(record) for record in templates]
+
+
+def _fresh_copy(record: LightRecord) -> LightRecord:
+    """A copy that shares nothing mutable with `record` (waypoints and the transform are never mutated)."""
+    return dataclasses.replace(record, lane_waypoints=list(record.lane_waypoints),
+                               trigger_center=record.trigger_center.copy(),
+                               trigger_half_extents=record.trigger_half_extents.copy(),
+                               stop_point=record.stop_point.copy(), group=list(record.group))
+
+
+def _build_light_records(wmap: carla.Map) -> list[LightRecord]:
     records: dict[str, LightRecord] = {}
     for landmark in wmap.get_all_landmarks():
         if landmark.type not in (TRAFFIC_LIGHT_TYPE, STOP_SIGN_TYPE):

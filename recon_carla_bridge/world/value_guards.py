@@ -56,11 +56,24 @@ def check_speed(velocity: np.ndarray, what: str) -> None:
         raise InputError(f"{what}: it would give the actor a speed of {speed:g} m/s (at most {MAX_SPEED_MPS:g} m/s)")
 
 
+STATE_FIELDS = ("location", "rotation", "velocity", "angular_velocity", "acceleration")
+
+
 def non_finite_actors(states: Iterable[Any]) -> list[tuple[Any, str]]:
     """(state, reason) for every actor state whose pose or motion is non-finite or out of range."""
+    states = list(states)
+    if not states:
+        return []
+    try:  # one array test for the whole world; the per-actor walk below only when something is wrong
+        values = np.array([[getattr(state, field) for field in STATE_FIELDS] for state in states], dtype=float)
+    except (ValueError, TypeError):  # fields of unexpected shapes: judged one by one
+        values = None
+    if (values is not None and values.shape == (len(states), len(STATE_FIELDS), 3) and np.isfinite(values).all()
+            and float(np.abs(values[:, 0]).max()) <= MAX_COORDINATE_M):
+        return []
     bad = []
     for state in states:
-        for field in ("location", "rotation", "velocity", "angular_velocity", "acceleration"):
+        for field in STATE_FIELDS:
             value = np.asarray(getattr(state, field))
             if not np.all(np.isfinite(value)):
                 bad.append((state, f"{field} became {value.tolist()}"))

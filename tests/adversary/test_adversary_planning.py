@@ -112,3 +112,25 @@ def test_birds_eye_relation_to_the_ego_picks_lanes_by_side() -> None:
     assert relation_to_ego(ego, 3.5, carla.Location(-3.5, 2.0, 0.0)) == "right"
     assert relation_to_ego(ego, 3.5, carla.Location(3.5, 2.0, 0.0)) == "left"
     assert relation_to_ego(ego, 3.5, carla.Location(9.0, 2.0, 0.0)) == ""
+
+
+def test_braking_options_judged_together_match_one_by_one() -> None:
+    from recon_carla_bridge.adversary.avoidability import (BRAKING_OPTIONS, EgoOption, collides_with, ego_trajectory,
+                                                           ego_trajectories, first_collision)
+
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(40):
+        reference = ReferenceLine(np.cumsum(rng.normal([3.0, 0.0], [0.5, 1.0], (40, 2)), axis=0))
+        ego_s, speed = float(rng.uniform(0, 10)), float(rng.uniform(0, 15))
+        t = np.arange(0.0, rng.uniform(2, 6), 0.1)
+        s = ego_s + rng.uniform(5, 25) + 0.7 * speed * t
+        adversary = Trajectory.from_positions(t, reference.to_world(s, rng.uniform(-4, 4) * (1 - t / t[-1])), t[-1])
+        together = ego_trajectories(reference, ego_s, speed, BRAKING_OPTIONS, adversary.t)
+        alone = [ego_trajectory(reference, ego_s, speed, EgoOption(d), adversary.t) for d in BRAKING_OPTIONS]
+        for a, b in zip(together, alone):
+            assert np.array_equal(a.xy, b.xy) and np.array_equal(a.yaw, b.yaw) and np.array_equal(a.speed, b.speed)
+        expected = [first_collision(ego, adversary, (2.0, 0.9)) is not None for ego in alone]
+        assert list(collides_with(together, adversary, (2.0, 0.9))) == expected
+        hits += sum(expected)
+    assert 0 < hits < 40 * len(BRAKING_OPTIONS)  # both outcomes were compared
