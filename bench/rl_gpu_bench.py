@@ -1,0 +1,131 @@
+"""Env steps/s of camera-observation RL with batched rendering (`rl.batched_camera`): N envs in a reconstructed
+scene, one front camera each, all images of a step rendered in one call (one gsplat rasterization on CUDA, a loop of
+the CPU rasterizer otherwise). An env step is one decision (`anchor_horizon` × `frame_rate` = 5 world ticks).
+
+Per (N, image size) one JSON line: env steps/s of the whole loop (policy on the render device, vector step,
+rendering), the shares of wall time of simulation (the envs' steps and resets, their Python included), gathering
+the views, rendering and the policy; and frames/s of the batched render call alone (the same N views rendered again
+and again: composition of each world's actors, rasterization, sky, bytes to the host), with the GPU memory it peaked at.
+The issue's goal: >= 2000 env steps/s with one camera per env on one GPU.
+
+CPU smoke test (a CI-like machine, minutes):
+    PYTHONPATH=. python bench/rl_gpu_bench.py --envs 2 --sizes 32x16 --steps 2 --render-repeats 1
+GPU (the device machine; wheels of carla 0.9.16 (cp312), gsplat 1.5.3 and the pure-Python dependencies in .whl/):
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
+    PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 \
+    python3 bench/rl_gpu_bench.py --envs 8 64 256 --sizes 64x32 224x128 --steps 20
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, camera_view
+from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
+from recon_carla_bridge.rl.config import RLConfig, config_from_mapping, load_rl_config
+
+
+def bench_config(scene: str, width: int, height: int, base: RLConfig | None) -> RLConfig:
+    """Camera observations of `width` × `height` in `scene` (a log-only template: the ego starts at the scene's
+    origin among the logged vehicles), or `base`'s templates when a config file was given."""
+    if base is not None:
+        return dataclasses.replace(base, env=dataclasses.replace(base.env, observation="camera", camera_width=width,
+                                                                camera_height=height))
+    mapping = {"env": {"templates": [{"name": f"{scene}_log", "scene": scene, "ego": [0.0, 0.0, 0.0], "speed": 3.0}],
+                       "observation": "camera", "camera_width": width, "camera_height": height, "max_steps": 30}}
+    return config_from_mapping(mapping, "rl_gpu_bench")
+
+
+def synchronize() -> None:
+    """Wait for the GPU (timings of asynchronous work)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: int, backend: str) -> dict:
+    """One setting: the vector loop's env steps/s and shares, and the batched render call's frames/s."""
+    built = time.perf_counter()
+    envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend)
+    device = torch.device("cuda" if envs.backend == "gsplat" else "cpu")
+    policy = policy_for(interface_of(envs.envs[0]), config.train.hidden).to(device)
+    observation, _ = envs.reset(seed=0)
+    setup_s = time.perf_counter() - built
+    policy_s, began = 0.0, 0.0
+    for step in range(warmup + steps):
+        if step == warmup:  # the timed part starts
+            synchronize()
+            for key in ("env_step_s", "gather_s", "render_s", "frames", "render_calls"):
+                envs.timings[key] = 0
+            policy_s, began = 0.0, time.perf_counter()
+        started = time.perf_counter()
+        masks = torch.as_tensor(np.stack(envs.call("action_masks")), device=device)
+        obs = {key: torch.as_tensor(value, device=device) for key, value in observation.items()}
+        with torch.no_grad():
+            lateral, longitudinal = policy.act(obs, masks)
+        action = torch.stack([lateral, longitudinal], 1).cpu().numpy()
+        policy_s += time.perf_counter() - started
+        observation, *_ = envs.step(action)
+    wall = time.perf_counter() - began
+    timings = dict(envs.timings)
+    # the batched render call alone, over the views of the envs' current states
+    views = [camera_view(env) for env in envs.envs]
+    renderer = envs.renderer_for(envs.envs[0])
+    renderer.render(views)
+    torch.cuda.reset_peak_memory_stats() if device.type == "cuda" else None
+    synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        renderer.render(views)
+    synchronize()
+    render_alone_s = (time.perf_counter() - started) / repeats
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
+    decisions = num_envs * steps
+    envs.close()
+    rest = wall - timings["env_step_s"] - timings["gather_s"] - timings["render_s"] - policy_s
+    return {"envs": num_envs, "image": f"{config.env.camera_width}x{config.env.camera_height}", "backend": envs.backend,
+            "timed_steps": steps, "env_steps_per_s": decisions / wall,
+            "world_ticks_per_s": decisions * round(config.env.anchor_horizon * config.env.frame_rate) / wall,
+            "share_simulation": timings["env_step_s"] / wall, "share_gather_views": timings["gather_s"] / wall,
+            "share_rendering": timings["render_s"] / wall, "share_policy": policy_s / wall,
+            "share_rest": max(0.0, rest / wall), "render_calls_per_step": timings["render_calls"] / steps,
+            "frames_per_step": timings["frames"] / steps,
+            "batched_render_frames_per_s": num_envs / render_alone_s, "batched_render_ms": 1000 * render_alone_s,
+            "render_peak_gib": round(peak, 2), "setup_s": setup_s}
+
+
+def main() -> None:
+    """Print one JSON line per (envs, image size), after one line naming the machine."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scene", default="kitti_0013", help="a reconstructed scene (catalogue name or folder)")
+    parser.add_argument("--config", default=None, help="an RL config whose templates to use instead (all in scenes)")
+    parser.add_argument("--envs", type=int, nargs="+", default=[8, 64, 256])
+    parser.add_argument("--sizes", nargs="+", default=["64x32", "224x128"], help="camera images, WIDTHxHEIGHT")
+    parser.add_argument("--steps", type=int, default=20, help="timed env steps (decisions) per setting")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--render-repeats", type=int, default=10)
+    parser.add_argument("--backend", default="auto", choices=["auto", "gsplat", "cpu"])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    base = load_rl_config(args.config) if args.config else None
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
+    print(json.dumps({"machine": device, "python": platform.python_version(), "torch": torch.__version__}), flush=True)
+    for size in args.sizes:
+        width, height = (int(v) for v in size.lower().split("x"))
+        config = bench_config(args.scene, width, height, base)
+        for count in args.envs:
+            try:
+                result = measure(config, count, args.steps, args.warmup, args.render_repeats, args.backend)
+            except torch.cuda.OutOfMemoryError as error:
+                result = {"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}
+                torch.cuda.empty_cache()
+            print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
