@@ -13,7 +13,7 @@ CPU smoke test (a CI-like machine, minutes):
 GPU (the device machine; wheels of carla 0.9.16 (cp312), gsplat 1.5.3 and the pure-Python dependencies in .whl/):
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
     PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 \
-    python3 bench/rl_gpu_bench.py --envs 8 64 256 --sizes 64x32 224x128 --steps 20
+    python3 bench/rl_gpu_bench.py --envs 8 64 256 --sizes 64x32 --render-sizes 224x128 --steps 20
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ import torch
 from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, camera_view
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import RLConfig, config_from_mapping, load_rl_config
+from recon_carla_bridge.scene.batched_splat import BatchedSplatRenderer
 
 
 def bench_config(scene: str, width: int, height: int, base: RLConfig | None) -> RLConfig:
@@ -48,8 +49,24 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: int, backend: str) -> dict:
-    """One setting: the vector loop's env steps/s and shares, and the batched render call's frames/s."""
+def render_alone(renderer: BatchedSplatRenderer, views: list, repeats: int) -> tuple[float, float]:
+    """(seconds per batched render call of `views`, peak GPU memory GiB) after one warm-up call."""
+    renderer.render(views)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    synchronize()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        renderer.render(views)
+    synchronize()
+    peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+    return (time.perf_counter() - started) / repeats, peak
+
+
+def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: int, backend: str,
+            render_sizes: list[tuple[int, int]]) -> list[dict]:
+    """One setting: the vector loop's env steps/s and shares, and the batched render call's frames/s (at the loop's
+    image size, then at each of `render_sizes` over the same views)."""
     built = time.perf_counter()
     envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend)
     device = torch.device("cuda" if envs.backend == "gsplat" else "cpu")
@@ -76,19 +93,18 @@ def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: i
     # the batched render call alone, over the views of the envs' current states
     views = [camera_view(env) for env in envs.envs]
     renderer = envs.renderer_for(envs.envs[0])
-    renderer.render(views)
-    torch.cuda.reset_peak_memory_stats() if device.type == "cuda" else None
-    synchronize()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        renderer.render(views)
-    synchronize()
-    render_alone_s = (time.perf_counter() - started) / repeats
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
+    render_alone_s, peak = render_alone(renderer, views, repeats)
+    extra = []
+    for width, height in render_sizes:
+        other = BatchedSplatRenderer(renderer.scene, width, height, config.env.camera_fov, envs.backend)
+        seconds, other_peak = render_alone(other, views, repeats)
+        extra.append({"envs": num_envs, "image": f"{width}x{height}", "backend": envs.backend, "render_only": True,
+                      "batched_render_frames_per_s": num_envs / seconds, "batched_render_ms": 1000 * seconds,
+                      "render_peak_gib": round(other_peak, 2)})
     decisions = num_envs * steps
     envs.close()
     rest = wall - timings["env_step_s"] - timings["gather_s"] - timings["render_s"] - policy_s
-    return {"envs": num_envs, "image": f"{config.env.camera_width}x{config.env.camera_height}", "backend": envs.backend,
+    return [{"envs": num_envs, "image": f"{config.env.camera_width}x{config.env.camera_height}", "backend": envs.backend,
             "timed_steps": steps, "env_steps_per_s": decisions / wall,
             "world_ticks_per_s": decisions * round(config.env.anchor_horizon * config.env.frame_rate) / wall,
             "share_simulation": timings["env_step_s"] / wall, "share_gather_views": timings["gather_s"] / wall,
@@ -96,7 +112,7 @@ def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: i
             "share_rest": max(0.0, rest / wall), "render_calls_per_step": timings["render_calls"] / steps,
             "frames_per_step": timings["frames"] / steps,
             "batched_render_frames_per_s": num_envs / render_alone_s, "batched_render_ms": 1000 * render_alone_s,
-            "render_peak_gib": round(peak, 2), "setup_s": setup_s}
+            "render_peak_gib": round(peak, 2), "setup_s": setup_s}, *extra]
 
 
 def main() -> None:
@@ -106,6 +122,7 @@ def main() -> None:
     parser.add_argument("--config", default=None, help="an RL config whose templates to use instead (all in scenes)")
     parser.add_argument("--envs", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--sizes", nargs="+", default=["64x32", "224x128"], help="camera images, WIDTHxHEIGHT")
+    parser.add_argument("--render-sizes", nargs="*", default=[], help="further sizes of the render call alone")
     parser.add_argument("--steps", type=int, default=20, help="timed env steps (decisions) per setting")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--render-repeats", type=int, default=10)
@@ -115,16 +132,23 @@ def main() -> None:
     base = load_rl_config(args.config) if args.config else None
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({platform.processor() or 'cpu'})"
     print(json.dumps({"machine": device, "python": platform.python_version(), "torch": torch.__version__}), flush=True)
+    render_sizes = [parse_size(size) for size in args.render_sizes]
     for size in args.sizes:
-        width, height = (int(v) for v in size.lower().split("x"))
-        config = bench_config(args.scene, width, height, base)
+        config = bench_config(args.scene, *parse_size(size), base)
         for count in args.envs:
             try:
-                result = measure(config, count, args.steps, args.warmup, args.render_repeats, args.backend)
+                results = measure(config, count, args.steps, args.warmup, args.render_repeats, args.backend, render_sizes)
             except torch.cuda.OutOfMemoryError as error:
-                result = {"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}
+                results = [{"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}]
                 torch.cuda.empty_cache()
-            print(json.dumps(result), flush=True)
+            for result in results:
+                print(json.dumps(result), flush=True)
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """(width, height) of 'WIDTHxHEIGHT'."""
+    width, height = (int(v) for v in size.lower().split("x"))
+    return width, height
 
 
 if __name__ == "__main__":

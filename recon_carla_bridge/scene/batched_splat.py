@@ -2,8 +2,8 @@
 
 A `CameraView` is one camera (its CARLA pose) and the vehicles of its own world (track id, world_from_box), as
 `SplatBackend.actor_instances` lists them. Each view's Gaussians are what `compose_instances` builds for its world
-alone: the background, every actor of `actor_pack` at its pose (those not drawn made transparent), then the further
-instances of a track; the sets are padded with transparent Gaussians to the longest of the batch. On CUDA the sets
+alone (the background, each drawn track's Gaussians at its pose, then the further instances of a track) less the
+transparent Gaussians of the tracks not drawn; the sets are padded with transparent Gaussians to the longest of the batch. On CUDA the sets
 are the batch dimension of ONE gsplat rasterization (B sets, one camera each; the actors of one world never reach
 another world's camera); on the CPU the numba rasterizer loops over them. Colour only: the sky and the road plane
 fill the remaining transmittance (`recon.render.finish`), encoded as the rgb camera's bytes (`encode_on_device`).
@@ -35,8 +35,8 @@ class CameraView:
 
 
 class ActorBatch(NamedTuple):
-    """The actor part of B views' Gaussian sets (world frame): rows [B, R] with R = len(actor_pack) + the longest
-    list of further instances; `lengths[b]` rows of view b are its own (`compose_instances` order), the rest padding."""
+    """The actor part of B views' Gaussian sets (world frame): rows [B, R] with R the longest view's; `lengths[b]`
+    rows of view b are its own (see `BatchedSplatRenderer.compose`), the rest transparent padding."""
 
     gaussians: GaussianSet  # [B * R] rows, view-major
     slots: torch.Tensor  # [B * R] palette slots (the rasterizer's semantic input)
@@ -47,8 +47,10 @@ class ActorBatch(NamedTuple):
 class BatchedSplatRenderer:
     """RGB images of B views of one scene, width × height pixels, `fov` degrees, in one batch."""
 
-    def __init__(self, scene: "GaussianScene", width: int, height: int, fov: float, backend: str = "auto") -> None:
-        """`scene` is rendered on its own device: CUDA with backend gsplat, the CPU with backend cpu."""
+    def __init__(self, scene: "GaussianScene", width: int, height: int, fov: float, backend: str = "auto",
+                 tile_size: int = 16) -> None:
+        """`scene` is rendered on its own device: CUDA with backend gsplat, the CPU with backend cpu. `tile_size`:
+        gsplat's tiles (pixels a side; the images do not depend on it, the time does)."""
         self.backend = choose_backend(backend)
         if self.backend not in ("gsplat", "cpu"):
             raise InputError(f"backend: the batched renderer runs gsplat or cpu, got {self.backend!r}")
@@ -56,7 +58,7 @@ class BatchedSplatRenderer:
         if (self.device.type == "cuda") != (self.backend == "gsplat"):
             raise InputError(f"BatchedSplatRenderer: backend {self.backend} needs the scene on "
                              f"{'CUDA' if self.backend == 'gsplat' else 'the CPU'}, it is on {self.device}")
-        self.scene, self.width, self.height = scene, int(width), int(height)
+        self.scene, self.width, self.height, self.tile_size = scene, int(width), int(height), int(tile_size)
         self.intrinsics = intrinsics_from_fov(self.width, self.height, fov)
         pack, owner, ids = scene.actor_pack
         self._pack, self._owner, self._tracks = pack, owner, len(ids)
@@ -70,13 +72,13 @@ class BatchedSplatRenderer:
     # ---- composition ------------------------------------------------------------------------------------------
     def compose(self, views: Sequence[CameraView]) -> ActorBatch:
         """Every view's actors at their poses (see `ActorBatch`); an unknown track id or a non-finite pose is an
-        InputError naming the view."""
-        count, tracks = len(views), self._tracks
-        poses = np.tile(np.eye(4, dtype=np.float32), (count, tracks, 1, 1))
-        drawn = np.zeros((count, tracks), dtype=bool)
-        copies: list[list[tuple[int, int]]] = [[] for _ in views]  # per view: (track index, row of copy_poses)
-        copy_poses: list[np.ndarray] = []
+        InputError naming the view. A view's rows are `compose_instances`' without its transparent ones (the
+        actors not drawn), which no rasterizer draws: each drawn track's Gaussians in `actor_pack` order, then the
+        further instances of a track in the order given."""
+        instances: list[tuple[int, int, np.ndarray]] = []  # (view, track index, pose) in every view's row order
         for b, view in enumerate(views):
+            first: dict[int, np.ndarray] = {}
+            further: list[tuple[int, np.ndarray]] = []
             for track_id, pose in view.instances:
                 k = self._index_of.get(track_id)
                 if k is None:
@@ -84,38 +86,41 @@ class BatchedSplatRenderer:
                 pose = np.asarray(pose, dtype=np.float32)
                 if pose.shape != (4, 4) or not np.isfinite(pose).all():
                     raise InputError(f"views[{b}] track {track_id!r}: expected a finite 4x4 world_from_box")
-                if drawn[b, k]:
-                    copies[b].append((k, len(copy_poses)))
-                    copy_poses.append(pose)
+                if k in first:
+                    further.append((k, pose))
                 else:
-                    poses[b, k], drawn[b, k] = pose, True
-        pack_rows = self._pack.count
-        extra = [sum(self._offsets[k + 1] - self._offsets[k] for k, _ in view_copies) for view_copies in copies]
-        rows = pack_rows + max(extra, default=0)
-        # further instances: pack rows copied, their pose's index in the pose table (after the B × A track poses)
-        copy_rows = np.zeros((count, rows - pack_rows), dtype=np.int64)
-        copy_owner = np.full((count, rows - pack_rows), count * tracks + len(copy_poses), dtype=np.int64)  # padding
-        for b, view_copies in enumerate(copies):
-            at = 0
-            for k, j in view_copies:
-                length = self._offsets[k + 1] - self._offsets[k]
-                copy_rows[b, at:at + length] = np.arange(self._offsets[k], self._offsets[k + 1])
-                copy_owner[b, at:at + length] = count * tracks + j
-                at += length
-        table = np.concatenate([poses.reshape(-1, 4, 4), np.stack(copy_poses) if copy_poses else
-                                np.zeros((0, 4, 4), np.float32), np.eye(4, dtype=np.float32)[None]])
-        visible_tracks = np.concatenate([drawn.reshape(-1), np.ones(len(copy_poses), bool), np.zeros(1, bool)])
+                    first[k] = pose
+            instances.extend((b, k, first[k]) for k in sorted(first))
+            instances.extend((b, k, pose) for k, pose in further)
+        offsets = np.asarray(self._offsets, dtype=np.int64)
+        view_of = np.array([b for b, _, _ in instances], dtype=np.int64)
+        track_of = np.array([k for _, k, _ in instances], dtype=np.int64)
+        sizes = offsets[track_of + 1] - offsets[track_of]
+        lengths = np.bincount(view_of, weights=sizes, minlength=len(views)).astype(np.int64)
+        rows = int(max(lengths.max(initial=0), 1))
+        # where each instance's rows start in the padded [B, R] layout: its view's row, after the view's earlier ones
+        before = np.cumsum(sizes) - sizes
+        firsts = np.searchsorted(view_of, np.arange(len(views)))  # instances are grouped by view, in view order
+        within = before - before[firsts[view_of]] if len(instances) else before
         device = self.device
-        table_t, visible_t = to_device(torch.from_numpy(table), device), to_device(torch.from_numpy(visible_tracks), device)
-        copy_rows_t, copy_owner_t = to_device(torch.from_numpy(copy_rows), device), to_device(torch.from_numpy(copy_owner), device)
-        base = torch.arange(count, device=device)[:, None] * tracks
-        row_index = torch.cat([torch.arange(pack_rows, device=device).expand(count, -1), copy_rows_t], dim=1).reshape(-1)
-        owner = torch.cat([base + self._owner[None, :], copy_owner_t], dim=1).reshape(-1)
+        table = np.stack([pose for _, _, pose in instances] + [np.eye(4, dtype=np.float32)])  # + the padding's pose
+        per_instance = np.stack([view_of * rows + within, offsets[track_of], sizes]) if len(instances) else \
+            np.zeros((3, 0), dtype=np.int64)
+        table_t = to_device(torch.from_numpy(table), device)
+        dest_start, source_start, size_t = to_device(torch.from_numpy(per_instance), device)
+        instance_of_row = torch.repeat_interleave(torch.arange(len(instances), device=device), size_t)
+        local = torch.arange(instance_of_row.numel(), device=device) - (torch.cumsum(size_t, 0) - size_t)[instance_of_row]
+        row_index = torch.zeros(len(views) * rows, dtype=torch.int64, device=device)  # padding: row 0, hidden
+        owner = torch.full((len(views) * rows,), len(instances), dtype=torch.int64, device=device)
+        destination = dest_start[instance_of_row] + local
+        row_index[destination] = source_start[instance_of_row] + local
+        owner[destination] = instance_of_row
         placed = _place(self._pack.select(row_index), table_t, owner)
-        opacity = torch.where(visible_t[owner], placed.opacity_logits, torch.full_like(placed.opacity_logits, HIDDEN_OPACITY_LOGIT))
+        hidden = owner == len(instances)
+        opacity = torch.where(hidden, torch.full_like(placed.opacity_logits, HIDDEN_OPACITY_LOGIT), placed.opacity_logits)
         placed = GaussianSet(placed.means, placed.quats, placed.log_scales, opacity, placed.sh, placed.semantic)
         slots = self._all_slots[self.scene.background.count + row_index]
-        return ActorBatch(placed, slots, rows, [pack_rows + e for e in extra])
+        return ActorBatch(placed, slots, rows, [int(n) for n in lengths])
 
     def cameras(self, views: Sequence[CameraView]) -> CameraBatch:
         """The views' cameras (OpenCV axes, SceneLog world) on the renderer's device."""
@@ -182,5 +187,6 @@ class BatchedSplatRenderer:
         colours = torch.cat([colours_bg, colours_own], dim=1)  # [B, N, 3]: one camera per set
         image, alphas, _ = rasterization(means, quats, scales, opacities, colours,
                                          cameras.camera_from_world()[:, None], cameras.K[:, None],
-                                         self.width, self.height, render_mode="RGB", packed=False)
+                                         self.width, self.height, render_mode="RGB", packed=False,
+                                         tile_size=self.tile_size)
         return image[:, 0], alphas[:, 0, ..., 0]  # [B, H, W, 3], [B, H, W]

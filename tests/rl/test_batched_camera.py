@@ -56,13 +56,14 @@ def test_each_worlds_set_is_what_compose_instances_builds(kitti_world):
         own, padding = rows[:batch.lengths[b]], rows[batch.lengths[b]:]
         mine = batch.gaussians.select(own)
         expected, _ = compose_instances(scene, view.instances)
-        if view.instances:
-            for field in ("means", "quats", "log_scales", "opacity_logits", "sh", "semantic"):
-                torch.testing.assert_close(getattr(mine, field), getattr(expected, field)[background:], rtol=0, atol=1e-6)
-        else:  # compose_instances leaves the actors out; here they are all transparent
-            assert expected.count == background and bool((mine.opacity_logits <= HIDDEN_OPACITY_LOGIT).all())
+        drawn = expected.select(torch.arange(background, expected.count))
+        drawn = drawn.select(drawn.opacity_logits > HIDDEN_OPACITY_LOGIT)  # the tracks not drawn are transparent there
+        for field in ("means", "quats", "log_scales", "opacity_logits", "sh", "semantic"):
+            torch.testing.assert_close(getattr(mine, field), getattr(drawn, field), rtol=0, atol=1e-6)
         assert bool((batch.gaussians.opacity_logits[padding] <= HIDDEN_OPACITY_LOGIT).all())
-    assert batch.lengths[0] > batch.lengths[1] and batch.rows == max(batch.lengths)  # copies of two tracks
+    sizes = {track: scene.actors[track].gaussians.count for track in tracks[:3]}
+    assert batch.lengths == [2 * sizes[tracks[0]] + 2 * sizes[tracks[1]], 0, 2 * sizes[tracks[2]]]
+    assert batch.rows == max(batch.lengths)
 
 
 def test_unknown_track_is_an_input_error_naming_the_view(kitti_world):
@@ -123,7 +124,8 @@ def test_make_vector_env_picks_the_batched_camera_only_where_it_fits():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="gsplat's batched rasterization needs CUDA")
-def test_one_gsplat_call_equals_per_view_renders():
+@pytest.mark.parametrize("tile_size", [16, 8])
+def test_one_gsplat_call_equals_per_view_renders(tile_size):
     from recon_carla_bridge.recon.render import render
     from recon_carla_bridge.scene.splat_backend import encode_on_device
 
@@ -133,10 +135,11 @@ def test_one_gsplat_call_equals_per_view_renders():
     vector.step(np.array([[10, 20]] * 3))
     views = [camera_view(env) for env in vector.envs]
     views.append(CameraView(views[0].world_from_camera, list(views[0].instances) * 2))  # every track drawn twice
-    renderer = vector.renderer_for(vector.envs[0])
+    scene = vector.renderer_for(vector.envs[0]).scene
+    renderer = BatchedSplatRenderer(scene, 64, 32, config.env.camera_fov, "gsplat", tile_size=tile_size)
     batched = renderer.render(views)
     for b, view in enumerate(views):
         output = render(renderer.scene, renderer.cameras([view]), view.instances, backend="gsplat", ground=renderer.ground)
-        single = encode_on_device(output, "rgb", [0])[0, ..., 2::-1].cpu().numpy()
+        single = encode_on_device(output, "rgb", [0])[0].cpu().numpy()[..., 2::-1]
         assert np.abs(batched[b].astype(int) - single).max() <= 2
     vector.close()
