@@ -3,8 +3,8 @@ scene, one front camera each, all images of a step rendered in one call (one gsp
 the CPU rasterizer otherwise). An env step is one decision (`anchor_horizon` × `frame_rate` = 5 world ticks).
 
 Per (N, image size) one JSON line: env steps/s of the whole loop (policy on the render device, vector step,
-rendering), the shares of wall time of simulation (the envs' steps and resets, their Python included), gathering
-the views, rendering and the policy; and frames/s of the batched render call alone (the same N views rendered again
+rendering), the shares of wall time of simulation (the envs' steps and resets, their Python and the gathering of
+camera views included; with --processes, the wait for the worker processes), rendering and the policy; and frames/s of the batched render call alone (the same N views rendered again
 and again: composition of each world's actors, rasterization, sky, bytes to the host), with the GPU memory it peaked at.
 The issue's goal: >= 2000 env steps/s with one camera per env on one GPU.
 
@@ -26,9 +26,10 @@ import time
 import numpy as np
 import torch
 
-from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, camera_view
+from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, view_job
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import RLConfig, config_from_mapping, load_rl_config
+from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.scene.batched_splat import BatchedSplatRenderer
 
 
@@ -63,21 +64,21 @@ def render_alone(renderer: BatchedSplatRenderer, views: list, repeats: int) -> t
     return (time.perf_counter() - started) / repeats, peak
 
 
-def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: int, backend: str,
-            render_sizes: list[tuple[int, int]]) -> list[dict]:
+def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup: int, repeats: int, backend: str,
+            render_sizes: list[tuple[int, int]], tile_size: int) -> list[dict]:
     """One setting: the vector loop's env steps/s and shares, and the batched render call's frames/s (at the loop's
     image size, then at each of `render_sizes` over the same views)."""
     built = time.perf_counter()
-    envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend)
+    envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend, processes=processes, tile_size=tile_size)
     device = torch.device("cuda" if envs.backend == "gsplat" else "cpu")
-    policy = policy_for(interface_of(envs.envs[0]), config.train.hidden).to(device)
+    policy = policy_for(interface_of(ReconDrivingEnv(config)), config.train.hidden).to(device)
     observation, _ = envs.reset(seed=0)
     setup_s = time.perf_counter() - built
     policy_s, began = 0.0, 0.0
     for step in range(warmup + steps):
         if step == warmup:  # the timed part starts
             synchronize()
-            for key in ("env_step_s", "gather_s", "render_s", "frames", "render_calls"):
+            for key in envs.timings:
                 envs.timings[key] = 0
             policy_s, began = 0.0, time.perf_counter()
         started = time.perf_counter()
@@ -91,23 +92,26 @@ def measure(config: RLConfig, num_envs: int, steps: int, warmup: int, repeats: i
     wall = time.perf_counter() - began
     timings = dict(envs.timings)
     # the batched render call alone, over the views of the envs' current states
-    views = [camera_view(env) for env in envs.envs]
-    renderer = envs.renderer_for(envs.envs[0])
+    jobs = envs.view_jobs()
+    views = [view for _, view in jobs]
+    renderer = envs.renderer_for(jobs[0][0])
     render_alone_s, peak = render_alone(renderer, views, repeats)
     extra = []
     for width, height in render_sizes:
-        other = BatchedSplatRenderer(renderer.scene, width, height, config.env.camera_fov, envs.backend)
+        other = BatchedSplatRenderer(renderer.scene, width, height, config.env.camera_fov, envs.backend, tile_size)
         seconds, other_peak = render_alone(other, views, repeats)
-        extra.append({"envs": num_envs, "image": f"{width}x{height}", "backend": envs.backend, "render_only": True,
+        extra.append({"envs": num_envs, "image": f"{width}x{height}", "backend": envs.backend, "tile_size": tile_size,
+                      "render_only": True,
                       "batched_render_frames_per_s": num_envs / seconds, "batched_render_ms": 1000 * seconds,
                       "render_peak_gib": round(other_peak, 2)})
     decisions = num_envs * steps
     envs.close()
-    rest = wall - timings["env_step_s"] - timings["gather_s"] - timings["render_s"] - policy_s
-    return [{"envs": num_envs, "image": f"{config.env.camera_width}x{config.env.camera_height}", "backend": envs.backend,
+    rest = wall - timings["simulation_s"] - timings["render_s"] - policy_s
+    return [{"envs": num_envs, "processes": processes, "image": f"{config.env.camera_width}x{config.env.camera_height}",
+             "backend": envs.backend, "tile_size": tile_size,
             "timed_steps": steps, "env_steps_per_s": decisions / wall,
             "world_ticks_per_s": decisions * round(config.env.anchor_horizon * config.env.frame_rate) / wall,
-            "share_simulation": timings["env_step_s"] / wall, "share_gather_views": timings["gather_s"] / wall,
+            "share_simulation": timings["simulation_s"] / wall,
             "share_rendering": timings["render_s"] / wall, "share_policy": policy_s / wall,
             "share_rest": max(0.0, rest / wall), "render_calls_per_step": timings["render_calls"] / steps,
             "frames_per_step": timings["frames"] / steps,
@@ -123,6 +127,8 @@ def main() -> None:
     parser.add_argument("--envs", type=int, nargs="+", default=[8, 64, 256])
     parser.add_argument("--sizes", nargs="+", default=["64x32", "224x128"], help="camera images, WIDTHxHEIGHT")
     parser.add_argument("--render-sizes", nargs="*", default=[], help="further sizes of the render call alone")
+    parser.add_argument("--processes", type=int, nargs="+", default=[0], help="worker processes of the worlds (0: here)")
+    parser.add_argument("--tile-size", type=int, default=16, help="gsplat's tile side in pixels")
     parser.add_argument("--steps", type=int, default=20, help="timed env steps (decisions) per setting")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--render-repeats", type=int, default=10)
@@ -136,13 +142,15 @@ def main() -> None:
     for size in args.sizes:
         config = bench_config(args.scene, *parse_size(size), base)
         for count in args.envs:
-            try:
-                results = measure(config, count, args.steps, args.warmup, args.render_repeats, args.backend, render_sizes)
-            except torch.cuda.OutOfMemoryError as error:
-                results = [{"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}]
-                torch.cuda.empty_cache()
-            for result in results:
-                print(json.dumps(result), flush=True)
+            for processes in args.processes:
+                try:
+                    results = measure(config, count, processes, args.steps, args.warmup, args.render_repeats, args.backend,
+                                      render_sizes, args.tile_size)
+                except torch.cuda.OutOfMemoryError as error:
+                    results = [{"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}]
+                    torch.cuda.empty_cache()
+                for result in results:
+                    print(json.dumps(result), flush=True)
 
 
 def parse_size(size: str) -> tuple[int, int]:

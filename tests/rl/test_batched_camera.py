@@ -9,7 +9,7 @@ import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, compose_instances
-from recon_carla_bridge.rl.batched_camera import BatchedCameraVectorEnv, camera_view
+from recon_carla_bridge.rl.batched_camera import BatchedCameraVectorEnv, camera_view, view_job
 from recon_carla_bridge.rl.config import config_from_mapping
 from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.vector import make_vector_env
@@ -74,8 +74,7 @@ def test_unknown_track_is_an_input_error_naming_the_view(kitti_world):
 
 def test_batched_images_equal_the_front_cameras_and_spaces_hold():
     config, further = camera_config(), camera_config(template={**KITTI_BRAKE, "ego": [15.0, 0.0, 0.0]})
-    vector = BatchedCameraVectorEnv([lambda: ReconDrivingEnv(further, seed=0), lambda: ReconDrivingEnv(config, seed=1)],
-                                    backend="cpu")
+    vector = BatchedCameraVectorEnv([(further, "train", 0), (config, "train", 1)], backend="cpu")
     reference = ReconDrivingEnv(config, seed=1)
     assert vector.single_observation_space == reference.observation_space
     assert vector.action_space.shape == (2, 2)
@@ -97,7 +96,7 @@ def test_batched_images_equal_the_front_cameras_and_spaces_hold():
 
 def test_autoreset_renders_the_final_and_the_first_image():
     config = camera_config(max_steps=1)
-    vector = BatchedCameraVectorEnv([lambda: ReconDrivingEnv(config, seed=0)], backend="cpu")
+    vector = BatchedCameraVectorEnv([(config, "train", 0)], backend="cpu")
     first, _ = vector.reset(seed=7)
     observation, _, terminated, truncated, info = vector.step(np.array([[10, 20]]))
     assert truncated[0] or terminated[0]
@@ -130,12 +129,12 @@ def test_one_gsplat_call_equals_per_view_renders(tile_size):
     from recon_carla_bridge.scene.splat_backend import encode_on_device
 
     config = camera_config()
-    vector = BatchedCameraVectorEnv([lambda i=i: ReconDrivingEnv(config, seed=i) for i in range(3)], backend="gsplat")
+    vector = BatchedCameraVectorEnv([(config, "train", i) for i in range(3)], backend="gsplat")
     vector.reset(seed=0)
     vector.step(np.array([[10, 20]] * 3))
     views = [camera_view(env) for env in vector.envs]
     views.append(CameraView(views[0].world_from_camera, list(views[0].instances) * 2))  # every track drawn twice
-    scene = vector.renderer_for(vector.envs[0]).scene
+    scene = vector.renderer_for(view_job(vector.envs[0])[0]).scene
     renderer = BatchedSplatRenderer(scene, 64, 32, config.env.camera_fov, "gsplat", tile_size=tile_size)
     batched = renderer.render(views)
     for b, view in enumerate(views):
@@ -143,3 +142,23 @@ def test_one_gsplat_call_equals_per_view_renders(tile_size):
         single = encode_on_device(output, "rgb", [0])[0].cpu().numpy()[..., 2::-1]
         assert np.abs(batched[b].astype(int) - single).max() <= 2
     vector.close()
+
+
+def test_worlds_in_worker_processes_give_the_same_steps():
+    config = camera_config()
+    recipes = [(config, "train", 0), (config, "train", 1)]
+    here, spread = BatchedCameraVectorEnv(recipes, backend="cpu"), BatchedCameraVectorEnv(recipes, backend="cpu", processes=2)
+    try:
+        first_here, _ = here.reset(seed=11)
+        first_spread, _ = spread.reset(seed=11)
+        assert all(np.array_equal(first_here[key], first_spread[key]) for key in first_here)
+        action = np.array([[10, 20], [12, 25]])
+        stepped_here, reward_here, *_ = here.step(action)
+        stepped_spread, reward_spread, *_ = spread.step(action)
+        assert all(np.array_equal(stepped_here[key], stepped_spread[key]) for key in stepped_here)
+        np.testing.assert_array_equal(reward_here, reward_spread)
+        assert [m.shape for m in spread.call("action_masks")] == [(21, 31)] * 2
+        assert spread.get_attr("steps") == (1, 1) and spread.envs == []  # the worlds live in the two workers
+    finally:
+        here.close()
+        spread.close()
