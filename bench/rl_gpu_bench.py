@@ -26,7 +26,7 @@ import time
 import numpy as np
 import torch
 
-from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, view_job
+from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import RLConfig, config_from_mapping, load_rl_config
 from recon_carla_bridge.rl.env import ReconDrivingEnv
