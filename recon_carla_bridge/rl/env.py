@@ -114,6 +114,7 @@ class ReconDrivingEnv(gym.Env):
     """Driving with RAD's anchors (or continuous control) against DAA adversaries; see the module docstring."""
 
     metadata = {"render_modes": []}
+    external_camera = False  # True: no FrontCamera; a batched renderer fills 'camera' (`rl.batched_camera`)
 
     def __init__(self, config: RLConfig, split: str = "train", seed: int = 0) -> None:
         """Episodes of `config.env.templates` in `split` ('train' or 'heldout'), drawn from `seed` on."""
@@ -193,7 +194,7 @@ class ReconDrivingEnv(gym.Env):
         if self.adversary is not None:
             callbacks.append(self.adversary)
         self.camera = None
-        if self.settings.observation == "camera":
+        if self.settings.observation == "camera" and not self.external_camera:
             self.camera = FrontCamera(self.settings.camera_width, self.settings.camera_height, self.settings.camera_fov,
                                       self.settings.anchor_horizon - 0.5 * self.dt)
             callbacks.append(self.camera)
@@ -381,6 +382,8 @@ class ReconDrivingEnv(gym.Env):
             started = time.perf_counter()
             observation["camera"] = self.camera.wait(self.runner.frame if self._full_decision else self.camera.frame)
             self.timings["camera_wait_s"] += time.perf_counter() - started
+        elif self.settings.observation == "camera":  # external: blank until the batched renderer fills it
+            observation["camera"] = np.zeros(self.observation_space["camera"].shape, dtype=np.uint8)
         return observation
 
     def _info(self, outcome: DecisionOutcome, projected: bool) -> dict[str, Any]:
