@@ -119,10 +119,11 @@ def test_distillation_changes_the_student_and_resumes(tmp_path: Path) -> None:
 
 def test_student_config_is_validated(tmp_path: Path) -> None:
     config, distill = load_student_config(REPO_ROOT / "configs" / "rl" / "camera_student.yaml")
-    assert config.env.observation == "camera" and distill.labels == "teacher"
+    assert config.env.observation == "camera" and distill.labels in ("teacher", "expert")
+    assert distill.teacher.endswith("daa_teacher_rl.pt")
     bad = tmp_path / "bad.yaml"
     text = (REPO_ROOT / "configs" / "rl" / "camera_student.yaml").read_text()
-    bad.write_text(text.replace("labels: teacher", "labels: oracle"))
+    bad.write_text(text.replace(f"labels: {distill.labels}", "labels: oracle"))
     with pytest.raises(InputError, match="distill.labels"):
         load_student_config(bad)
     bad.write_text(text.replace("observation: camera", "observation: privileged"))
