@@ -7,6 +7,7 @@ lateral jerk (m/s^3, over decisions), and route completion (share of the planned
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.rl.config import RLConfig
 from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.episodes import EpisodeSampler
@@ -30,6 +32,35 @@ def policy_driver(policy: DecoupledPolicy) -> Driver:
         lateral, longitudinal = policy.act(batch, torch.as_tensor(env.action_masks()[None]), deterministic=True)
         return int(lateral[0]), int(longitudinal[0])
     return drive
+
+
+def student_driver(policy: DecoupledPolicy, layout: tuple[str, ...], interface: dict[str, Any], name: str = "student"
+                   ) -> Driver:
+    """Drive with a camera student: it gets only its sensor-legal observation (`student`: the front image and the
+    ego/route slots), cut out of the env's observation; InputError when its interface is not a student's."""
+    from recon_carla_bridge.rl.student import STUDENT_LAYOUT, student_observation, student_slots
+
+    if list(interface.get("state_layout", [])) != list(STUDENT_LAYOUT) or "camera" not in interface.get("images", {}):
+        raise InputError(f"{name}: not a camera student checkpoint (its state layout has "
+                         f"{len(interface.get('state_layout', []))} slots, images {sorted(interface.get('images', {}))}; "
+                         f"a student has {len(STUDENT_LAYOUT)} slots and a camera)")
+    slots = student_slots(layout)
+
+    def drive(env: ReconDrivingEnv, observation: dict[str, np.ndarray]) -> tuple[int, int]:
+        seen = student_observation(observation, slots)
+        batch = {k: torch.as_tensor(v[None]) for k, v in seen.items()}
+        lateral, longitudinal = policy.act(batch, torch.as_tensor(env.action_masks()[None]), deterministic=True)
+        return int(lateral[0]), int(longitudinal[0])
+    return drive
+
+
+def with_student_camera(config: RLConfig, checkpoint: dict[str, Any]) -> RLConfig:
+    """The config with the env rendering the front camera a student checkpoint (its whole data) was trained on."""
+    _, height, width = checkpoint["interface"]["images"]["camera"]
+    fov = float(checkpoint.get("config", {}).get("env", {}).get("camera_fov", config.env.camera_fov))
+    env = dataclasses.replace(config.env, observation="camera", camera_width=int(width), camera_height=int(height),
+                              camera_fov=fov)
+    return dataclasses.replace(config, env=env)
 
 
 def expert_driver(env: ReconDrivingEnv, observation: dict[str, np.ndarray]) -> tuple[int, int]:

@@ -6,6 +6,10 @@ log track when it has one, else the reconstructed vehicle nearest to its size; o
 drawn any number of times in a frame. When the scene has a restorer (`restore.video.VideoRestorer`), the rgb
 images of cameras whose `enable_restorer` is on are refined by it, in one batch per image size, each camera
 conditioned on its own previous restored frame.
+
+On the CPU, rgb cameras of low resolution render a level of detail of the scene (`splat_lod`: Gaussians far
+smaller than the camera's pixels merged per voxel, chosen per camera from its focal length); `lod=False` renders
+every camera at full detail.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from recon_carla_bridge.scene.frames import carla_to_scene_box_pose
+from recon_carla_bridge.scene.splat_lod import cached_level, focal_of, level_for
 from recon_carla_bridge.recon.render import ground_plane
 from recon_carla_bridge.sensors.camera import CameraRequest, DrawnActor, RenderSnapshot
 from recon_carla_bridge.sensors.camera_encoding import DEPTH_FAR_M
@@ -34,7 +39,8 @@ class SplatBackend:
 
     name = "splat"
 
-    def __init__(self, scene: "GaussianScene", backend: str = "auto", restorer: "VideoRestorer | None" = None):
+    def __init__(self, scene: "GaussianScene", backend: str = "auto", restorer: "VideoRestorer | None" = None,
+                 lod: bool = True):
         from recon_carla_bridge.recon.render import choose_backend
 
         self.scene = scene
@@ -46,6 +52,17 @@ class SplatBackend:
         self._appearance_of: dict[int, str | None] = {}  # actor id -> track drawn for it (chosen once)
         self.ground = ground_plane(scene)
         self.asynchronous = choose_backend(backend) == "gsplat"  # GPU renders are delivered from a thread
+        self.lod = lod and not self.asynchronous  # levels of detail for low-resolution rgb cameras (CPU only)
+
+    def level_of(self, request: CameraRequest) -> float | None:
+        """The voxel (m) of the level of detail a request renders (None: the full scene); see `splat_lod`."""
+        if not self.lod or request.kind != "rgb":
+            return None
+        return level_for(focal_of(request.width, request.fov_deg))
+
+    def scene_for(self, voxel: float | None) -> "GaussianScene":
+        """The scene at a level of detail (None: the full scene)."""
+        return self.scene if voxel is None else cached_level(self.scene, voxel)
 
     def appearance(self, actor: DrawnActor) -> str | None:
         """The track drawn for a vehicle: its own when the scene has it, else the reconstructed vehicle whose
@@ -89,15 +106,15 @@ class SplatBackend:
         from recon_carla_bridge.recon.render import render
 
         poses = self.actor_instances(snapshot)
-        by_size: dict[tuple[int, int], list[int]] = defaultdict(list)
+        by_size: dict[tuple[int, int, float | None], list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
-            by_size[(request.width, request.height)].append(index)
+            by_size[(request.width, request.height, self.level_of(request))].append(index)
         transfers: list[tuple[list[int], "torch.Tensor"]] = []  # request indices, bytes on their way to the host
-        for (width, height), indices in by_size.items():
+        for (width, height, voxel), indices in by_size.items():
             world_from_camera = np.stack([carla_to_opencv_world_from_camera(requests[i].world_from_camera) for i in indices])
             intrinsics = np.stack([requests[i].intrinsics() for i in indices])
             cameras = CameraBatch.from_numpy(world_from_camera, intrinsics, width, height).to(self.scene.background.means.device)
-            output = render(self.scene, cameras, poses, backend=self.backend, ground=self.ground)
+            output = render(self.scene_for(voxel), cameras, poses, backend=self.backend, ground=self.ground)
             restored = [slot for slot, index in enumerate(indices) if requests[index].kind == "rgb" and requests[index].restore]
             if self.restorer is not None and restored:
                 output = self._restored(output, restored, [(requests[indices[slot]].camera_id, width, height) for slot in restored])
