@@ -58,6 +58,11 @@ class BatchedSplatRenderer:
         if (self.device.type == "cuda") != (self.backend == "gsplat"):
             raise InputError(f"BatchedSplatRenderer: backend {self.backend} needs the scene on "
                              f"{'CUDA' if self.backend == 'gsplat' else 'the CPU'}, it is on {self.device}")
+        if self.backend == "cpu":  # the same level of detail the world's low-resolution CPU cameras render (`splat_lod`)
+            from recon_carla_bridge.scene.splat_lod import cached_level, focal_of, level_for
+
+            voxel = level_for(focal_of(int(width), fov))
+            scene = scene if voxel is None else cached_level(scene, voxel)
         self.scene, self.width, self.height, self.tile_size = scene, int(width), int(height), int(tile_size)
         self.intrinsics = intrinsics_from_fov(self.width, self.height, fov)
         pack, owner, ids = scene.actor_pack

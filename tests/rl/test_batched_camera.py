@@ -49,7 +49,9 @@ def test_each_worlds_set_is_what_compose_instances_builds(kitti_world):
                                     (tracks[0], box_pose(20, 3, 1.0)), (tracks[1], box_pose(4, 4, -0.5))]),
              CameraView(np.eye(4), []),
              CameraView(np.eye(4), [(tracks[2], box_pose(10, 0, 0.1)), (tracks[2], box_pose(12, 3, 0.3))])]
-    batch = BatchedSplatRenderer(scene, 24, 12, 90.0, backend="cpu").compose(views)
+    renderer = BatchedSplatRenderer(scene, 24, 12, 90.0, backend="cpu")
+    scene = renderer.scene  # on the CPU: the level of detail the world's 24 x 12 cameras render
+    batch = renderer.compose(views)
     background = scene.background.count
     for b, view in enumerate(views):
         rows = torch.arange(b * batch.rows, (b + 1) * batch.rows)
