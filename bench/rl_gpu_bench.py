@@ -4,16 +4,31 @@ the CPU rasterizer otherwise). An env step is one decision (`anchor_horizon` × 
 
 Per (N, image size) one JSON line: env steps/s of the whole loop (policy on the render device, vector step,
 rendering), the shares of wall time of simulation (the envs' steps and resets, their Python and the gathering of
-camera views included; with --processes, the wait for the worker processes), rendering and the policy; and frames/s of the batched render call alone (the same N views rendered again
-and again: composition of each world's actors, rasterization, sky, bytes to the host), with the GPU memory it peaked at.
+camera views included; with --processes, the wait for the worker processes), rendering and the policy; and frames/s
+of the batched render call alone (the same N views rendered again and again: composition of each world's actors,
+rasterization, sky, bytes to the host), with the GPU memory it peaked at.
 The issue's goal: >= 2000 env steps/s with one camera per env on one GPU.
 
-CPU smoke test (a CI-like machine, minutes):
-    PYTHONPATH=. python bench/rl_gpu_bench.py --envs 2 --sizes 32x16 --steps 2 --render-repeats 1
-GPU (the device machine; wheels of carla 0.9.16 (cp312), gsplat 1.5.3 and the pure-Python dependencies in .whl/):
-    python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && \
-    PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 \
-    python3 bench/rl_gpu_bench.py --envs 8 64 256 --sizes 64x32 --render-sizes 224x128 --steps 20
+CPU smoke test (a CI-like machine, a minute):
+    PYTHONPATH=. python bench/rl_gpu_bench.py --scene kitti --envs 2 --sizes 32x16 --steps 2 --render-repeats 1
+GPU (the device machine, its python3 3.12 with CUDA torch). Here, once, into the git-ignored .whl/ (carried with
+`carry: [".whl"]`; the carla wheel is repacked with xz and gsplat without glm's docs, or the tree passes 64 MiB):
+    pip download --no-deps carla==0.9.16 shapely==2.2.0 ephem==4.2.1 --python-version 3.12 --only-binary=:all: \
+        --platform manylinux_2_31_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 -d /tmp/w
+    pip download --no-deps gymnasium==1.4.0 farama-notifications==0.0.6 py_trees==0.8.3 carla-scenario-runner==0.9.11 \
+        pydot gsplat==1.5.3 -d /tmp/w
+    (cd /tmp/c && unzip -q /tmp/w/carla-*.whl && tar cf - . | xz -9e > $REPO/.whl/carla.tar.xz)
+    (cd /tmp/g && unzip -q /tmp/w/gsplat-*.whl && rm -r gsplat/cuda/csrc/third_party/glm/{doc,test} && \
+        tar cf - . | xz -9 > $REPO/.whl/gsplat.tar.xz)
+    cp /tmp/w/*.whl $REPO/.whl/ && rm $REPO/.whl/carla-0*.whl $REPO/.whl/gsplat-*.whl
+there (the run in docs/figures/gpu/rl_gpu_bench_kitti_0013_h100.txt):
+    mkdir -p /tmp/site && tar xJf .whl/carla.tar.xz -C /tmp/site && tar xJf .whl/gsplat.tar.xz -C /tmp/site && \
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && \
+    export PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 && \
+    python3 bench/rl_gpu_bench.py --envs 1024 --processes 15 --tile-size 8 --sizes 64x32 --render-sizes 224x128 \
+        --steps 6 --render-repeats 3
+(gsplat builds its CUDA extension on the first call of a fresh machine, ~70 s; 15 worker processes take ~60 s to
+start and build their worlds.)
 """
 from __future__ import annotations
 
