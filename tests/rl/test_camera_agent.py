@@ -67,11 +67,12 @@ def test_gnss_frame_inverts_the_route_geolocation() -> None:
 
 @pytest.mark.slow
 def test_camera_student_drives_the_kitti_0013_route(tmp_path: Path) -> None:
-    # the camera renders the Gaussians every tick (the leaderboard waits for every sensor each tick): ~1 min on 2 cores
+    # the camera renders the Gaussians every tick (the leaderboard waits for every sensor each tick): ~40 s on 2 cores
     config = EvaluatorConfig(routes=ROUTES, agent=AGENT, agent_config=str(STUDENT), checkpoint=tmp_path / "results.json",
-                             max_route_seconds=12.0, step_timeout=60.0, record_video=False, background_traffic=False)
+                             step_timeout=60.0, record_video=False, background_traffic=False)
     summary = evaluate(config)
     record = summary.results["_checkpoint"]["records"][0]
     assert record["meta"]["town"] == "kitti_0013"
     assert record["status"] != "Failed - Agent crashed", record["status"]
-    assert record["scores"]["score_route"] > 10.0, record["scores"]  # it drove along the route (> 11 m of 115 m)
+    assert record["scores"]["score_route"] > 95.0, record["scores"]  # it drove the whole 114 m route
+    assert not any(record["infractions"].values()), record["infractions"]
