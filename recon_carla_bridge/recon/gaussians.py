@@ -418,7 +418,7 @@ def compose_instances(scene: GaussianScene, actor_poses: ActorInstances) -> tupl
     device = scene.background.means.device
     per_actor = to_device(torch.cat([poses.reshape(len(ids), 16), drawn[:, None].to(torch.float32)], dim=1), device)
     stacked, visible = per_actor[:, :16].reshape(-1, 4, 4), per_actor[owner, 16] > 0.5
-    moved = _place(pack, stacked, owner)
+    moved = place_gaussians(pack, stacked, owner)
     moved = dataclasses.replace(
         moved, opacity_logits=torch.where(visible, moved.opacity_logits, torch.full_like(moved.opacity_logits, HIDDEN_OPACITY_LOGIT)))
     if not copies:
@@ -428,11 +428,11 @@ def compose_instances(scene: GaussianScene, actor_poses: ActorInstances) -> tupl
     instance = torch.cat([torch.full((offsets[k + 1] - offsets[k],), j, dtype=torch.int64) for j, (k, _) in enumerate(copies)])
     copy_poses = torch.stack([pose for _, pose in copies])
     rows, instance, copy_poses = (to_device(t, device) for t in (rows, instance, copy_poses))
-    placed = _place(pack.select(rows), copy_poses, instance)
+    placed = place_gaussians(pack.select(rows), copy_poses, instance)
     return GaussianSet.concat([scene.background, moved, placed]), rows
 
 
-def _place(gaussians: GaussianSet, poses: torch.Tensor, owner: torch.Tensor) -> GaussianSet:
+def place_gaussians(gaussians: GaussianSet, poses: torch.Tensor, owner: torch.Tensor) -> GaussianSet:
     """Box-frame Gaussians [M] moved into the world by their owner's pose (`poses` [A, 4, 4], `owner` [M])."""
     rotation = poses[owner, :3, :3]  # [M, 3, 3]
     means = torch.matmul(rotation, gaussians.means[:, :, None])[:, :, 0] + poses[owner, :3, 3]

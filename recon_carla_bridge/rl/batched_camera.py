@@ -69,10 +69,10 @@ def scene_gaussians(scene_file: str, device: str) -> Any:
     the CPU the very object the scene's worlds hold)."""
     import os
 
-    from recon_carla_bridge.scene.scene_world import _prepared_gaussians
+    from recon_carla_bridge.scene.scene_world import prepared_gaussians
 
     stat = os.stat(scene_file)
-    return _prepared_gaussians(scene_file, stat.st_mtime_ns, stat.st_size, device)
+    return prepared_gaussians(scene_file, stat.st_mtime_ns, stat.st_size, device)
 
 
 class EnvShare:

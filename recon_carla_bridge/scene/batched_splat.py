@@ -18,7 +18,7 @@ import torch
 
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_from_camera, intrinsics_from_fov
-from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet, _place, eval_sh
+from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet, eval_sh, place_gaussians
 from recon_carla_bridge.recon.render import choose_backend, finish, ground_plane
 from recon_carla_bridge.recon.transfer import to_device
 
@@ -120,7 +120,7 @@ class BatchedSplatRenderer:
         destination = dest_start[instance_of_row] + local
         row_index[destination] = source_start[instance_of_row] + local
         owner[destination] = instance_of_row
-        placed = _place(self._pack.select(row_index), table_t, owner)
+        placed = place_gaussians(self._pack.select(row_index), table_t, owner)
         hidden = owner == len(instances)
         opacity = torch.where(hidden, torch.full_like(placed.opacity_logits, HIDDEN_OPACITY_LOGIT), placed.opacity_logits)
         placed = GaussianSet(placed.means, placed.quats, placed.log_scales, opacity, placed.sh, placed.semantic)

@@ -106,7 +106,7 @@ def _nearest_blueprint(library: carla.BlueprintLibrary, candidates: list[tuple[s
 
 
 @functools.lru_cache(maxsize=2)
-def _prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) -> "GaussianScene":
+def prepared_gaussians(scene_file: str, mtime_ns: int, size: int, device: str) -> "GaussianScene":
     """The Gaussians of a scene file as worlds draw them, loaded once per file version and device (each
     route of an evaluation opens the world afresh; the renderers only read the scene).
 
@@ -184,7 +184,7 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
     file = bundle.scene_file
     stat = file.stat()
-    gaussians = _prepared_gaussians(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
+    gaussians = prepared_gaussians(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device)
     backend = SplatBackend(gaussians, render_backend, _scene_restorer(bundle, device) if use_restorer else None)
     sim = world.simulation
     sim.camera_backend = backend
