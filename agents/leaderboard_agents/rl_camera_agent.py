@@ -28,6 +28,7 @@ from recon_carla_bridge.paths import REPO_ROOT
 from recon_carla_bridge.rl.anchors import AnchorGrid, arc_to, feasible_mask
 from recon_carla_bridge.rl.checkpoint import load_checkpoint
 from recon_carla_bridge.rl.env import CAMERA_MOUNT
+from recon_carla_bridge.rl.observations import motion_rates
 from recon_carla_bridge.rl.student import STUDENT_LAYOUT, sensor_state
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "camera_student.pt"
@@ -164,12 +165,7 @@ class RLCameraAgent(autonomous_agent.AutonomousAgent):
     def observation(self, input_data: dict, xy: np.ndarray, yaw: float, speed: float,
                     timestamp: float) -> dict[str, np.ndarray]:
         """The student's observation from the sensors: {'state': `STUDENT_LAYOUT` slots, 'camera': H x W x 3 RGB}."""
-        acceleration = yaw_rate = 0.0
-        if self._previous is not None:
-            then, then_speed, then_yaw = self._previous
-            span = max(timestamp - then, 1e-3)
-            acceleration = (speed - then_speed) / span
-            yaw_rate = ((yaw - then_yaw + math.pi) % (2 * math.pi) - math.pi) / span
+        acceleration, yaw_rate = motion_rates(self._previous, timestamp, speed, yaw)
         state = sensor_state(abs(speed), acceleration, yaw_rate, xy, yaw, self._last, self._route, self.target_speed)
         bgra = np.asarray(input_data["front"][1])
         return {"state": state, "camera": np.ascontiguousarray(bgra[:, :, 2::-1])}

@@ -25,7 +25,7 @@ from recon_carla_bridge.adversary.frenet import ReferenceLine
 from recon_carla_bridge.paths import REPO_ROOT
 from recon_carla_bridge.rl.anchors import AnchorGrid, arc_to, feasible_mask
 from recon_carla_bridge.rl.checkpoint import load_checkpoint
-from recon_carla_bridge.rl.observations import ActorState, EgoState, state_vector
+from recon_carla_bridge.rl.observations import ActorState, EgoState, motion_rates, state_vector
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "daa_teacher_rl.pt"
 MAX_ACCELERATION = 3.5  # m/s^2 at full throttle (the world's vehicle model)
@@ -115,12 +115,7 @@ class RLTeacherAgent(autonomous_agent.AutonomousAgent):
 
     def _decide(self, hero, transform: carla.Transform, speed: float, timestamp: float) -> None:
         yaw = math.radians(transform.rotation.yaw)
-        acceleration = yaw_rate = 0.0
-        if self._previous is not None:
-            then, then_speed, then_yaw = self._previous
-            span = max(timestamp - then, 1e-3)
-            acceleration = (speed - then_speed) / span
-            yaw_rate = ((yaw - then_yaw + math.pi) % (2 * math.pi) - math.pi) / span
+        acceleration, yaw_rate = motion_rates(self._previous, timestamp, speed, yaw)
         ego = EgoState(np.array([transform.location.x, transform.location.y]), yaw, speed, acceleration, yaw_rate,
                        self._last)
         actors = []

@@ -238,8 +238,10 @@ def config_from_mapping(values: dict[str, Any], where: str = "config") -> RLConf
     return config
 
 
-def load_rl_config(path: str | os.PathLike[str], overrides: dict[str, dict[str, Any]] | None = None) -> RLConfig:
-    """Read and validate a YAML config; `overrides` ({section: {key: value}}) replace what the file says."""
+def read_config_sections(path: str | os.PathLike[str],
+                         overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The YAML mapping of sections of a config file, `overrides` ({section: {key: value}}) applied; InputError naming
+    the file when it cannot be read, is not YAML or is not a mapping."""
     try:
         values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except OSError as error:
@@ -250,7 +252,12 @@ def load_rl_config(path: str | os.PathLike[str], overrides: dict[str, dict[str, 
         raise InputError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
     for section, keys in (overrides or {}).items():
         values.setdefault(section, {}).update(keys)
-    return config_from_mapping(values, str(path))
+    return values
+
+
+def load_rl_config(path: str | os.PathLike[str], overrides: dict[str, dict[str, Any]] | None = None) -> RLConfig:
+    """Read and validate a YAML config; `overrides` ({section: {key: value}}) replace what the file says."""
+    return config_from_mapping(read_config_sections(path, overrides), str(path))
 
 
 def config_as_dict(config: RLConfig) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
@@ -32,7 +31,7 @@ from recon_carla_bridge.config import config_from_dict
 from recon_carla_bridge.errors import InputError
 from recon_carla_bridge.paths import REPO_ROOT
 from recon_carla_bridge.rl.checkpoint import _difference, interface_of, load_checkpoint, policy_for, save_checkpoint
-from recon_carla_bridge.rl.config import RLConfig, config_as_dict, config_from_mapping
+from recon_carla_bridge.rl.config import RLConfig, config_as_dict, config_from_mapping, read_config_sections
 from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.expert import expert_anchor
 from recon_carla_bridge.rl.policy import DecoupledPolicy
@@ -67,16 +66,7 @@ DISTILL_RANGES = {"iterations": (1, 10000), "episodes_per_iteration": (1, 100000
 def load_student_config(path: str | os.PathLike[str], overrides: dict[str, dict[str, Any]] | None = None
                         ) -> tuple[RLConfig, DistillSettings]:
     """The RL config and the `distill` section of a student config; InputError naming the file and key."""
-    try:
-        values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as error:
-        raise InputError(f"{path}: cannot read ({error})") from None
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: malformed YAML ({error})") from None
-    if not isinstance(values, dict):
-        raise InputError(f"{path}: expected a mapping of sections")
-    for section, keys in (overrides or {}).items():
-        values.setdefault(section, {}).update(keys)
+    values = read_config_sections(path, overrides)
     raw = values.pop("distill", None) or {}
     if not isinstance(raw, dict):
         raise InputError(f"{path}: section 'distill' must be a mapping")

@@ -54,6 +54,17 @@ class ActorState:
     width: float  # m
 
 
+def motion_rates(previous: tuple[float, float, float] | None, timestamp: float, speed: float,
+                 yaw: float) -> tuple[float, float]:
+    """(acceleration m/s^2, yaw rate rad/s) since `previous` = (timestamp s, speed m/s, yaw rad); (0, 0) without one.
+    What an agent derives from its speedometer and compass between two decisions."""
+    if previous is None:
+        return 0.0, 0.0
+    then, then_speed, then_yaw = previous
+    span = max(timestamp - then, 1e-3)
+    return (speed - then_speed) / span, ((yaw - then_yaw + math.pi) % (2 * math.pi) - math.pi) / span
+
+
 def to_ego_frame(ego: EgoState, xy: np.ndarray) -> np.ndarray:
     """World (…, 2) points as (forward, right) in the ego's frame (CARLA: +y is to the right of +x)."""
     delta = np.asarray(xy, dtype=float) - ego.xy
