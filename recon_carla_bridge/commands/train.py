@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("stage", choices=("il", "rl", "student", "eval"))
     parser.add_argument("--config", required=True, help="YAML config (configs/rl/*.yaml)")
     parser.add_argument("--out", default=None, help="output folder (default: the config's train.out_dir)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value (YAML syntax), e.g. --set train.num_envs=32 "
+                             "--set ppo.learning_rate=1e-4; repeatable, checked like the file")
     parser.add_argument("--resume", action="store_true", help="go on from the stage's last checkpoint in the output folder")
     parser.add_argument("--init", default=None, help="rl: start from this checkpoint (default: OUT/il.pt when it exists)")
     parser.add_argument("--workers", type=int, default=0,
@@ -37,7 +40,9 @@ def handle(args: argparse.Namespace) -> int:
     from recon_carla_bridge.rl.config import load_rl_config
 
     try:
-        overrides = {"train": {"out_dir": args.out}} if args.out else None
+        overrides = parse_settings(args.settings)
+        if args.out:
+            overrides.setdefault("train", {})["out_dir"] = args.out
         if args.stage == "student":
             from recon_carla_bridge.rl.distill import load_student_config, train_student
 
@@ -63,6 +68,27 @@ def handle(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def parse_settings(settings: list[str]) -> dict[str, dict[str, object]]:
+    """`--set SECTION.KEY=VALUE` options as {section: {key: value}}, each value read as YAML (numbers, booleans,
+    lists); InputError naming the malformed option."""
+    import yaml
+
+    from recon_carla_bridge.errors import InputError
+
+    overrides: dict[str, dict[str, object]] = {}
+    for setting in settings:
+        name, equals, text = setting.partition("=")
+        section, dot, key = name.partition(".")
+        if not equals or not dot or not section or not key:
+            raise InputError(f"--set {setting}: expected SECTION.KEY=VALUE (e.g. train.num_envs=32)")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise InputError(f"--set {setting}: the value is not YAML ({error})") from None
+        overrides.setdefault(section, {})[key] = value
+    return overrides
 
 
 def _named(pair: str, option: str) -> tuple[str, str]:

@@ -50,3 +50,19 @@ def test_cli_names_a_bad_key(tmp_path, capsys):
     path.write_text(yaml.safe_dump(mapping))
     assert main(["train", "il", "--config", str(path), "--quiet"]) == 2
     assert "unknown key 'num_env'" in capsys.readouterr().err
+
+
+def test_cli_set_overrides_a_value_and_names_bad_ones(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(tiny_mapping(str(tmp_path / "run"))))
+    other = tmp_path / "elsewhere"
+    assert main(["train", "il", "--config", str(path), "--quiet", "--set", f"train.out_dir={other}",
+                 "--set", "il.epochs=1"]) == 0
+    assert (other / "il.pt").exists() and not (tmp_path / "run" / "il.pt").exists()
+    assert load_checkpoint(other / "il.pt")[1]["config"]["il"]["epochs"] == 1
+    assert main(["train", "il", "--config", str(path), "--quiet", "--set", "train.num_envs=-2"]) == 2
+    assert "train.num_envs" in capsys.readouterr().err
+    assert main(["train", "il", "--config", str(path), "--quiet", "--set", "num_envs=2"]) == 2
+    assert "expected SECTION.KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", "il", "--config", str(path), "--quiet", "--set", "train.num_env=2"]) == 2
+    assert "unknown key 'num_env'" in capsys.readouterr().err
