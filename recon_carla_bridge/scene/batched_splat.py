@@ -21,6 +21,7 @@ from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_f
 from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet, eval_sh, place_gaussians
 from recon_carla_bridge.recon.render import choose_backend, finish, ground_plane
 from recon_carla_bridge.recon.transfer import to_device
+from recon_carla_bridge.scene.view_lod import PIXEL_SHARE, BackgroundSelection, ViewLod, cached_view_lod
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.recon.gaussians import GaussianScene
@@ -48,9 +49,12 @@ class BatchedSplatRenderer:
     """RGB images of B views of one scene, width × height pixels, `fov` degrees, in one batch."""
 
     def __init__(self, scene: "GaussianScene", width: int, height: int, fov: float, backend: str = "auto",
-                 tile_size: int = 16) -> None:
+                 tile_size: int = 16, view_lod: bool = False, pixel_share: float | None = None) -> None:
         """`scene` is rendered on its own device: CUDA with backend gsplat, the CPU with backend cpu. `tile_size`:
-        gsplat's tiles (pixels a side; the images do not depend on it, the time does)."""
+        gsplat's tiles (pixels a side; the images do not depend on it, the time does). `view_lod`: each view draws
+        the background cells in its frustum at a level of detail chosen from their distance (`scene.view_lod`, on
+        the level `splat_lod` picks for this resolution on either backend); `pixel_share` overrides its rule
+        (0: frustum culling only)."""
         self.backend = choose_backend(backend)
         if self.backend not in ("gsplat", "cpu"):
             raise InputError(f"backend: the batched renderer runs gsplat or cpu, got {self.backend!r}")
@@ -58,7 +62,8 @@ class BatchedSplatRenderer:
         if (self.device.type == "cuda") != (self.backend == "gsplat"):
             raise InputError(f"BatchedSplatRenderer: backend {self.backend} needs the scene on "
                              f"{'CUDA' if self.backend == 'gsplat' else 'the CPU'}, it is on {self.device}")
-        if self.backend == "cpu":  # the same level of detail the world's low-resolution CPU cameras render (`splat_lod`)
+        voxel = None
+        if self.backend == "cpu" or view_lod:  # the level of detail the world's low-resolution CPU cameras render
             from recon_carla_bridge.scene.splat_lod import cached_level, focal_of, level_for
 
             voxel = level_for(focal_of(int(width), fov))
@@ -73,6 +78,12 @@ class BatchedSplatRenderer:
         self.ground = ground_plane(scene)
         background = scene.background
         self._background_activated = (torch.exp(background.log_scales), torch.sigmoid(background.opacity_logits))
+        self.view_lod: ViewLod | None = None
+        if view_lod:
+            self.pixel_share = PIXEL_SHARE if pixel_share is None else float(pixel_share)
+            self.view_lod = cached_view_lod(background, self._all_slots[:background.count], voxel)
+            pool = self.view_lod.pool
+            self._pool_activated = (torch.exp(pool.log_scales), torch.sigmoid(pool.opacity_logits))
 
     # ---- composition ------------------------------------------------------------------------------------------
     def compose(self, views: Sequence[CameraView]) -> ActorBatch:
@@ -144,16 +155,27 @@ class BatchedSplatRenderer:
         actors = self.compose(views)
         cameras = self.cameras(views)
         with torch.no_grad():
+            selection = None if self.view_lod is None else self.view_lod.select(cameras, self.pixel_share)
             if self.backend == "gsplat":
-                rgb, alpha = self._rasterize_gsplat(actors, cameras)
+                rgb, alpha = self._rasterize_gsplat(actors, cameras, selection)
             else:
-                rgb, alpha = self._rasterize_cpu(actors, cameras)
+                rgb, alpha = self._rasterize_cpu(actors, cameras, selection)
             zeros = torch.zeros_like(alpha)
             output = finish(rgb, zeros, alpha, zeros.to(torch.int64), self._palette, self.scene.sky.texture.to(self.device),
                             cameras, self.ground)
             return (torch.nan_to_num(output.rgb).clamp(0.0, 1.0) * 255.0 + 0.5).to(torch.uint8)
 
-    def _rasterize_cpu(self, actors: ActorBatch, cameras: CameraBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    def gaussians_per_view(self, views: Sequence[CameraView]) -> list[int]:
+        """How many Gaussians each view's set holds (background rows drawn for it and its actors' rows; padding not
+        counted)."""
+        actors = self.compose(views)
+        if self.view_lod is None:
+            return [self.scene.background.count + n for n in actors.lengths]
+        selection = self.view_lod.select(self.cameras(views), self.pixel_share)
+        return [n + m for n, m in zip(selection.lengths, actors.lengths)]
+
+    def _rasterize_cpu(self, actors: ActorBatch, cameras: CameraBatch,
+                       selection: BackgroundSelection | None) -> tuple[torch.Tensor, torch.Tensor]:
         from recon_carla_bridge.recon.raster_cpu import rasterize_cpu
 
         background, views = self.scene.background, cameras.camera_from_world()
@@ -161,6 +183,9 @@ class BatchedSplatRenderer:
         rgb, alpha = [], []
         for b in range(cameras.num_cameras):
             own = slice(b * actors.rows, (b + 1) * actors.rows)
+            if selection is not None and self.view_lod is not None:
+                rows = selection.index[b, :selection.lengths[b]]
+                background, background_slots = self.view_lod.pool.select(rows), self.view_lod.pool_slots[rows]
             world = GaussianSet.concat([background, actors.gaussians.select(torch.arange(own.start, own.stop))])
             slots = torch.cat([background_slots, actors.slots[own]])
             frame = rasterize_cpu(world.means, world.quats, world.log_scales, world.opacity_logits, world.sh, slots,
@@ -170,23 +195,39 @@ class BatchedSplatRenderer:
             alpha.append(torch.from_numpy(frame.alpha))
         return torch.stack(rgb), torch.stack(alpha)
 
-    def _rasterize_gsplat(self, actors: ActorBatch, cameras: CameraBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _rasterize_gsplat(self, actors: ActorBatch, cameras: CameraBatch,
+                          selection: BackgroundSelection | None) -> tuple[torch.Tensor, torch.Tensor]:
         from gsplat import rasterization
 
         count, rows = cameras.num_cameras, actors.rows
-        background = self.scene.background
-        scales_bg, opacity_bg = self._background_activated
         placed = actors.gaussians
         campos = cameras.world_from_camera[:, :3, 3]  # [B, 3]
+        if selection is None or self.view_lod is None:  # every view draws the whole background
+            background = self.scene.background
+            scales_bg, opacity_bg = self._background_activated
 
-        def stacked(shared: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-            return torch.cat([shared.expand(count, *shared.shape), own.reshape(count, rows, *own.shape[1:])], dim=1)
+            def shared(values: torch.Tensor) -> torch.Tensor:
+                return values.expand(count, *values.shape)
+
+            colours_bg = eval_sh(background.sh, background.means[None] - campos[:, None])  # [B, N_bg, 3]
+        else:  # each view its own rows of the level-of-detail pool
+            background, index = self.view_lod.pool, selection.index
+            scales_bg, opacity_bg = self._pool_activated
+
+            def shared(values: torch.Tensor) -> torch.Tensor:
+                return values[index]
+
+            flat = index.reshape(-1)
+            directions = background.means[flat].reshape(*index.shape, 3) - campos[:, None]
+            colours_bg = eval_sh(background.sh[flat], directions.reshape(-1, 3)).reshape(*index.shape, 3)
+
+        def stacked(background_values: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+            return torch.cat([shared(background_values), own.reshape(count, rows, *own.shape[1:])], dim=1)
 
         means = stacked(background.means, placed.means)
         quats = stacked(background.quats, placed.quats)
         scales = stacked(scales_bg, torch.exp(placed.log_scales))
         opacities = stacked(opacity_bg, torch.sigmoid(placed.opacity_logits))
-        colours_bg = eval_sh(background.sh, background.means[None] - campos[:, None])  # [B, N_bg, 3]
         owner_camera = torch.arange(count, device=self.device).repeat_interleave(rows)
         colours_own = eval_sh(placed.sh, placed.means - campos[owner_camera]).reshape(count, rows, 3)
         colours = torch.cat([colours_bg, colours_own], dim=1)  # [B, N, 3]: one camera per set
