@@ -11,9 +11,9 @@ at coarser voxels (`COARSE_VOXELS_M`). For each camera a cell is
 * drawn at the coarsest level whose voxel spans at most `pixel_share` of a pixel at the cell's nearest point
   (the same rule `splat_lod.level_for` applies at a fixed reference distance, here at each cell's own distance).
 
-Gaussians too large for a cell box (`LARGE_M`) sit in coarser cells of their own, culled alike but always drawn at
-level 0 (merging keeps them as they are anyway). The selection is a
-pure function of the camera; the images of a view do not depend on the other views of its batch.
+Gaussians too large for a cell box (`LARGE_M`) sit in coarser cells of their own (`LARGE_CELL_M`), culled alike, with
+coarser levels of their own (`LARGE_VOXELS_M`). The selection is a pure function of the camera: the images of a
+view do not depend on the other views of its batch.
 """
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet
 from recon_carla_bridge.scene.splat_lod import merge_voxels
 
-CELL_M = 8.0  # side of a cell (ground plane, world x and y)
+CELL_M = 4.0  # side of a cell (ground plane, world x and y)
 COARSE_VOXELS_M = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # the coarser levels (those finer than level 0's voxel are skipped)
 PIXEL_SHARE = 1.0  # a level is used where its voxel spans at most this share of a pixel (28 dB+ at 64 x 32)
 EXTENT_SIGMA = 3.33  # a Gaussian's reach in its largest standard deviations (the rasterizers' cut-off)
 LARGE_M = 2.0  # a Gaussian whose reach exceeds this is never merged and lies in a cell of `LARGE_CELL_M` of its own
-LARGE_CELL_M = 32.0
+LARGE_CELL_M = 16.0
+LARGE_VOXELS_M = (0.8, 1.6, 3.2, 6.4, 12.8)  # their coarser levels
 MARGIN_PX = 4.0  # the frustum test's widening, in pixels on each side
 
 
@@ -60,18 +61,22 @@ class ViewLod:
         small = background.to("cpu").select(small_index)
         cpu_slots = slots.detach().cpu()
         large_index = torch.nonzero(large).flatten()
-        # (Gaussians, slots, level, cell side, large): the large ones at level 0 in cells of their own
-        groups: list[tuple[GaussianSet, torch.Tensor, int, float, bool]] = [
-            (background.to("cpu").select(large_index), cpu_slots[large_index], 0, LARGE_CELL_M, True),
-            (small, cpu_slots[small_index], 0, CELL_M, False)]
-        for level, voxel in enumerate(self.voxels[1:], start=1):
-            merged = merge_voxels(small, voxel)
-            groups.append((merged, _slots_of(merged, small, cpu_slots[small_index]), level, CELL_M, False))
-        pieces_sets, pieces_slots, starts, sizes, cells, level_of = [], [], [], [], [], []
+        large_set = background.to("cpu").select(large_index)
+        # (Gaussians, slots, voxel, next coarser voxel, cell side, large): each kind of cell its own ladder of levels
+        groups: list[tuple[GaussianSet, torch.Tensor, float, float, float, bool]] = []
+        for source, source_slots, ladder, side, is_large in (
+                (small, cpu_slots[small_index], self.voxels, CELL_M, False),
+                (large_set, cpu_slots[large_index], (0.0, *LARGE_VOXELS_M), LARGE_CELL_M, True)):
+            for level, voxel in enumerate(ladder):
+                coarser = ladder[level + 1] if level + 1 < len(ladder) else float("inf")
+                merged = source if level == 0 else merge_voxels(source, voxel)
+                slots_here = source_slots if level == 0 else _slots_of(merged, source, source_slots)
+                groups.append((merged, slots_here, voxel if level else 0.0, coarser, side, is_large))
+        pieces_sets, pieces_slots, starts, sizes, cells, piece_voxel, piece_coarser = [], [], [], [], [], [], []
         cell_ids: dict[tuple[int, int, int], int] = {}
-        low, high, fixed = [], [], []
+        low, high = [], []
         offset = 0
-        for gaussians, group_slots, level, side, is_large in groups:
+        for gaussians, group_slots, voxel, coarser, side, is_large in groups:
             if gaussians.count == 0:
                 continue
             means = gaussians.means.double().numpy()
@@ -90,7 +95,6 @@ class ViewLod:
                 if cell == len(low):
                     low.append(np.full(3, np.inf))
                     high.append(np.full(3, -np.inf))
-                    fixed.append(is_large)
                 low[cell] = np.minimum(low[cell], lo[rows].min(axis=0))
                 high[cell] = np.maximum(high[cell], hi[rows].max(axis=0))
                 index = torch.from_numpy(rows)
@@ -99,7 +103,8 @@ class ViewLod:
                 starts.append(offset)
                 sizes.append(len(rows))
                 cells.append(cell)
-                level_of.append(level)
+                piece_voxel.append(voxel)
+                piece_coarser.append(coarser)
                 offset += len(rows)
         padding = GaussianSet(torch.zeros(1, 3), torch.tensor([[1.0, 0.0, 0.0, 0.0]]), torch.full((1, 3), -10.0),
                               torch.full((1,), HIDDEN_OPACITY_LOGIT), torch.zeros(1, *background.sh.shape[1:]),
@@ -112,11 +117,10 @@ class ViewLod:
         self.piece_start = torch.tensor(starts, dtype=torch.int64, device=device)
         self.piece_size = torch.tensor(sizes, dtype=torch.int64, device=device)
         self.piece_cell = torch.tensor(cells, dtype=torch.int64, device=device)
-        self.piece_level = torch.tensor(level_of, dtype=torch.int64, device=device)
+        self.piece_voxel = torch.tensor(piece_voxel, dtype=torch.float32, device=device)  # 0: level 0
+        self.piece_coarser = torch.tensor(piece_coarser, dtype=torch.float32, device=device)  # its cell's next level
         self.cell_low = torch.tensor(np.array(low), dtype=torch.float32, device=device).reshape(-1, 3)
         self.cell_high = torch.tensor(np.array(high), dtype=torch.float32, device=device).reshape(-1, 3)
-        self.cell_fixed = torch.tensor(fixed, dtype=torch.bool, device=device)  # cells of large Gaussians: level 0
-        self.level_voxels = torch.tensor(self.voxels, dtype=torch.float32, device=device)
         self.full_count = background.count
 
     @property
@@ -124,9 +128,9 @@ class ViewLod:
         """Number of cells (those of the large Gaussians included)."""
         return int(self.cell_low.shape[0])
 
-    def levels_of(self, cameras: CameraBatch, pixel_share: float = PIXEL_SHARE) -> torch.Tensor:
-        """[B, cells] int64: the level each camera draws each cell at, -1 where the cell is outside its frustum
-        (`pixel_share` 0: every cell in the frustum at level 0)."""
+    def allowed_voxels(self, cameras: CameraBatch, pixel_share: float = PIXEL_SHARE) -> torch.Tensor:
+        """[B, cells]: the largest voxel (m) each camera may draw each cell merged at, -1 where the cell is outside
+        its frustum (`pixel_share` 0: every cell in the frustum at level 0)."""
         device = self.cell_low.device
         world_from_camera = cameras.world_from_camera.to(device=device, dtype=torch.float32)
         rotation, centre = world_from_camera[:, :3, :3], world_from_camera[:, :3, 3]
@@ -145,18 +149,21 @@ class ViewLod:
                                 torch.zeros((), device=device))
         distance = nearest.norm(dim=-1)  # [B, cells]
         focal = torch.maximum(K[:, 0, 0], K[:, 1, 1])[:, None]
-        allowed = pixel_share * distance / focal  # the largest voxel each cell may be merged at
-        level = (self.level_voxels[None, None, 1:] <= allowed[..., None]).sum(-1)  # levels are ordered finest first
-        level = torch.where(self.cell_fixed[None], torch.zeros_like(level), level)
-        return torch.where(outside, torch.full_like(level, -1), level)
+        allowed = pixel_share * distance / focal
+        return torch.where(outside, torch.full_like(allowed, -1.0), allowed)
+
+    def chosen(self, cameras: CameraBatch, pixel_share: float = PIXEL_SHARE) -> torch.Tensor:
+        """[B, pieces] bool: the pieces (a cell at one level) each camera draws: of each cell in its frustum the
+        coarsest level allowed (`allowed_voxels`)."""
+        allowed = self.allowed_voxels(cameras, pixel_share)[:, self.piece_cell]  # [B, P]
+        return (self.piece_voxel[None] <= allowed) & (allowed < self.piece_coarser[None])
 
     def select(self, cameras: CameraBatch, pixel_share: float = PIXEL_SHARE) -> BackgroundSelection:
-        """The pool rows each camera draws (see `BackgroundSelection`): the large Gaussians, then its visible cells'
-        rows at their levels (`levels_of`), in piece order."""
+        """The pool rows each camera draws (see `BackgroundSelection`): its visible cells'
+        rows at their levels (`chosen`), in piece order."""
         device = self.piece_start.device
-        levels = self.levels_of(cameras, pixel_share)  # [B, cells]
-        count = levels.shape[0]
-        chosen = levels[:, self.piece_cell] == self.piece_level[None]  # [B, P]
+        chosen = self.chosen(cameras, pixel_share)  # [B, P]
+        count = chosen.shape[0]
         view_of, piece_of = torch.nonzero(chosen, as_tuple=True)  # view-major, pieces in order
         sizes = self.piece_size[piece_of]
         lengths = torch.bincount(view_of, weights=sizes.to(torch.float64), minlength=count).to(torch.int64)
