@@ -41,7 +41,7 @@ import time
 import numpy as np
 import torch
 
-from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env
+from recon_carla_bridge.rl.batched_camera import batched_camera_vector_env, scene_gaussians
 from recon_carla_bridge.rl.checkpoint import interface_of, policy_for
 from recon_carla_bridge.rl.config import RLConfig, config_from_mapping, load_rl_config
 from recon_carla_bridge.rl.env import ReconDrivingEnv
@@ -80,50 +80,54 @@ def render_alone(renderer: BatchedSplatRenderer, views: list, repeats: int) -> t
 
 
 def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup: int, repeats: int, backend: str,
-            render_sizes: list[tuple[int, int]], tile_size: int) -> list[dict]:
-    """One setting: the vector loop's env steps/s and shares, and the batched render call's frames/s (at the loop's
-    image size, then at each of `render_sizes` over the same views)."""
+            render_sizes: list[tuple[int, int]], tile_size: int, view_lods: list[bool]) -> list[dict]:
+    """One setting: per view-LOD mode (`view_lods`, each in turn over the same vector of envs, which keep stepping),
+    the vector loop's env steps/s and shares; then per mode the batched render call's frames/s over one and the same
+    set of views (at the loop's image size, then at each of `render_sizes`) and the Gaussians per view."""
     built = time.perf_counter()
-    envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend, processes=processes, tile_size=tile_size)
+    envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend, processes=processes, tile_size=tile_size,
+                                     view_lod=view_lods[0])
     device = torch.device("cuda" if envs.backend == "gsplat" else "cpu")
     policy = policy_for(interface_of(ReconDrivingEnv(config)), config.train.hidden).to(device)
     observation, _ = envs.reset(seed=0)
     setup_s = time.perf_counter() - built
-    policy_s, began = 0.0, 0.0
-    for step in range(warmup + steps):
-        if step == warmup:  # the timed part starts
-            synchronize()
-            for key in envs.timings:
-                envs.timings[key] = 0
-            policy_s, began = 0.0, time.perf_counter()
-        started = time.perf_counter()
-        masks = torch.as_tensor(np.stack(envs.call("action_masks")), device=device)
-        obs = {key: torch.as_tensor(value, device=device) for key, value in observation.items()}
-        with torch.no_grad():
-            lateral, longitudinal = policy.act(obs, masks)
-        action = torch.stack([lateral, longitudinal], 1).cpu().numpy()
-        policy_s += time.perf_counter() - started
-        observation, *_ = envs.step(action)
-    wall = time.perf_counter() - began
-    timings = dict(envs.timings)
-    # the batched render call alone, over the views of the envs' current states
+    loops = []
+    for view_lod in view_lods:
+        envs.use_view_lod(view_lod)
+        renderer_built = time.perf_counter()
+        envs.renderer_for(envs.view_jobs()[0][0])  # its level of detail built before the clock runs
+        renderer_s = time.perf_counter() - renderer_built
+        policy_s, began = 0.0, 0.0
+        for step in range(warmup + steps):
+            if step == warmup:  # the timed part starts
+                synchronize()
+                for key in envs.timings:
+                    envs.timings[key] = 0
+                policy_s, began = 0.0, time.perf_counter()
+            started = time.perf_counter()
+            masks = torch.as_tensor(np.stack(envs.call("action_masks")), device=device)
+            obs = {key: torch.as_tensor(value, device=device) for key, value in observation.items()}
+            with torch.no_grad():
+                lateral, longitudinal = policy.act(obs, masks)
+            action = torch.stack([lateral, longitudinal], 1).cpu().numpy()
+            policy_s += time.perf_counter() - started
+            observation, *_ = envs.step(action)
+        loops.append((view_lod, time.perf_counter() - began, dict(envs.timings), policy_s, renderer_s))
+    # the batched render call alone, over the views of the envs' current states, in each mode
     jobs = envs.view_jobs()
     views = [view for _, view in jobs]
-    renderer = envs.renderer_for(jobs[0][0])
-    render_alone_s, peak = render_alone(renderer, views, repeats)
-    extra = []
-    for width, height in render_sizes:
-        other = BatchedSplatRenderer(renderer.scene, width, height, config.env.camera_fov, envs.backend, tile_size)
-        seconds, other_peak = render_alone(other, views, repeats)
-        extra.append({"envs": num_envs, "image": f"{width}x{height}", "backend": envs.backend, "tile_size": tile_size,
-                      "render_only": True,
-                      "batched_render_frames_per_s": num_envs / seconds, "batched_render_ms": 1000 * seconds,
-                      "render_peak_gib": round(other_peak, 2)})
-    decisions = num_envs * steps
-    envs.close()
-    rest = wall - timings["simulation_s"] - timings["render_s"] - policy_s
-    return [{"envs": num_envs, "processes": processes, "image": f"{config.env.camera_width}x{config.env.camera_height}",
-             "backend": envs.backend, "tile_size": tile_size,
+    scene = scene_gaussians(jobs[0][0], "cuda" if envs.backend == "gsplat" else "cpu")
+    results = []
+    for view_lod, wall, timings, policy_s, renderer_s in loops:
+        envs.use_view_lod(view_lod)
+        renderer = envs.renderer_for(jobs[0][0])
+        counts = renderer.gaussians_per_view(views)
+        render_alone_s, peak = render_alone(renderer, views, repeats)
+        decisions = num_envs * steps
+        rest = wall - timings["simulation_s"] - timings["render_s"] - policy_s
+        results.append({
+            "envs": num_envs, "processes": processes, "image": f"{config.env.camera_width}x{config.env.camera_height}",
+            "backend": envs.backend, "tile_size": tile_size, "view_lod": view_lod,
             "timed_steps": steps, "env_steps_per_s": decisions / wall,
             "world_ticks_per_s": decisions * round(config.env.anchor_horizon * config.env.frame_rate) / wall,
             "share_simulation": timings["simulation_s"] / wall,
@@ -131,7 +135,19 @@ def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup:
             "share_rest": max(0.0, rest / wall), "render_calls_per_step": timings["render_calls"] / steps,
             "frames_per_step": timings["frames"] / steps,
             "batched_render_frames_per_s": num_envs / render_alone_s, "batched_render_ms": 1000 * render_alone_s,
-            "render_peak_gib": round(peak, 2), "setup_s": setup_s}, *extra]
+            "render_peak_gib": round(peak, 2), "gaussians_per_view_mean": float(np.mean(counts)),
+            "gaussians_per_view_max": int(max(counts)), "setup_s": setup_s, "renderer_setup_s": renderer_s})
+        for width, height in render_sizes:
+            other = BatchedSplatRenderer(scene, width, height, config.env.camera_fov, envs.backend, tile_size,
+                                         view_lod=view_lod)
+            seconds, other_peak = render_alone(other, views, repeats)
+            results.append({"envs": num_envs, "image": f"{width}x{height}", "backend": envs.backend,
+                            "tile_size": tile_size, "view_lod": view_lod, "render_only": True,
+                            "batched_render_frames_per_s": num_envs / seconds, "batched_render_ms": 1000 * seconds,
+                            "render_peak_gib": round(other_peak, 2),
+                            "gaussians_per_view_mean": float(np.mean(other.gaussians_per_view(views)))})
+    envs.close()
+    return results
 
 
 def main() -> None:
@@ -148,6 +164,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--render-repeats", type=int, default=10)
     parser.add_argument("--backend", default="auto", choices=["auto", "gsplat", "cpu"])
+    parser.add_argument("--view-lod", nargs="+", default=["off", "on"], choices=["off", "on"],
+                        help="per-view level of detail of the background (scene.view_lod), each mode in turn")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = load_rl_config(args.config) if args.config else None
@@ -160,7 +178,7 @@ def main() -> None:
             for processes in args.processes:
                 try:
                     results = measure(config, count, processes, args.steps, args.warmup, args.render_repeats, args.backend,
-                                      render_sizes, args.tile_size)
+                                      render_sizes, args.tile_size, [mode == "on" for mode in args.view_lod])
                 except torch.cuda.OutOfMemoryError as error:
                     results = [{"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}]
                     torch.cuda.empty_cache()

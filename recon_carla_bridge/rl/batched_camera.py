@@ -219,15 +219,17 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
     """Camera-observation envs (same-step autoreset) whose images render in one batch per scene; see the module."""
 
     def __init__(self, recipes: Sequence[EnvRecipe], backend: str = "auto", processes: int = 0, copy: bool = True,
-                 tile_size: int = 16) -> None:
+                 tile_size: int = 16, view_lod: bool = False) -> None:
         """One env per (config, split, seed); worlds in this process (`processes=0`) or spread over that many worker
-        processes; rendering with `backend` (as `recon.render.choose_backend`) in gsplat tiles of `tile_size`."""
+        processes; rendering with `backend` (as `recon.render.choose_backend`) in gsplat tiles of `tile_size`;
+        `view_lod`: each camera draws the background at a level of detail of its own (`scene.view_lod`: fewer
+        Gaussians per view, images within 28 dB+ of the full scene, no longer byte-equal to the FrontCamera's)."""
         from recon_carla_bridge.recon.render import choose_backend
 
         if not recipes:
             raise InputError("batched camera vector: no envs")
         super().__init__()
-        self.backend, self.copy, self.tile_size = choose_backend(backend), copy, tile_size
+        self.backend, self.copy, self.tile_size, self.view_lod = choose_backend(backend), copy, tile_size, view_lod
         self.num_envs = len(recipes)
         if processes > 0:
             threads = recipes[0][0].train.threads
@@ -339,8 +341,15 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
         if scene_file not in self._renderers:
             width, height, fov = self.camera_size
             gaussians = scene_gaussians(scene_file, "cuda" if self.backend == "gsplat" else "cpu")
-            self._renderers[scene_file] = BatchedSplatRenderer(gaussians, width, height, fov, self.backend, self.tile_size)
+            self._renderers[scene_file] = BatchedSplatRenderer(gaussians, width, height, fov, self.backend, self.tile_size,
+                                                               view_lod=self.view_lod)
         return self._renderers[scene_file]
+
+    def use_view_lod(self, enabled: bool) -> None:
+        """Render from now on with (or without) per-view levels of detail (see `__init__`'s `view_lod`)."""
+        if bool(enabled) != self.view_lod:
+            self.view_lod = bool(enabled)
+            self._renderers.clear()
 
     def _parts(self) -> list[range]:
         bounds = np.cumsum([0, *self._sizes])
@@ -366,9 +375,10 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
 
 def batched_camera_vector_env(config: RLConfig, num_envs: int, split: str = "train", seed: int = 0,
                               indices: list[int] | None = None, backend: str = "auto",
-                              processes: int = 0, tile_size: int = 16) -> BatchedCameraVectorEnv:
+                              processes: int = 0, tile_size: int = 16, view_lod: bool = False) -> BatchedCameraVectorEnv:
     """`num_envs` camera-observation envs (env i seeded `seed + i`, or the envs `indices` of a larger set) whose
-    templates are all reconstructed scenes (InputError naming those that are not); worlds in `processes` workers."""
+    templates are all reconstructed scenes (InputError naming those that are not); worlds in `processes` workers;
+    `view_lod` as `BatchedCameraVectorEnv`'s."""
     from recon_carla_bridge.scene.scene_world import is_scene
 
     towns = [t.name or t.scene for t in config.env.templates if not is_scene(t.scene)]
@@ -376,4 +386,4 @@ def batched_camera_vector_env(config: RLConfig, num_envs: int, split: str = "tra
         raise InputError(f"env.templates: batched camera rendering needs reconstructed scenes; not one: {', '.join(towns)}")
     chosen = list(range(num_envs)) if indices is None else list(indices)
     return BatchedCameraVectorEnv([(config, split, seed + i) for i in chosen], backend=backend, processes=processes,
-                                  tile_size=tile_size)
+                                  tile_size=tile_size, view_lod=view_lod)

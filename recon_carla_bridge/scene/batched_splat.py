@@ -21,7 +21,8 @@ from recon_carla_bridge.recon.camera import CameraBatch, carla_to_opencv_world_f
 from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet, eval_sh, place_gaussians
 from recon_carla_bridge.recon.render import choose_backend, finish, ground_plane
 from recon_carla_bridge.recon.transfer import to_device
-from recon_carla_bridge.scene.view_lod import PIXEL_SHARE, BackgroundSelection, ViewLod, cached_view_lod
+from recon_carla_bridge.scene.view_lod import (PIXEL_SHARE, ActorLevels, BackgroundSelection, ViewLod,
+                                               cached_actor_levels, cached_view_lod)
 
 if TYPE_CHECKING:  # pragma: no cover
     from recon_carla_bridge.recon.gaussians import GaussianScene
@@ -62,7 +63,7 @@ class BatchedSplatRenderer:
         if (self.device.type == "cuda") != (self.backend == "gsplat"):
             raise InputError(f"BatchedSplatRenderer: backend {self.backend} needs the scene on "
                              f"{'CUDA' if self.backend == 'gsplat' else 'the CPU'}, it is on {self.device}")
-        voxel = None
+        voxel, source = None, scene
         if self.backend == "cpu" or view_lod:  # the level of detail the world's low-resolution CPU cameras render
             from recon_carla_bridge.scene.splat_lod import cached_level, focal_of, level_for
 
@@ -79,18 +80,29 @@ class BatchedSplatRenderer:
         background = scene.background
         self._background_activated = (torch.exp(background.log_scales), torch.sigmoid(background.opacity_logits))
         self.view_lod: ViewLod | None = None
+        self.actor_levels: ActorLevels | None
         if view_lod:
             self.pixel_share = PIXEL_SHARE if pixel_share is None else float(pixel_share)
             self.view_lod = cached_view_lod(background, self._all_slots[:background.count], voxel)
             pool = self.view_lod.pool
             self._pool_activated = (torch.exp(pool.log_scales), torch.sigmoid(pool.opacity_logits))
+            self.actor_levels = cached_actor_levels(scene, source, self.view_lod.voxels)
+            self._pack, self._actor_slots = self.actor_levels.pack, self.actor_levels.slots
+            self._starts, self._sizes = self.actor_levels.starts, self.actor_levels.sizes
+        else:
+            self.actor_levels = None
+            self._actor_slots = self._all_slots[background.count:]
+            offsets = np.asarray(self._offsets, dtype=np.int64)
+            self._starts, self._sizes = offsets[None, :-1], np.diff(offsets)[None]  # [levels, tracks]: one level
 
     # ---- composition ------------------------------------------------------------------------------------------
-    def compose(self, views: Sequence[CameraView]) -> ActorBatch:
+    def compose(self, views: Sequence[CameraView], cameras: CameraBatch | None = None) -> ActorBatch:
         """Every view's actors at their poses (see `ActorBatch`); an unknown track id or a non-finite pose is an
         InputError naming the view. A view's rows are `compose_instances`' without its transparent ones (the
         actors not drawn), which no rasterizer draws: each drawn track's Gaussians in `actor_pack` order, then the
-        further instances of a track in the order given."""
+        further instances of a track in the order given. With per-view levels (`view_lod`) and the views'
+        `cameras`, a vehicle outside a camera's frustum is left out and the others drawn at their levels
+        (`view_lod.ActorLevels`)."""
         instances: list[tuple[int, int, np.ndarray]] = []  # (view, track index, pose) in every view's row order
         for b, view in enumerate(views):
             first: dict[int, np.ndarray] = {}
@@ -108,10 +120,19 @@ class BatchedSplatRenderer:
                     first[k] = pose
             instances.extend((b, k, first[k]) for k in sorted(first))
             instances.extend((b, k, pose) for k, pose in further)
-        offsets = np.asarray(self._offsets, dtype=np.int64)
         view_of = np.array([b for b, _, _ in instances], dtype=np.int64)
         track_of = np.array([k for _, k, _ in instances], dtype=np.int64)
-        sizes = offsets[track_of + 1] - offsets[track_of]
+        level_of = np.zeros(len(instances), dtype=np.int64)
+        if self.actor_levels is not None and cameras is not None and instances:
+            poses = np.stack([pose for _, _, pose in instances]).astype(np.float64)
+            world_from_camera = cameras.world_from_camera.detach().cpu().double().numpy()[view_of]
+            K = cameras.K.detach().cpu().double().numpy()[view_of]
+            level_of = self.actor_levels.levels(track_of, poses, world_from_camera, K, self.width, self.height,
+                                                self.pixel_share)
+            kept = np.flatnonzero(level_of >= 0)
+            instances = [instances[i] for i in kept]
+            view_of, track_of, level_of = view_of[kept], track_of[kept], level_of[kept]
+        sizes = self._sizes[level_of, track_of]
         lengths = np.bincount(view_of, weights=sizes, minlength=len(views)).astype(np.int64)
         rows = int(max(lengths.max(initial=0), 1))
         # where each instance's rows start in the padded [B, R] layout: its view's row, after the view's earlier ones
@@ -120,7 +141,7 @@ class BatchedSplatRenderer:
         within = before - before[firsts[view_of]] if len(instances) else before
         device = self.device
         table = np.stack([pose for _, _, pose in instances] + [np.eye(4, dtype=np.float32)])  # + the padding's pose
-        per_instance = np.stack([view_of * rows + within, offsets[track_of], sizes]) if len(instances) else \
+        per_instance = np.stack([view_of * rows + within, self._starts[level_of, track_of], sizes]) if len(instances) else \
             np.zeros((3, 0), dtype=np.int64)
         table_t = to_device(torch.from_numpy(table), device)
         dest_start, source_start, size_t = to_device(torch.from_numpy(per_instance), device)
@@ -135,7 +156,7 @@ class BatchedSplatRenderer:
         hidden = owner == len(instances)
         opacity = torch.where(hidden, torch.full_like(placed.opacity_logits, HIDDEN_OPACITY_LOGIT), placed.opacity_logits)
         placed = GaussianSet(placed.means, placed.quats, placed.log_scales, opacity, placed.sh, placed.semantic)
-        slots = self._all_slots[self.scene.background.count + row_index]
+        slots = self._actor_slots[row_index]
         return ActorBatch(placed, slots, rows, [int(n) for n in lengths])
 
     def cameras(self, views: Sequence[CameraView]) -> CameraBatch:
@@ -152,8 +173,8 @@ class BatchedSplatRenderer:
         """`render`'s images as a (B, H, W, 3) uint8 tensor on the renderer's device."""
         if not views:
             return torch.zeros((0, self.height, self.width, 3), dtype=torch.uint8)
-        actors = self.compose(views)
         cameras = self.cameras(views)
+        actors = self.compose(views, cameras)
         with torch.no_grad():
             selection = None if self.view_lod is None else self.view_lod.select(cameras, self.pixel_share)
             if self.backend == "gsplat":
@@ -168,10 +189,11 @@ class BatchedSplatRenderer:
     def gaussians_per_view(self, views: Sequence[CameraView]) -> list[int]:
         """How many Gaussians each view's set holds (background rows drawn for it and its actors' rows; padding not
         counted)."""
-        actors = self.compose(views)
+        cameras = self.cameras(views)
+        actors = self.compose(views, cameras)
         if self.view_lod is None:
             return [self.scene.background.count + n for n in actors.lengths]
-        selection = self.view_lod.select(self.cameras(views), self.pixel_share)
+        selection = self.view_lod.select(cameras, self.pixel_share)
         return [n + m for n, m in zip(selection.lengths, actors.lengths)]
 
     def _rasterize_cpu(self, actors: ActorBatch, cameras: CameraBatch,

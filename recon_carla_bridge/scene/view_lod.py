@@ -18,6 +18,7 @@ view do not depend on the other views of its batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +26,10 @@ import torch
 from recon_carla_bridge.recon.camera import CameraBatch
 from recon_carla_bridge.recon.gaussians import HIDDEN_OPACITY_LOGIT, GaussianSet
 from recon_carla_bridge.scene.splat_lod import merge_voxels
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recon_carla_bridge.recon.gaussians import GaussianScene
+    from recon_carla_bridge.recon.semantics import SemanticPalette
 
 CELL_M = 4.0  # side of a cell (ground plane, world x and y)
 COARSE_VOXELS_M = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # the coarser levels (those finer than level 0's voxel are skipped)
@@ -140,11 +145,7 @@ class ViewLod:
                                for i in range(8)], dim=1)  # [cells, 8, 3]
         # camera-frame corners: R^T (corner - centre), [B, cells, 8, 3]
         local = torch.einsum("bji,bckj->bcki", rotation, corners[None] - centre[:, None, None, :])
-        x, y, z = local[..., 0], local[..., 1], local[..., 2]
-        fx, fy, cx, cy = (K[:, 0, 0, None, None], K[:, 1, 1, None, None], K[:, 0, 2, None, None], K[:, 1, 2, None, None])
-        width, height, m = float(cameras.width), float(cameras.height), MARGIN_PX
-        outside = ((z <= 0).all(-1) | (fx * x - (width - cx + m) * z > 0).all(-1) | (fx * x + (cx + m) * z < 0).all(-1)
-                   | (fy * y - (height - cy + m) * z > 0).all(-1) | (fy * y + (cy + m) * z < 0).all(-1))
+        outside = outside_frustum(local, K[:, None], cameras.width, cameras.height)
         nearest = torch.maximum(torch.maximum(self.cell_low[None] - centre[:, None], centre[:, None] - self.cell_high[None]),
                                 torch.zeros((), device=device))
         distance = nearest.norm(dim=-1)  # [B, cells]
@@ -178,6 +179,75 @@ class ViewLod:
         return BackgroundSelection(index.reshape(count, rows), [int(n) for n in lengths.tolist()])
 
 
+def outside_frustum(local_corners: torch.Tensor, K: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """[...] bool: boxes whose 8 corners (camera frame, OpenCV axes, [..., 8, 3]) all lie behind the camera or beyond
+    one side of the image widened by `MARGIN_PX` (intrinsics `K` [..., 3, 3], broadcast against the boxes)."""
+    x, y, z = local_corners[..., 0], local_corners[..., 1], local_corners[..., 2]
+    fx, fy, cx, cy = K[..., 0, 0, None], K[..., 1, 1, None], K[..., 0, 2, None], K[..., 1, 2, None]
+    w, h, m = float(width), float(height), MARGIN_PX
+    return ((z <= 0).all(-1) | (fx * x - (w - cx + m) * z > 0).all(-1) | (fx * x + (cx + m) * z < 0).all(-1)
+            | (fy * y - (h - cy + m) * z > 0).all(-1) | (fy * y + (cy + m) * z < 0).all(-1))
+
+
+class ActorLevels:
+    """Every actor of a scene (box frame) at the levels of a `ViewLod` ladder, and each drawn vehicle's level: culled
+    when its box lies outside the camera's frustum, else the coarsest level whose voxel spans at most `pixel_share`
+    of a pixel at the box's nearest point (the background cells' rule)."""
+
+    def __init__(self, pack: GaussianSet, offsets: Sequence[int], sources: Sequence[GaussianSet],
+                 voxels: tuple[float, ...], palette: "SemanticPalette") -> None:
+        """`pack`, `offsets`: level 0 (`GaussianScene.actor_pack` and `actor_offsets` of the renderer's scene);
+        `sources`: each actor's Gaussians (box frame, `actor_pack` order) that the coarser `voxels[1:]` merge."""
+        device = pack.means.device
+        tracks = len(sources)
+        self.voxels = voxels
+        sets, starts, sizes = [pack.to("cpu")], [list(offsets[:-1])], [list(np.diff(offsets))]
+        offset = pack.count
+        for voxel in voxels[1:]:
+            merged = [merge_voxels(source.to("cpu"), voxel) for source in sources]
+            starts.append(list(offset + np.cumsum([0, *[m.count for m in merged[:-1]]])) if merged else [])
+            sizes.append([m.count for m in merged])
+            offset += sum(m.count for m in merged)
+            sets.extend(merged)
+        whole = GaussianSet.concat(sets)
+        self.pack = whole.to(device)  # every level's actors, level-major
+        self.slots = palette.slots_of(whole.semantic).to(device)
+        self.starts = np.asarray(starts, dtype=np.int64).reshape(len(voxels), tracks)  # [L, T]
+        self.sizes = np.asarray(sizes, dtype=np.int64).reshape(len(voxels), tracks)
+        low, high = np.full((tracks, 3), np.inf), np.full((tracks, 3), -np.inf)
+        for level in range(len(voxels)):
+            for k in range(tracks):
+                rows = slice(int(self.starts[level, k]), int(self.starts[level, k] + self.sizes[level, k]))
+                if self.sizes[level, k] == 0:
+                    continue
+                means = whole.means[rows].double().numpy()
+                reach = EXTENT_SIGMA * np.exp(whole.log_scales[rows].double().numpy()).max(axis=1)
+                low[k] = np.minimum(low[k], (means - reach[:, None]).min(axis=0))
+                high[k] = np.maximum(high[k], (means + reach[:, None]).max(axis=0))
+        self.box_low, self.box_high = low, high  # [T, 3] each actor's reach in its box frame, every level
+
+    def levels(self, tracks: np.ndarray, poses: np.ndarray, world_from_camera: np.ndarray, K: np.ndarray,
+               width: int, height: int, pixel_share: float = PIXEL_SHARE) -> np.ndarray:
+        """[I] int64: the level of each vehicle (track index `tracks` [I], world_from_box `poses` [I, 4, 4], seen by
+        the camera `world_from_camera` [I, 4, 4] OpenCV axes with intrinsics `K` [I, 3, 3]), -1 where culled."""
+        if len(tracks) == 0:
+            return np.zeros(0, dtype=np.int64)
+        low, high = self.box_low[tracks], self.box_high[tracks]  # [I, 3]
+        empty = ~np.isfinite(low).all(axis=1)
+        low, high = np.where(empty[:, None], 0.0, low), np.where(empty[:, None], 0.0, high)
+        bits = np.array([[(i >> axis) & 1 for axis in range(3)] for i in range(8)], dtype=bool)  # [8, 3]
+        corners = np.where(bits[None], high[:, None], low[:, None])  # [I, 8, 3] box frame
+        world = np.einsum("iab,ikb->ika", poses[:, :3, :3], corners) + poses[:, None, :3, 3]
+        rotation, centre = world_from_camera[:, :3, :3], world_from_camera[:, :3, 3]
+        local = np.einsum("iba,ikb->ika", rotation, world - centre[:, None])
+        outside = outside_frustum(torch.from_numpy(local), torch.from_numpy(K), width, height).numpy() | empty
+        in_box = np.einsum("iba,ib->ia", poses[:, :3, :3], centre - poses[:, :3, 3])  # the camera in each box frame
+        distance = np.linalg.norm(np.maximum(np.maximum(low - in_box, in_box - high), 0.0), axis=1)
+        allowed = pixel_share * distance / np.maximum(K[:, 0, 0], K[:, 1, 1])
+        level = (np.asarray(self.voxels[1:])[None] <= allowed[:, None]).sum(axis=1)
+        return np.where(outside, -1, level).astype(np.int64)
+
+
 def _slots_of(merged: GaussianSet, source: GaussianSet, source_slots: torch.Tensor) -> torch.Tensor:
     """Palette slots of merged Gaussians: the slot of a source Gaussian of the same semantic tag (slots follow tags)."""
     table = {int(tag): int(slot) for tag, slot in zip(source.semantic.tolist(), source_slots.tolist())}
@@ -198,4 +268,22 @@ def cached_view_lod(background: GaussianSet, slots: torch.Tensor, base_voxel: fl
             _CACHE.pop(next(iter(_CACHE)))
         held = (background, ViewLod(background, slots, base_voxel))
         _CACHE[key] = held
+    return held[1]
+
+
+_ACTOR_CACHE: dict[tuple[int, tuple[float, ...]], tuple[object, ActorLevels]] = {}
+
+
+def cached_actor_levels(scene: "GaussianScene", source: "GaussianScene", voxels: tuple[float, ...]) -> ActorLevels:
+    """`ActorLevels` of `scene` (level 0: its actor pack) with the coarser `voxels[1:]` merged from `source`'s actors
+    (the unmerged scene), built once per scene object and ladder."""
+    key = (id(scene), tuple(voxels))
+    held = _ACTOR_CACHE.get(key)
+    if held is None or held[0] is not scene:
+        if len(_ACTOR_CACHE) >= MAX_CACHED:
+            _ACTOR_CACHE.pop(next(iter(_ACTOR_CACHE)))
+        pack, _, ids = scene.actor_pack
+        palette = scene.semantic_slots[0]
+        held = (scene, ActorLevels(pack, scene.actor_offsets, [source.actors[i].gaussians for i in ids], voxels, palette))
+        _ACTOR_CACHE[key] = held
     return held[1]
