@@ -80,20 +80,21 @@ def render_alone(renderer: BatchedSplatRenderer, views: list, repeats: int) -> t
 
 
 def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup: int, repeats: int, backend: str,
-            render_sizes: list[tuple[int, int]], tile_size: int, view_lods: list[bool]) -> list[dict]:
-    """One setting: per view-LOD mode (`view_lods`, each in turn over the same vector of envs, which keep stepping),
-    the vector loop's env steps/s and shares; then per mode the batched render call's frames/s over one and the same
-    set of views (at the loop's image size, then at each of `render_sizes`) and the Gaussians per view."""
+            render_sizes: list[tuple[int, int]], tile_size: int, modes: list[tuple[bool, int]]) -> list[dict]:
+    """One setting: per mode (view_lod, pipeline_chunks) in turn over the same vector of envs (which keep stepping),
+    the vector loop's env steps/s and shares; then per view-LOD mode the batched render call's frames/s over one
+    and the same set of views (at the loop's image size, then at each of `render_sizes`) and the Gaussians per view."""
     built = time.perf_counter()
     envs = batched_camera_vector_env(config, num_envs, seed=0, backend=backend, processes=processes, tile_size=tile_size,
-                                     view_lod=view_lods[0])
+                                     view_lod=modes[0][0])
     device = torch.device("cuda" if envs.backend == "gsplat" else "cpu")
     policy = policy_for(interface_of(ReconDrivingEnv(config)), config.train.hidden).to(device)
     observation, _ = envs.reset(seed=0)
     setup_s = time.perf_counter() - built
     loops = []
-    for view_lod in view_lods:
+    for view_lod, chunks in modes:
         envs.use_view_lod(view_lod)
+        envs.pipeline_chunks = chunks
         renderer_built = time.perf_counter()
         envs.renderer_for(envs.view_jobs()[0][0])  # its level of detail built before the clock runs
         renderer_s = time.perf_counter() - renderer_built
@@ -112,22 +113,24 @@ def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup:
             action = torch.stack([lateral, longitudinal], 1).cpu().numpy()
             policy_s += time.perf_counter() - started
             observation, *_ = envs.step(action)
-        loops.append((view_lod, time.perf_counter() - began, dict(envs.timings), policy_s, renderer_s))
+        loops.append((view_lod, chunks, time.perf_counter() - began, dict(envs.timings), policy_s, renderer_s))
     # the batched render call alone, over the views of the envs' current states, in each mode
     jobs = envs.view_jobs()
     views = [view for _, view in jobs]
     scene = scene_gaussians(jobs[0][0], "cuda" if envs.backend == "gsplat" else "cpu")
-    results = []
-    for view_lod, wall, timings, policy_s, renderer_s in loops:
+    results, alone = [], {}
+    for view_lod, chunks, wall, timings, policy_s, renderer_s in loops:
         envs.use_view_lod(view_lod)
         renderer = envs.renderer_for(jobs[0][0])
-        counts = renderer.gaussians_per_view(views)
-        render_alone_s, peak = render_alone(renderer, views, repeats)
+        fresh = view_lod not in alone
+        if fresh:
+            alone[view_lod] = (renderer.gaussians_per_view(views), *render_alone(renderer, views, repeats))
+        counts, render_alone_s, peak = alone[view_lod]
         decisions = num_envs * steps
         rest = wall - timings["simulation_s"] - timings["render_s"] - policy_s
         results.append({
             "envs": num_envs, "processes": processes, "image": f"{config.env.camera_width}x{config.env.camera_height}",
-            "backend": envs.backend, "tile_size": tile_size, "view_lod": view_lod,
+            "backend": envs.backend, "tile_size": tile_size, "view_lod": view_lod, "pipeline_chunks": chunks,
             "timed_steps": steps, "env_steps_per_s": decisions / wall,
             "world_ticks_per_s": decisions * round(config.env.anchor_horizon * config.env.frame_rate) / wall,
             "share_simulation": timings["simulation_s"] / wall,
@@ -137,7 +140,7 @@ def measure(config: RLConfig, num_envs: int, processes: int, steps: int, warmup:
             "batched_render_frames_per_s": num_envs / render_alone_s, "batched_render_ms": 1000 * render_alone_s,
             "render_peak_gib": round(peak, 2), "gaussians_per_view_mean": float(np.mean(counts)),
             "gaussians_per_view_max": int(max(counts)), "setup_s": setup_s, "renderer_setup_s": renderer_s})
-        for width, height in render_sizes:
+        for width, height in render_sizes if fresh else []:
             other = BatchedSplatRenderer(scene, width, height, config.env.camera_fov, envs.backend, tile_size,
                                          view_lod=view_lod)
             seconds, other_peak = render_alone(other, views, repeats)
@@ -165,7 +168,9 @@ def main() -> None:
     parser.add_argument("--render-repeats", type=int, default=10)
     parser.add_argument("--backend", default="auto", choices=["auto", "gsplat", "cpu"])
     parser.add_argument("--view-lod", nargs="+", default=["off", "on"], choices=["off", "on"],
-                        help="per-view level of detail of the background (scene.view_lod), each mode in turn")
+                        help="per-view level of detail (scene.view_lod), each mode in turn")
+    parser.add_argument("--pipeline-chunks", type=int, nargs="+", default=[1],
+                        help="render batches per step, each while the workers step the next (1: one batch)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     base = load_rl_config(args.config) if args.config else None
@@ -178,7 +183,8 @@ def main() -> None:
             for processes in args.processes:
                 try:
                     results = measure(config, count, processes, args.steps, args.warmup, args.render_repeats, args.backend,
-                                      render_sizes, args.tile_size, [mode == "on" for mode in args.view_lod])
+                                      render_sizes, args.tile_size,
+                                      [(lod == "on", chunks) for lod in args.view_lod for chunks in args.pipeline_chunks])
                 except torch.cuda.OutOfMemoryError as error:
                     results = [{"envs": count, "image": size, "error": f"out of GPU memory: {error}"[:200]}]
                     torch.cuda.empty_cache()

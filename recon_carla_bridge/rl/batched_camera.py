@@ -21,7 +21,7 @@ import multiprocessing
 import time
 import traceback
 from copy import deepcopy
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -75,6 +75,19 @@ def scene_gaussians(scene_file: str, device: str) -> Any:
     return prepared_gaussians(scene_file, stat.st_mtime_ns, stat.st_size, device)
 
 
+def step_env(env: ReconDrivingEnv, action: Any) -> tuple:
+    """(observation less the camera, reward, terminated, truncated, info, final, view job) of one env step, where
+    `final` is (final observation, final info, its view job) when the episode ended and the env was reset, else None."""
+    observation, reward, terminated, truncated, info = env.step(action)
+    observation.pop("camera", None)
+    final = None
+    if terminated or truncated:
+        final = (observation, info, view_job(env))
+        observation, info = env.reset()
+        observation.pop("camera", None)
+    return observation, float(reward), bool(terminated), bool(truncated), info, final, view_job(env)
+
+
 class EnvShare:
     """Envs of the vector that step in one process; their results carry camera views instead of images."""
 
@@ -101,17 +114,13 @@ class EnvShare:
     def step(self, actions: list[Any]) -> list[tuple]:
         """Per env: (observation, reward, terminated, truncated, info, final, view job), where `final` is (final
         observation, final info, its view job) when the episode ended and the env was reset, else None."""
-        results = []
-        for env, action in zip(self.envs, actions):
-            observation, reward, terminated, truncated, info = env.step(action)
-            observation.pop("camera", None)
-            final = None
-            if terminated or truncated:
-                final = (observation, info, view_job(env))
-                observation, info = env.reset()
-                observation.pop("camera", None)
-            results.append((observation, float(reward), bool(terminated), bool(truncated), info, final, view_job(env)))
-        return results
+        return [step_env(env, action) for env, action in zip(self.envs, actions)]
+
+    def step_chunks(self, actions: list[Any], chunks: int) -> Iterator[list[tuple]]:
+        """`step` of the envs in `chunks` consecutive parts (`np.array_split`, some maybe empty), each part's results
+        as soon as they are there (the caller renders one part while the next steps)."""
+        for part in np.array_split(np.arange(len(self.envs)), chunks):
+            yield [step_env(self.envs[i], actions[i]) for i in part]
 
     def views(self) -> list[ViewJob]:
         """Every env's view job now."""
@@ -152,6 +161,13 @@ def _serve(pipe: Any, recipes: Sequence[EnvRecipe], threads: int) -> None:
             share.close()
             pipe.send(("ok", None))
             return
+        if method == "step_chunks":  # one answer per chunk, each sent as soon as it is there
+            try:
+                for part in share.step_chunks(*args):
+                    pipe.send(("ok", part))
+            except Exception:  # noqa: BLE001
+                pipe.send(("error", traceback.format_exc()))
+            continue
         try:
             pipe.send(("ok", getattr(share, method)(*args)))
         except Exception:  # noqa: BLE001
@@ -200,15 +216,16 @@ class LocalShare:
     def __init__(self, recipes: Sequence[EnvRecipe]) -> None:
         """Build the envs here."""
         self.share = EnvShare(recipes)
-        self._answer: Any = None
+        self._answers: list[Any] = []
 
     def send(self, method: str, *args: Any) -> None:
-        """Run `EnvShare.method(*args)` now."""
-        self._answer = getattr(self.share, method)(*args)
+        """Run `EnvShare.method(*args)` now (every chunk of `step_chunks`)."""
+        answer = getattr(self.share, method)(*args)
+        self._answers = list(answer) if method == "step_chunks" else [answer]
 
     def result(self) -> Any:
-        """Its answer."""
-        return self._answer
+        """The next answer (`step_chunks`: the next chunk's)."""
+        return self._answers.pop(0)
 
     def close(self) -> None:
         """Close the envs."""
@@ -219,17 +236,20 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
     """Camera-observation envs (same-step autoreset) whose images render in one batch per scene; see the module."""
 
     def __init__(self, recipes: Sequence[EnvRecipe], backend: str = "auto", processes: int = 0, copy: bool = True,
-                 tile_size: int = 16, view_lod: bool = False) -> None:
+                 tile_size: int = 16, view_lod: bool = False, pipeline_chunks: int = 1) -> None:
         """One env per (config, split, seed); worlds in this process (`processes=0`) or spread over that many worker
         processes; rendering with `backend` (as `recon.render.choose_backend`) in gsplat tiles of `tile_size`;
         `view_lod`: each camera draws the background at a level of detail of its own (`scene.view_lod`: fewer
-        Gaussians per view, images within 28 dB+ of the full scene, no longer byte-equal to the FrontCamera's)."""
+        Gaussians per view, images within 28 dB+ of the full scene, no longer byte-equal to the FrontCamera's);
+        `pipeline_chunks` > 1: `step` renders in that many batches, each while the workers step the next (see
+        `step`; with `processes=0` nothing overlaps)."""
         from recon_carla_bridge.recon.render import choose_backend
 
         if not recipes:
             raise InputError("batched camera vector: no envs")
         super().__init__()
         self.backend, self.copy, self.tile_size, self.view_lod = choose_backend(backend), copy, tile_size, view_lod
+        self.pipeline_chunks = pipeline_chunks
         self.num_envs = len(recipes)
         if processes > 0:
             threads = recipes[0][0].train.threads
@@ -285,29 +305,45 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
 
     def step(self, actions: Any) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every env; an ended episode's final observation goes to info['final_obs'] and the env resets at once
-        (same-step autoreset); then every camera image of this step (final ones too) renders in one batch."""
+        (same-step autoreset); then every camera image of this step (final ones too) renders in one batch, or, with
+        `pipeline_chunks` > 1, in one batch per chunk while the worker processes step the next chunk (the same
+        results: a view's image does not depend on its batch)."""
         actions = list(iterate(self.action_space, actions))
+        chunks = max(1, int(self.pipeline_chunks))
         started = time.perf_counter()
         for share, part in zip(self._shares, self._parts()):
-            share.send("step", [actions[i] for i in part])
-        answers = [answer for share in self._shares for answer in share.result()]
-        self.timings["simulation_s"] += time.perf_counter() - started
+            if chunks == 1:
+                share.send("step", [actions[i] for i in part])
+            else:
+                share.send("step_chunks", [actions[i] for i in part], chunks)
+        answers: list[Any] = [None] * self.num_envs
+        images: list[np.ndarray] = [np.empty(0)] * self.num_envs
+        final_images: dict[int, np.ndarray] = {}
+        chunk_parts = [np.array_split(np.asarray(part), chunks) for part in self._parts()]
+        for chunk in range(chunks):
+            waited = time.perf_counter()
+            envs_here: list[int] = []
+            for share, parts in zip(self._shares, chunk_parts):
+                envs_here.extend(int(i) for i in parts[chunk])
+                for i, answer in zip(parts[chunk], share.result()):
+                    answers[int(i)] = answer
+            self.timings["simulation_s"] += time.perf_counter() - (started if chunk == 0 else waited)
+            ended = [i for i in envs_here if answers[i][5] is not None]
+            rendered = self._render([answers[i][6] for i in envs_here] + [answers[i][5][2] for i in ended])
+            for slot, i in enumerate(envs_here):
+                images[i] = rendered[slot]
+            for slot, i in enumerate(ended, start=len(envs_here)):
+                final_images[i] = rendered[slot]
         infos: dict[str, Any] = {}
-        jobs, finals = [], []
-        for i, (observation, reward, terminated, truncated, info, final, job) in enumerate(answers):
+        for i, (observation, reward, terminated, truncated, info, final, _) in enumerate(answers):
             self._env_obs[i], self._rewards[i] = observation, reward
             self._terminations[i], self._truncations[i] = terminated, truncated
             if final is not None:
-                final_obs, final_info, final_job = final
+                final_obs, final_info, _ = final
+                final_obs["camera"] = final_images[i]
                 infos = self._add_info(infos, {"final_obs": final_obs, "final_info": final_info}, i)
-                finals.append((final_obs, final_job))
             infos = self._add_info(infos, info, i)
-            jobs.append(job)
-        images = self._render(jobs + [job for _, job in finals])
-        for i in range(self.num_envs):
             self._env_obs[i]["camera"] = images[i]
-        for (final_obs, _), image in zip(finals, images[self.num_envs:]):
-            final_obs["camera"] = image
         self._observations = concatenate(self.single_observation_space, self._env_obs, self._observations)
         return ((deepcopy(self._observations) if self.copy else self._observations), np.copy(self._rewards),
                 np.copy(self._terminations), np.copy(self._truncations), infos)
@@ -375,10 +411,11 @@ class BatchedCameraVectorEnv(gym.vector.VectorEnv):
 
 def batched_camera_vector_env(config: RLConfig, num_envs: int, split: str = "train", seed: int = 0,
                               indices: list[int] | None = None, backend: str = "auto",
-                              processes: int = 0, tile_size: int = 16, view_lod: bool = False) -> BatchedCameraVectorEnv:
+                              processes: int = 0, tile_size: int = 16, view_lod: bool = False,
+                              pipeline_chunks: int = 1) -> BatchedCameraVectorEnv:
     """`num_envs` camera-observation envs (env i seeded `seed + i`, or the envs `indices` of a larger set) whose
     templates are all reconstructed scenes (InputError naming those that are not); worlds in `processes` workers;
-    `view_lod` as `BatchedCameraVectorEnv`'s."""
+    `view_lod` and `pipeline_chunks` as `BatchedCameraVectorEnv`'s."""
     from recon_carla_bridge.scene.scene_world import is_scene
 
     towns = [t.name or t.scene for t in config.env.templates if not is_scene(t.scene)]
@@ -386,4 +423,4 @@ def batched_camera_vector_env(config: RLConfig, num_envs: int, split: str = "tra
         raise InputError(f"env.templates: batched camera rendering needs reconstructed scenes; not one: {', '.join(towns)}")
     chosen = list(range(num_envs)) if indices is None else list(indices)
     return BatchedCameraVectorEnv([(config, split, seed + i) for i in chosen], backend=backend, processes=processes,
-                                  tile_size=tile_size, view_lod=view_lod)
+                                  tile_size=tile_size, view_lod=view_lod, pipeline_chunks=pipeline_chunks)

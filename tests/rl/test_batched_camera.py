@@ -164,3 +164,29 @@ def test_worlds_in_worker_processes_give_the_same_steps():
     finally:
         here.close()
         spread.close()
+
+
+def test_pipelined_chunks_give_the_same_steps_as_one_batch():
+    config = camera_config(max_steps=2)
+    recipes = [(config, "train", i) for i in range(3)]
+    plain = BatchedCameraVectorEnv(recipes, backend="cpu", view_lod=True)
+    piped = BatchedCameraVectorEnv(recipes, backend="cpu", processes=2, view_lod=True, pipeline_chunks=2)
+    try:
+        first_plain, _ = plain.reset(seed=5)
+        first_piped, _ = piped.reset(seed=5)
+        assert all(np.array_equal(first_plain[key], first_piped[key]) for key in first_plain)
+        ended = 0
+        for action in (np.array([[10, 20], [12, 25], [8, 30]]), np.array([[11, 20], [10, 22], [9, 28]])) * 2:
+            got_plain, reward_plain, term_plain, trunc_plain, info_plain = plain.step(action)
+            got_piped, reward_piped, term_piped, trunc_piped, info_piped = piped.step(action)
+            assert all(np.array_equal(got_plain[key], got_piped[key]) for key in got_plain)
+            np.testing.assert_array_equal(reward_plain, reward_piped)
+            np.testing.assert_array_equal(term_plain | trunc_plain, term_piped | trunc_piped)
+            for i in np.flatnonzero(info_plain.get("_final_obs", np.zeros(3, dtype=bool))):
+                ended += 1
+                np.testing.assert_array_equal(info_plain["final_obs"][i]["camera"], info_piped["final_obs"][i]["camera"])
+        assert ended >= 3  # episodes of 2 decisions: every env ended and reset within the steps above
+        assert piped.timings["render_calls"] == 1 + 2 * 4 and piped.timings["frames"] == plain.timings["frames"]
+    finally:
+        plain.close()
+        piped.close()

@@ -101,3 +101,20 @@ def test_a_views_image_does_not_depend_on_its_batch(street, renderers) -> None:
     for view, image in zip(views, together):
         np.testing.assert_array_equal(levels.render([view])[0], image)
     np.testing.assert_array_equal(levels.render(views[::-1])[::-1], together)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="gsplat's batched rasterization needs CUDA")
+def test_gsplat_levels_stay_close_and_do_not_depend_on_the_batch(street) -> None:
+    from recon_carla_bridge.rl.batched_camera import scene_gaussians
+
+    world, _, instances = street
+    scene = scene_gaussians(str(world.scene_bundle.scene_file.resolve()), "cuda")
+    full = BatchedSplatRenderer(scene, 64, 32, 90.0, "gsplat", tile_size=8)
+    levels = BatchedSplatRenderer(scene, 64, 32, 90.0, "gsplat", tile_size=8, view_lod=True)
+    views = [CameraView(carla_pose(x, yaw), instances) for x, yaw in POSES]
+    together, reference = levels.render(views), full.render(views)
+    scores = [float(psnr(torch.from_numpy(a).float() / 255.0, torch.from_numpy(b).float() / 255.0))
+              for a, b in zip(together, reference)]
+    assert min(scores) >= 28.0, scores
+    np.testing.assert_array_equal(np.concatenate([levels.render(views[:3]), levels.render(views[3:])]), together)
+    assert np.mean(levels.gaussians_per_view(views)) < 0.35 * np.mean(full.gaussians_per_view(views))
