@@ -2,11 +2,14 @@
 scene, one front camera each, all images of a step rendered in one call (one gsplat rasterization on CUDA, a loop of
 the CPU rasterizer otherwise). An env step is one decision (`anchor_horizon` × `frame_rate` = 5 world ticks).
 
-Per (N, image size) one JSON line: env steps/s of the whole loop (policy on the render device, vector step,
+Per (N, image size, mode) one JSON line: env steps/s of the whole loop (policy on the render device, vector step,
 rendering), the shares of wall time of simulation (the envs' steps and resets, their Python and the gathering of
 camera views included; with --processes, the wait for the worker processes), rendering and the policy; and frames/s
 of the batched render call alone (the same N views rendered again and again: composition of each world's actors,
-rasterization, sky, bytes to the host), with the GPU memory it peaked at.
+rasterization, sky, bytes to the host), with the GPU memory it peaked at and the Gaussians per view. A mode is
+(--view-lod off|on: each view draws the background and the vehicles at levels of detail of its own,
+`scene.view_lod`; --pipeline-chunks K: each step renders in K batches, each while the workers step the next); the
+modes run in turn over the same envs, so one run compares them (before/after) on one machine.
 The issue's goal: >= 2000 env steps/s with one camera per env on one GPU.
 
 CPU smoke test (a CI-like machine, a minute):
@@ -27,6 +30,13 @@ there (the run in docs/figures/gpu/rl_gpu_bench_kitti_0013_h100.txt):
     export PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 && \
     python3 bench/rl_gpu_bench.py --envs 1024 --processes 15 --tile-size 8 --sizes 64x32 --render-sizes 224x128 \
         --steps 6 --render-repeats 3
+Before/after per-view levels of detail and pipelining in one run (carry [".whl", ".devdata"]: the carla wheel
+repacked for python 3.12 as .devdata/carla312.tar.xz, gsplat as .whl/gsplat.tar.xz as above; ~6 min):
+    mkdir -p /tmp/site && tar xJf .devdata/carla312.tar.xz -C /tmp/site && tar xJf .whl/gsplat.tar.xz -C /tmp/site && \
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl && \
+    export PYTHONPATH=/tmp/site:$PWD TORCH_EXTENSIONS_DIR=/tmp/torch_ext MAX_JOBS=16 PYTHONUNBUFFERED=1 && \
+    python3 bench/rl_gpu_bench.py --envs 1024 --processes 15 --tile-size 8 --sizes 64x32 --render-sizes 224x128 \
+        --steps 6 --render-repeats 3 --view-lod off on --pipeline-chunks 1 4
 (gsplat builds its CUDA extension on the first call of a fresh machine, ~70 s; 15 worker processes take ~60 s to
 start and build their worlds.)
 """
