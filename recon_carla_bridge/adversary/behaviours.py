@@ -186,7 +186,7 @@ class DAAManoeuvre(AtomicBehavior):
         z = self._actor.get_location().z
         verdict = judge_draw(trajectory, reference, ego_s, frame.ego_speed,
                              on_road=lambda xy: on_drivable_lanes(wmap, xy, z), ego_half=half_extents(self._ego),
-                             adversary_half=half_extents(self._actor))
+                             adversary_half=half_extents(self._actor), until_rejected=True)
         if verdict.rejection:
             self.rejections[verdict.rejection] += 1
             self.last_rejection = "; ".join(verdict.infeasible) or verdict.rejection
