@@ -21,6 +21,7 @@ class ReferenceLine:
     _spline: CubicSpline = field(init=False, repr=False, compare=False)
     _dense_s: np.ndarray = field(init=False, repr=False, compare=False)
     _dense_xy: np.ndarray = field(init=False, repr=False, compare=False)
+    _last_frenet: list = field(init=False, repr=False, compare=False)  # [(x, y), (s, d)] of the last to_frenet
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points, dtype=float)
@@ -38,6 +39,7 @@ class ReferenceLine:
         object.__setattr__(self, "_spline", spline)
         object.__setattr__(self, "_dense_s", dense_s)
         object.__setattr__(self, "_dense_xy", spline(dense_s))
+        object.__setattr__(self, "_last_frenet", [None, None])
 
     @property
     def length(self) -> float:
@@ -46,7 +48,10 @@ class ReferenceLine:
 
     def heading(self, s: np.ndarray | float) -> np.ndarray:
         """Heading in rad at arc length s (clamped to the line)."""
-        tangent = self._spline(np.clip(s, 0.0, self.length), 1)
+        return self._heading_inside(np.clip(s, 0.0, self.length))
+
+    def _heading_inside(self, s: np.ndarray | float) -> np.ndarray:
+        tangent = self._spline(s, 1)
         return np.arctan2(tangent[..., 1], tangent[..., 0])
 
     def to_world(self, s: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -54,18 +59,28 @@ class ReferenceLine:
         s = np.asarray(s, dtype=float)
         d = np.asarray(d, dtype=float)
         inside = np.clip(s, 0.0, self.length)
-        heading = self.heading(inside)
-        tangent = np.stack([np.cos(heading), np.sin(heading)], axis=-1)
-        normal = np.stack([-np.sin(heading), np.cos(heading)], axis=-1)
+        heading = self._heading_inside(inside)
+        cos, sin = np.cos(heading), np.sin(heading)
+        tangent = np.stack([cos, sin], axis=-1)
+        normal = np.stack([-sin, cos], axis=-1)
         return self._spline(inside) + tangent * (s - inside)[..., None] + normal * d[..., None]
 
     def to_frenet(self, xy: np.ndarray) -> tuple[float, float]:
-        """(s, d) of a world point: its projection onto the line (to 0.25 m, refined on the segment)."""
+        """(s, d) of a world point: its projection onto the line (to 0.25 m, refined on the segment).
+
+        The last point asked about is remembered with its answer (a path is asked about the same pose several
+        times per decision)."""
         point = np.asarray(xy, dtype=float)[:2]
+        key = (float(point[0]), float(point[1]))
+        if self._last_frenet[0] == key:
+            return self._last_frenet[1]
         nearest = int(np.argmin(np.sum((self._dense_xy - point) ** 2, axis=1)))
         s0 = float(self._dense_s[nearest])
-        heading = float(self.heading(s0))
-        tangent = np.array([np.cos(heading), np.sin(heading)])
-        normal = np.array([-np.sin(heading), np.cos(heading)])
+        heading = float(self._heading_inside(s0))  # s0 is on the line: no clamping
+        cos, sin = np.cos(heading), np.sin(heading)
+        tangent = np.array([cos, sin])
+        normal = np.array([-sin, cos])
         delta = point - self._dense_xy[nearest]
-        return s0 + float(delta @ tangent), float(delta @ normal)
+        answer = (s0 + float(delta @ tangent), float(delta @ normal))
+        self._last_frenet[:] = [key, answer]
+        return answer

@@ -244,12 +244,13 @@ class ReconDrivingEnv(gym.Env):
         self.steps += 1
         self.ego_state = self._read_ego(before, last_action)
         self._mask = None
+        actors = self._actors()
         outcome = judge_decision(self.reward_settings, hits, self.runner.world.get_map(), self.runner.ego, self.path,
-                                 before, self.ego_state, self._actors() if self.reward_settings.headway > 0 else None)
+                                 before, self.ego_state, actors if self.reward_settings.headway > 0 else None)
         terminated = outcome.terminal or self.runner.done
         truncated = not terminated and self.steps >= self.settings.max_steps
         info = self._info(outcome, projected)
-        return self._observe(), outcome.reward, terminated, truncated, info
+        return self._observe(actors), outcome.reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """(lateral_bins, longitudinal_bins) bool: the anchors the bicycle model can drive from the current speed."""
@@ -371,8 +372,9 @@ class ReconDrivingEnv(gym.Env):
         return [simulation.facade(state.actor_id) for state in simulation.alive_states()
                 if fnmatch.fnmatchcase(state.type_id, "vehicle.*")]
 
-    def _observe(self) -> dict[str, np.ndarray]:
-        actors = self._actors()
+    def _observe(self, actors: list[ActorState] | None = None) -> dict[str, np.ndarray]:
+        """The observation of the present state (`actors`: the other vehicles now, when the caller has them)."""
+        actors = self._actors() if actors is None else actors
         observation = {"state": state_vector(self.ego_state, self.path, self.target_speed, 0, actors,
                                              self.settings.nearby_actors, self.settings.sensing_radius)}
         if self.settings.bev:
