@@ -154,6 +154,7 @@ class ReconDrivingEnv(gym.Env):
         self.target_speed = self.settings.target_speed
         self._full_decision = True
         self._lane_paths: dict[tuple[str, float, float], Any] = {}  # (scene, x, y): the start lane's reference line
+        self._routes: dict[tuple[str, float, float], list] = {}  # the same key: the route along that line
         # cumulative wall time (for bench/): inside step() and reset(), in the world's ticks (episode loop, adversary,
         # sensors), the part of those ticks that rendered cameras, and waits for camera images
         self.timings = {"step_s": 0.0, "reset_s": 0.0, "world_tick_s": 0.0, "render_s": 0.0, "camera_wait_s": 0.0,
@@ -188,7 +189,7 @@ class ReconDrivingEnv(gym.Env):
         start = carla.Transform(carla.Location(x, y, waypoint.transform.location.z), carla.Rotation(yaw=yaw))
         self.path = (ReferenceLine(trajectory.xy[::5]) if template.cousins
                      else self._lane_path(template.scene, x, y, waypoint))
-        route = self._route(start)
+        route = self._route(start, None if template.cousins else (template.scene, float(x), float(y)))
         callbacks: list[EpisodeCallback] = []
         self.adversary = AdversaryCallback(draw) if draw.spec is not None else None
         if self.adversary is not None:
@@ -286,15 +287,22 @@ class ReconDrivingEnv(gym.Env):
             self._lane_paths[key] = lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M)
         return self._lane_paths[key]
 
-    def _route(self, start: carla.Transform) -> list[tuple[carla.Transform, Any]]:
+    def _route(self, start: carla.Transform, key: tuple[str, float, float] | None) -> list[tuple[carla.Transform, Any]]:
+        """The route along the path from `start`; kept per `key` (the start lane's key of `_lane_path`: the path and
+        the start are the template's), None: built afresh (a cousin's path). Its transforms are read-only."""
         from agents.navigation.local_planner import RoadOption
 
+        if key is not None and key in self._routes:
+            return list(self._routes[key])
         s0 = self.path.to_frenet(np.array([start.location.x, start.location.y]))[0]
         marks = s0 + np.arange(0.0, PATH_AHEAD_M - 20.0, 2.0)
         xy = self.path.to_world(marks, np.zeros_like(marks))
         yaws = np.degrees(self.path.heading(marks))
-        return [(carla.Transform(carla.Location(float(p[0]), float(p[1]), start.location.z), carla.Rotation(yaw=float(y))),
-                 RoadOption.LANEFOLLOW) for p, y in zip(xy, yaws)]
+        route = [(carla.Transform(carla.Location(float(p[0]), float(p[1]), start.location.z), carla.Rotation(yaw=float(y))),
+                  RoadOption.LANEFOLLOW) for p, y in zip(xy, yaws)]
+        if key is not None:
+            self._routes[key] = route
+        return list(route)
 
     def _drive_anchor(self, lateral: float, longitudinal: float) -> list[Any]:
         """Drive the arc to the anchor tick by tick (pose and velocity set, the world ticks); the hits on the way."""
