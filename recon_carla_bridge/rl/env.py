@@ -43,13 +43,16 @@ PATH_AHEAD_M = 400.0
 
 
 def open_world(scene: str, seed: int, maps: dict[str, Any]) -> Any:
-    """A fresh world of a reconstructed scene or a CARLA town (a town's map is parsed once per process, shared by
-    the envs of the process as the worlds of one env share it, and kept in `maps`)."""
-    from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world
+    """A fresh world of a reconstructed scene or a CARLA town (the road network is parsed once per env and kept in
+    `maps`, shared by its worlds, which only read it; a town's map once per process, shared by the envs of the
+    process as well)."""
+    from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world, scene_map
     from recon_carla_bridge.world.world import World
 
     if is_scene(scene):
-        return open_scene_world(scene, seed=seed, render_backend="cpu")
+        if scene not in maps:
+            maps[scene] = scene_map(scene)
+        return open_scene_world(scene, seed=seed, render_backend="cpu", road_map=maps[scene])
     if scene not in maps:
         maps[scene] = _town_map(scene)
     return World(maps[scene], seed=seed)
