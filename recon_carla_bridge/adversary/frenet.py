@@ -7,6 +7,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.world.geometry import planar_lengths
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,18 @@ class ReferenceLine:
     _spline: CubicSpline = field(init=False, repr=False, compare=False)
     _dense_s: np.ndarray = field(init=False, repr=False, compare=False)
     _dense_xy: np.ndarray = field(init=False, repr=False, compare=False)
+    _dense_x: np.ndarray = field(init=False, repr=False, compare=False)
+    _dense_y: np.ndarray = field(init=False, repr=False, compare=False)
     _last_frenet: list = field(init=False, repr=False, compare=False)  # [(x, y), (s, d)] of the last to_frenet
 
     def __post_init__(self) -> None:
         points = np.asarray(self.points, dtype=float)
         if points.ndim != 2 or points.shape[1] != 2 or len(points) < 2:
             raise InputError(f"a reference line needs (N>=2, 2) points, got shape {points.shape}")
-        steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+        steps = planar_lengths(np.diff(points, axis=0))
         keep = np.concatenate([[True], steps > 1e-6])
         points = points[keep]
-        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+        s = np.concatenate([[0.0], np.cumsum(planar_lengths(np.diff(points, axis=0)))])
         if s[-1] < 2.0:
             raise InputError(f"a reference line must be at least 2 m long, got {s[-1]:.2f} m")
         spline = CubicSpline(s, points, bc_type="natural")
@@ -39,6 +42,8 @@ class ReferenceLine:
         object.__setattr__(self, "_spline", spline)
         object.__setattr__(self, "_dense_s", dense_s)
         object.__setattr__(self, "_dense_xy", spline(dense_s))
+        object.__setattr__(self, "_dense_x", np.ascontiguousarray(self._dense_xy[:, 0]))  # for to_frenet's search
+        object.__setattr__(self, "_dense_y", np.ascontiguousarray(self._dense_xy[:, 1]))
         object.__setattr__(self, "_last_frenet", [None, None])
 
     @property
@@ -74,7 +79,7 @@ class ReferenceLine:
         key = (float(point[0]), float(point[1]))
         if self._last_frenet[0] == key:
             return self._last_frenet[1]
-        nearest = int(np.argmin(np.sum((self._dense_xy - point) ** 2, axis=1)))
+        nearest = int(np.argmin((self._dense_x - point[0]) ** 2 + (self._dense_y - point[1]) ** 2))
         s0 = float(self._dense_s[nearest])
         heading = float(self._heading_inside(s0))  # s0 is on the line: no clamping
         cos, sin = np.cos(heading), np.sin(heading)
