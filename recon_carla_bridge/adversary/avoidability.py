@@ -75,12 +75,19 @@ class DrawVerdict:
 
 def judge_draw(adversary: Trajectory, reference: ReferenceLine, ego_s: float, ego_speed: float,
                limits: VehicleLimits = VehicleLimits(), on_road=None, ego_half: tuple[float, float] = HALF_EXTENTS,
-               adversary_half: tuple[float, float] = HALF_EXTENTS) -> DrawVerdict:
+               adversary_half: tuple[float, float] = HALF_EXTENTS, until_rejected: bool = False) -> DrawVerdict:
     """Feasibility (bicycle limits; `on_road(xy (K, 2)) -> bool` when given) and avoidability of one plan, with
-    the two vehicles' boxes of half length and width `ego_half` and `adversary_half` (m)."""
+    the two vehicles' boxes of half length and width `ego_half` and `adversary_half` (m).
+
+    `until_rejected`: stop at the first check that rejects the draw (in the order of `DrawVerdict.rejection`), the
+    later checks' fields left at their defaults; the rejection and its cause are the same as with every check."""
     verdict = DrawVerdict(infeasible=feasibility_violations(adversary, limits))
+    if until_rejected and verdict.infeasible:
+        return verdict
     if on_road is not None:
         verdict.off_road = not bool(on_road(adversary.xy))
+    if until_rejected and verdict.off_road:
+        return verdict
     egos = ego_trajectories(reference, ego_s, ego_speed, BRAKING_OPTIONS, adversary.t)
     for deceleration, hit in zip(BRAKING_OPTIONS, collides_with(egos, adversary, ego_half, adversary_half)):
         if deceleration == 0.0:

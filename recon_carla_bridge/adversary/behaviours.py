@@ -137,9 +137,10 @@ class DAAManoeuvre(AtomicBehavior):
             target = float(np.clip(_speed(self._ego) + OFFSET_GAIN * (self._spec.keep_offset - offset), 0.0, 40.0))
         step = float(np.clip(target - self._cruise_speed, -CRUISE_ACCELERATION * dt, CRUISE_ACCELERATION * dt))
         next_speed = self._cruise_speed + step
-        here = line.to_world(np.array([self._cruise_s, self._cruise_s + 0.1]), np.full(2, self._cruise_d))
         next_s = self._cruise_s + 0.5 * (self._cruise_speed + next_speed) * dt
-        there = line.to_world(np.array([next_s, next_s + 0.1]), np.full(2, self._cruise_d))
+        points = line.to_world(np.array([self._cruise_s, self._cruise_s + 0.1, next_s, next_s + 0.1]),
+                               np.full(4, self._cruise_d))
+        here, there = points[:2], points[2:]
         yaw = math.atan2(*(here[1] - here[0])[::-1])
         next_yaw = yaw + ((math.atan2(*(there[1] - there[0])[::-1]) - yaw + math.pi) % (2 * math.pi) - math.pi)
         drive_step(self._actor, here[0], yaw, there[0], next_yaw, dt)
@@ -186,7 +187,7 @@ class DAAManoeuvre(AtomicBehavior):
         z = self._actor.get_location().z
         verdict = judge_draw(trajectory, reference, ego_s, frame.ego_speed,
                              on_road=lambda xy: on_drivable_lanes(wmap, xy, z), ego_half=half_extents(self._ego),
-                             adversary_half=half_extents(self._actor))
+                             adversary_half=half_extents(self._actor), until_rejected=True)
         if verdict.rejection:
             self.rejections[verdict.rejection] += 1
             self.last_rejection = "; ".join(verdict.infeasible) or verdict.rejection

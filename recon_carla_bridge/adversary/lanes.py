@@ -8,6 +8,7 @@ import carla
 import numpy as np
 
 from recon_carla_bridge.adversary.frenet import ReferenceLine
+from recon_carla_bridge.world.native_guards import waypoint_stepper
 
 LANE_STEP_M = 1.0  # spacing of the waypoints sampled along a lane
 BOUNDARY_TOLERANCE_M = 0.05  # m beyond half a lane width still counted on the lane (float slack at lane edges)
@@ -19,21 +20,22 @@ def _straightest(options: list, heading: float):
 
 def lane_reference(waypoint: carla.Waypoint, behind: float = 40.0, ahead: float = 250.0) -> ReferenceLine:
     """The centre line of `waypoint`'s lane from `behind` m before it to `ahead` m after it (straight on at junctions)."""
+    previous, following = waypoint_stepper(False, LANE_STEP_M), waypoint_stepper(True, LANE_STEP_M)
     back = [waypoint]  # one option (no branch) is taken as it is: the common case, every metre of a lane
     while len(back) * LANE_STEP_M < behind:
-        options = back[-1].previous(LANE_STEP_M)
+        options = previous(back[-1])
         if not options:
             break
         back.append(options[0] if len(options) == 1 else _straightest(options, back[-1].transform.rotation.yaw))
     forward = [waypoint]
     while len(forward) * LANE_STEP_M < ahead:
-        options = forward[-1].next(LANE_STEP_M)
+        options = following(forward[-1])
         if not options:
             break
         forward.append(options[0] if len(options) == 1 else _straightest(options, forward[-1].transform.rotation.yaw))
     chain = back[::-1] + forward[1:]
     locations = [w.transform.location for w in chain]
-    return ReferenceLine(np.array([[location.x, location.y] for location in locations]))
+    return ReferenceLine(np.array([c for location in locations for c in (location.x, location.y)]).reshape(-1, 2))
 
 
 def adjacent_driving_lane(waypoint: carla.Waypoint, side: str) -> carla.Waypoint | None:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recon_carla_bridge.world.geometry import planar_lengths
+
 DEFAULT_DT = 0.05  # s between trajectory samples (one tick at ScenarioRunner's 20 Hz)
 
 
@@ -24,7 +26,7 @@ class Trajectory:
                        start_yaw: float | None = None) -> "Trajectory":
         """Heading and speed from the positions (finite differences); at rest the heading is held."""
         velocity = np.gradient(xy, t, axis=0)
-        speed = np.linalg.norm(velocity, axis=1)
+        speed = planar_lengths(velocity)
         yaw = np.arctan2(velocity[:, 1], velocity[:, 0])
         moving = speed > 0.2
         if not moving.any():

@@ -7,6 +7,7 @@ An anchor (lateral, longitudinal) is the ego's position after `horizon` s in its
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -97,15 +98,28 @@ def arc_to(lateral: float, longitudinal: float, speed: float, horizon: float) ->
     return ArcMotion(curvature, length, speed, acceleration, horizon)
 
 
-def feasible_mask(grid: AnchorGrid, speed: float, limits: VehicleLimits = VehicleLimits()) -> np.ndarray:
-    """(lateral_bins, longitudinal_bins) bool: which anchors the bicycle model can drive from `speed` m/s in
-    `grid.horizon` s within the limits (curvature, acceleration, deceleration, lateral acceleration, speed)."""
+@functools.lru_cache(maxsize=8)
+def _anchor_geometry(grid: AnchorGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(curvature 1/m, arc length m, sideways-in-place bool), each (lateral_bins, longitudinal_bins): the
+    arcs of the grid's anchors, which do not depend on the speed (computed once per grid, read-only)."""
     lateral, longitudinal = np.meshgrid(grid.lateral, grid.longitudinal, indexing="ij")
     chord2 = lateral**2 + longitudinal**2
     with np.errstate(divide="ignore", invalid="ignore"):
         curvature = np.where(chord2 > 1e-12, 2.0 * np.abs(lateral) / chord2, 0.0)
         angle = 2.0 * np.arctan2(np.abs(lateral), longitudinal)
         length = np.where(curvature > 1e-9, angle / np.maximum(curvature, 1e-12), longitudinal)
+    sideways_in_place = (length <= 1e-9) & (np.abs(lateral) > 1e-9)
+    arrays = (curvature, length, sideways_in_place)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+def feasible_mask(grid: AnchorGrid, speed: float, limits: VehicleLimits = VehicleLimits()) -> np.ndarray:
+    """(lateral_bins, longitudinal_bins) bool: which anchors the bicycle model can drive from `speed` m/s in
+    `grid.horizon` s within the limits (curvature, acceleration, deceleration, lateral acceleration, speed)."""
+    curvature, length, sideways_in_place = _anchor_geometry(grid)
+    with np.errstate(divide="ignore", invalid="ignore"):
         horizon = grid.horizon
         speed = max(0.0, float(speed))
         moving = length >= 0.5 * speed * horizon
@@ -117,7 +131,7 @@ def feasible_mask(grid: AnchorGrid, speed: float, limits: VehicleLimits = Vehicl
         ok &= acceleration >= -limits.max_deceleration - 1e-9
         ok &= peak_speed**2 * curvature <= limits.max_lateral_acceleration + 1e-9
         ok &= peak_speed <= limits.max_speed
-        ok &= ~((length <= 1e-9) & (np.abs(lateral) > 1e-9))  # no sideways motion in place
+        ok &= ~sideways_in_place  # no sideways motion in place
     stopping = speed * speed / (2.0 * limits.max_deceleration)
     half_bin = 0.5 * grid.longitudinal_max / max(1, grid.longitudinal_bins - 1)
     # the zero anchor (stop here) while the car can stop within half a bin of it; never a sideways step in place

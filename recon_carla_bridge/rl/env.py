@@ -43,13 +43,16 @@ PATH_AHEAD_M = 400.0
 
 
 def open_world(scene: str, seed: int, maps: dict[str, Any]) -> Any:
-    """A fresh world of a reconstructed scene or a CARLA town (a town's map is parsed once per process, shared by
-    the envs of the process as the worlds of one env share it, and kept in `maps`)."""
-    from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world
+    """A fresh world of a reconstructed scene or a CARLA town (the road network is parsed once per env and kept in
+    `maps`, shared by its worlds, which only read it; a town's map once per process, shared by the envs of the
+    process as well)."""
+    from recon_carla_bridge.scene.scene_world import is_scene, open_scene_world, scene_map
     from recon_carla_bridge.world.world import World
 
     if is_scene(scene):
-        return open_scene_world(scene, seed=seed, render_backend="cpu")
+        if scene not in maps:
+            maps[scene] = scene_map(scene)
+        return open_scene_world(scene, seed=seed, render_backend="cpu", road_map=maps[scene])
     if scene not in maps:
         maps[scene] = _town_map(scene)
     return World(maps[scene], seed=seed)
@@ -154,6 +157,7 @@ class ReconDrivingEnv(gym.Env):
         self.target_speed = self.settings.target_speed
         self._full_decision = True
         self._lane_paths: dict[tuple[str, float, float], Any] = {}  # (scene, x, y): the start lane's reference line
+        self._routes: dict[tuple[str, float, float], list] = {}  # the same key: the route along that line
         # cumulative wall time (for bench/): inside step() and reset(), in the world's ticks (episode loop, adversary,
         # sensors), the part of those ticks that rendered cameras, and waits for camera images
         self.timings = {"step_s": 0.0, "reset_s": 0.0, "world_tick_s": 0.0, "render_s": 0.0, "camera_wait_s": 0.0,
@@ -188,7 +192,7 @@ class ReconDrivingEnv(gym.Env):
         start = carla.Transform(carla.Location(x, y, waypoint.transform.location.z), carla.Rotation(yaw=yaw))
         self.path = (ReferenceLine(trajectory.xy[::5]) if template.cousins
                      else self._lane_path(template.scene, x, y, waypoint))
-        route = self._route(start)
+        route = self._route(start, None if template.cousins else (template.scene, float(x), float(y)))
         callbacks: list[EpisodeCallback] = []
         self.adversary = AdversaryCallback(draw) if draw.spec is not None else None
         if self.adversary is not None:
@@ -244,12 +248,13 @@ class ReconDrivingEnv(gym.Env):
         self.steps += 1
         self.ego_state = self._read_ego(before, last_action)
         self._mask = None
+        actors = self._actors()
         outcome = judge_decision(self.reward_settings, hits, self.runner.world.get_map(), self.runner.ego, self.path,
-                                 before, self.ego_state, self._actors() if self.reward_settings.headway > 0 else None)
+                                 before, self.ego_state, actors if self.reward_settings.headway > 0 else None)
         terminated = outcome.terminal or self.runner.done
         truncated = not terminated and self.steps >= self.settings.max_steps
         info = self._info(outcome, projected)
-        return self._observe(), outcome.reward, terminated, truncated, info
+        return self._observe(actors), outcome.reward, terminated, truncated, info
 
     def action_masks(self) -> np.ndarray:
         """(lateral_bins, longitudinal_bins) bool: the anchors the bicycle model can drive from the current speed."""
@@ -285,15 +290,22 @@ class ReconDrivingEnv(gym.Env):
             self._lane_paths[key] = lane_reference(waypoint, behind=10.0, ahead=PATH_AHEAD_M)
         return self._lane_paths[key]
 
-    def _route(self, start: carla.Transform) -> list[tuple[carla.Transform, Any]]:
+    def _route(self, start: carla.Transform, key: tuple[str, float, float] | None) -> list[tuple[carla.Transform, Any]]:
+        """The route along the path from `start`; kept per `key` (the start lane's key of `_lane_path`: the path and
+        the start are the template's), None: built afresh (a cousin's path). Its transforms are read-only."""
         from agents.navigation.local_planner import RoadOption
 
+        if key is not None and key in self._routes:
+            return list(self._routes[key])
         s0 = self.path.to_frenet(np.array([start.location.x, start.location.y]))[0]
         marks = s0 + np.arange(0.0, PATH_AHEAD_M - 20.0, 2.0)
         xy = self.path.to_world(marks, np.zeros_like(marks))
         yaws = np.degrees(self.path.heading(marks))
-        return [(carla.Transform(carla.Location(float(p[0]), float(p[1]), start.location.z), carla.Rotation(yaw=float(y))),
-                 RoadOption.LANEFOLLOW) for p, y in zip(xy, yaws)]
+        route = [(carla.Transform(carla.Location(float(p[0]), float(p[1]), start.location.z), carla.Rotation(yaw=float(y))),
+                  RoadOption.LANEFOLLOW) for p, y in zip(xy, yaws)]
+        if key is not None:
+            self._routes[key] = route
+        return list(route)
 
     def _drive_anchor(self, lateral: float, longitudinal: float) -> list[Any]:
         """Drive the arc to the anchor tick by tick (pose and velocity set, the world ticks); the hits on the way."""
@@ -371,8 +383,9 @@ class ReconDrivingEnv(gym.Env):
         return [simulation.facade(state.actor_id) for state in simulation.alive_states()
                 if fnmatch.fnmatchcase(state.type_id, "vehicle.*")]
 
-    def _observe(self) -> dict[str, np.ndarray]:
-        actors = self._actors()
+    def _observe(self, actors: list[ActorState] | None = None) -> dict[str, np.ndarray]:
+        """The observation of the present state (`actors`: the other vehicles now, when the caller has them)."""
+        actors = self._actors() if actors is None else actors
         observation = {"state": state_vector(self.ego_state, self.path, self.target_speed, 0, actors,
                                              self.settings.nearby_actors, self.settings.sensing_radius)}
         if self.settings.bev:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recon_carla_bridge.adversary.frenet import ReferenceLine
+from recon_carla_bridge.world.geometry import planar_lengths
 
 PATH_LOOKAHEAD_M = (5.0, 10.0, 20.0, 30.0)
 COMMANDS = ("LANEFOLLOW", "LEFT", "RIGHT", "STRAIGHT", "CHANGELANELEFT", "CHANGELANERIGHT")
@@ -91,7 +92,7 @@ def state_vector(ego: EgoState, path: ReferenceLine, target_speed: float, comman
     slots = np.zeros((nearby, len(ACTOR_SLOTS)))
     if actors and nearby:
         centres = np.array([a.xy for a in actors])
-        distance = np.linalg.norm(centres - ego.xy, axis=1)
+        distance = planar_lengths(centres - ego.xy)
         order = [i for i in np.argsort(distance) if distance[i] <= radius][:nearby]
         c, s_ = math.cos(ego.yaw), math.sin(ego.yaw)
         for row, i in enumerate(order):

@@ -83,20 +83,35 @@ class TrackReplay:
         return location, np.array([0.0, yaw, 0.0])
 
 
-def _track_replay(asset: "ActorAsset", bundle: SceneBundle) -> TrackReplay:
+def _track_replay(asset: "ActorAsset", timestamps: np.ndarray) -> TrackReplay:
     frames = asset.frame_indices.cpu().numpy().astype(int)
     poses = asset.world_from_box.detach().cpu().numpy().astype(float)
     height = float(asset.size[2])
-    times = bundle.timestamps[np.clip(frames, 0, len(bundle.timestamps) - 1)] - bundle.timestamps[0]
+    times = timestamps[np.clip(frames, 0, len(timestamps) - 1)] - timestamps[0]
     locations = np.stack([poses[:, 0, 3], -poses[:, 1, 3], poses[:, 2, 3] - height / 2.0], axis=1)
     yaws = -np.degrees(np.unwrap(np.arctan2(poses[:, 1, 0], poses[:, 0, 0])))
     return TrackReplay(times, locations, yaws, hold_after_end=not asset.moving)
 
 
-def _four_wheeler_lengths(library: carla.BlueprintLibrary) -> list[tuple[str, float]]:
-    """(blueprint id, length m) of the library's four-wheeled vehicles, in library order."""
-    return [(bp.id, bp.spec.length) for bp in library.filter("vehicle.*")
-            if bp.get_attribute("number_of_wheels").as_int() == 4]
+@functools.lru_cache(maxsize=1)
+def _four_wheeler_lengths() -> tuple[tuple[str, float], ...]:
+    """(blueprint id, length m) of the four-wheeled vehicles of a world's library, in library order (every world's
+    library holds the same blueprints: `blueprints.build_blueprint_library`)."""
+    from recon_carla_bridge.world.blueprints import build_blueprint_library
+
+    return tuple((bp.id, bp.spec.length) for bp in build_blueprint_library().filter("vehicle.*")
+                 if bp.get_attribute("number_of_wheels").as_int() == 4)
+
+
+@functools.lru_cache(maxsize=4)
+def _logged_replays(scene_file: str, mtime_ns: int, size: int, device: str,
+                    timestamps: tuple[float, ...]) -> dict[int, TrackReplay]:
+    """The logged vehicles' replays of a scene file version (`prepared_gaussians`' key) over the bundle's frame
+    `timestamps`, built once per process (a replay is read-only)."""
+    gaussians = prepared_gaussians(scene_file, mtime_ns, size, device)
+    frame_times = np.asarray(timestamps, dtype=float)
+    return {track_id: _track_replay(asset, frame_times) for track_id, asset in sorted(gaussians.actors.items())
+            if asset.category == "vehicle" and asset.frame_indices.numel() > 0}
 
 
 def _nearest_blueprint(library: carla.BlueprintLibrary, candidates: list[tuple[str, float]],
@@ -169,16 +184,17 @@ def place_exists(name: str) -> bool:
 
 
 def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backend: str = "auto",
-                     use_restorer: bool = True) -> "World":
+                     use_restorer: bool = True, road_map: "ReconMap | None" = None) -> "World":
     """The world of a reconstructed scene (see module docstring). When the bundle names a restorer and
     `use_restorer` is on, rgb cameras apply it (InputError when its files are missing or unreadable; pass
-    use_restorer=False to run splat-only)."""
+    use_restorer=False to run splat-only). `road_map`: the scene's map as `scene_map` gave it, shared with other
+    worlds of the scene (they only read it, as worlds of a town share its map); None parses the road network."""
     from recon_carla_bridge.scene.splat_backend import SplatBackend
     from recon_carla_bridge.world.simulation import APPEARANCE_ATTRIBUTE
     from recon_carla_bridge.world.world import World
 
     bundle = load_scene_bundle(resolve_scene_dir(scene))
-    world = World(scene_map(scene, bundle), seed=seed)
+    world = World(road_map if road_map is not None else scene_map(scene, bundle), seed=seed)
     from recon_carla_bridge.recon.render import choose_backend
 
     device = "cuda" if choose_backend(render_backend) == "gsplat" else "cpu"  # keep the Gaussians where they render
@@ -189,11 +205,11 @@ def open_scene_world(scene: str | os.PathLike[str], seed: int = 0, render_backen
     sim = world.simulation
     sim.camera_backend = backend
     library = world.get_blueprint_library()
-    four_wheelers = _four_wheeler_lengths(library)
-    for track_id, asset in sorted(gaussians.actors.items()):
-        if asset.category != "vehicle" or asset.frame_indices.numel() == 0:
-            continue
-        replay = _track_replay(asset, bundle)
+    four_wheelers = list(_four_wheeler_lengths())
+    replays = _logged_replays(str(file.resolve()), stat.st_mtime_ns, stat.st_size, device,
+                              tuple(float(t) for t in bundle.timestamps))
+    for track_id, replay in replays.items():
+        asset = gaussians.actors[track_id]
         start = replay(replay.times[0])
         assert start is not None
         blueprint = _nearest_blueprint(library, four_wheelers, float(asset.size[0]))

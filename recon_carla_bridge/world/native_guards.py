@@ -101,6 +101,19 @@ def _waypoint_step(name: str) -> Callable[..., Any]:
     return guarded
 
 
+def waypoint_stepper(forward: bool, distance: float) -> Callable[[carla.Waypoint], list[carla.Waypoint]]:
+    """`Waypoint.next(distance)` (forward) or `previous(distance)` as a function of the waypoint, with the distance
+    checked once: for walks of many equal steps. libcarla's own errors come out as from the guarded methods."""
+    name = "next" if forward else "previous"
+    native, what = _native(carla.Waypoint, name), f"Waypoint.{name}"
+    value = check_distance(distance, what, MAX_WAYPOINT_DISTANCE_M)
+
+    def step(waypoint: carla.Waypoint) -> list[carla.Waypoint]:
+        return _call_native(native, what, waypoint, value)
+
+    return step
+
+
 def _landmarks(name: str) -> Callable[..., Any]:
     native = _native(carla.Waypoint, name)
 

@@ -33,7 +33,8 @@ from recon_carla_bridge.world.blueprint_catalog import PropSpec, VehicleSpec, Wa
 from recon_carla_bridge.world.blueprints import Blueprint
 from recon_carla_bridge.world.bounded import CallbackErrors, RecentlyDestroyed
 from recon_carla_bridge.world.box_overlap import obb_overlap_pairs
-from recon_carla_bridge.world.geometry import box_centres, matrix_to_pose, pose_matrix, rotation_matrix, to_transform
+from recon_carla_bridge.world.geometry import (box_centres, matrix_to_pose, planar_lengths, pose_matrix, rotation_matrix,
+                                              to_transform)
 from recon_carla_bridge.world.maps import ReconMap
 from recon_carla_bridge.world.state import ActorKind, ActorState, ClockState
 from recon_carla_bridge.world.value_guards import check_pose, non_finite_actors
@@ -375,7 +376,7 @@ class Simulation:
         overlap an actor that is not replayed; one compiled test for every nearby pair."""
         targets = np.array([pose[0] for _, _, pose in moves], dtype=float).reshape(-1, 3)  # (M, 3)
         others = np.array([s.location for s in free], dtype=float).reshape(-1, 3)  # (K, 3)
-        near = (np.linalg.norm(targets[:, None, :2] - others[None, :, :2], axis=2) < 15.0) & \
+        near = (planar_lengths(targets[:, None, :2] - others[None, :, :2]) < 15.0) & \
             (np.abs(targets[:, None, 2] - others[None, :, 2]) < 3.0)
         move_index, free_index = np.nonzero(near)
         blocked = np.zeros(len(moves), dtype=bool)
@@ -457,8 +458,8 @@ class Simulation:
             state.relative_location, state.relative_rotation = location.copy(), rotation.copy()
             self._update_attached(state)
             return
-        state.location = location.astype(float).copy()
-        state.rotation = rotation.astype(float).copy()
+        state.location = location.astype(float)  # astype copies: the caller's arrays stay theirs
+        state.rotation = rotation.astype(float)
         state.road_snap_location = None
         if state.simulate_physics:  # with physics off CARLA keeps the pose exactly as set
             if state.kind == ActorKind.VEHICLE:

@@ -134,3 +134,38 @@ def test_braking_options_judged_together_match_one_by_one() -> None:
         assert list(collides_with(together, adversary, (2.0, 0.9))) == expected
         hits += sum(expected)
     assert 0 < hits < 40 * len(BRAKING_OPTIONS)  # both outcomes were compared
+
+
+def test_judging_until_the_first_rejection_gives_the_full_judgement_s_rejection() -> None:
+    manoeuvre = MANOEUVRES["cut_in_left"]
+    causes = []
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        params = {"gap": rng.uniform(0.5, 15.0), "time_to_collision": rng.uniform(0.5, 6.0),
+                  "lateral_speed": rng.uniform(0.5, 3.0), "trigger_distance": 15.0, "hold_time": 3.0}
+        plan = manoeuvre.plan(_cut_in_frame(gap_ahead=rng.uniform(-10.0, 20.0), speed=rng.uniform(3.0, 15.0)), params)
+        limit = rng.uniform(60.0, 200.0)  # a road that ends somewhere: some plans leave it
+
+        def on_road(xy: np.ndarray, limit: float = limit) -> bool:
+            return bool(np.all(xy[:, 0] < limit))
+
+        full = judge_draw(plan, STRAIGHT, 50.0, 12.0, on_road=on_road)
+        short = judge_draw(plan, STRAIGHT, 50.0, 12.0, on_road=on_road, until_rejected=True)
+        assert short.rejection == full.rejection and short.infeasible == full.infeasible
+        if not full.rejection:
+            assert short == full  # an accepted draw went through every check
+        causes.append(full.rejection)
+    assert {"infeasible", "off_road", ""} <= set(causes)  # the early stops and the full path were compared
+
+
+def test_frenet_projection_is_the_same_asked_again_or_in_between_others() -> None:
+    rng = np.random.default_rng(3)
+    points = np.cumsum(rng.normal([2.0, 0.0], [0.3, 0.8], (60, 2)), axis=0)
+    line, fresh = ReferenceLine(points), ReferenceLine(points)
+    queries = points[rng.integers(0, 60, 40)] + rng.normal(0.0, 2.0, (40, 2))
+    answers = []
+    for xy in queries:
+        answers.append(line.to_frenet(xy))
+        assert line.to_frenet(xy.copy()) == answers[-1]  # asked again: the remembered answer
+    for xy, answer in zip(queries[::-1], answers[::-1]):
+        assert fresh.to_frenet(xy) == answer == line.to_frenet(xy)  # a line that never remembered it agrees

@@ -59,3 +59,19 @@ def test_libcarla_own_errors_come_out_named_with_where_on_the_map() -> None:
     assert message.startswith(f"Waypoint.next at road {waypoint.road_id} lane {waypoint.lane_id} s=")
     assert "IndexError: vector::_M_range_check" in message and isinstance(error.value, RuntimeError)
     assert len(waypoint.next(2.0)) == 1, "the guarded call itself still works"
+
+
+def test_a_waypoint_stepper_steps_as_the_guarded_methods_and_refuses_what_they_refuse() -> None:
+    from recon_carla_bridge.world.native_guards import NativeCallRefused, waypoint_stepper
+
+    waypoint = load_map("Town04").get_waypoint(carla.Location(-503.73, 177.59, 0.0))
+    for forward, method in ((True, carla.Waypoint.next), (False, carla.Waypoint.previous)):
+        step, current = waypoint_stepper(forward, 1.5), waypoint
+        for _ in range(40):
+            stepped, guarded = step(current), method(current, 1.5)
+            assert [(w.road_id, w.lane_id, w.s) for w in stepped] == [(w.road_id, w.lane_id, w.s) for w in guarded]
+            current = stepped[0]
+        assert current.transform.location.distance(waypoint.transform.location) > 50.0  # it walked the lane
+    for distance in (0.0, float("nan"), 1e6):
+        with pytest.raises(NativeCallRefused):
+            waypoint_stepper(True, distance)
