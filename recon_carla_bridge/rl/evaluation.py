@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from recon_carla_bridge.errors import InputError
+from recon_carla_bridge.leaderboard.events import TrafficEventType
+from recon_carla_bridge.leaderboard.scoring import PENALTY_VALUE_DICT
 from recon_carla_bridge.rl.config import RLConfig
 from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.episodes import EpisodeSampler
@@ -68,6 +70,17 @@ def expert_driver(env: ReconDrivingEnv, observation: dict[str, np.ndarray]) -> t
     return expert_anchor(env)
 
 
+def driving_score(events: list[str], completion: float) -> float:
+    """The leaderboard's route score of one episode: its route completion (0-1) times the leaderboard's penalty
+    factor of each collision it ended in (vehicle 0.6, static 0.65); a deviation ends the route without a factor."""
+    penalty = 1.0
+    if "dynamic_collision" in events:
+        penalty *= PENALTY_VALUE_DICT[TrafficEventType.COLLISION_VEHICLE]
+    if "static_collision" in events:
+        penalty *= PENALTY_VALUE_DICT[TrafficEventType.COLLISION_STATIC]
+    return completion * penalty
+
+
 def run_episode(env: ReconDrivingEnv, driver: Driver, draw: Any) -> dict[str, Any]:
     """One episode of `draw` driven by `driver`: its events and per-decision traces."""
     observation, _ = env.reset(options={"draw": draw})
@@ -82,9 +95,10 @@ def run_episode(env: ReconDrivingEnv, driver: Driver, draw: Any) -> dict[str, An
             break
     horizon = env.settings.anchor_horizon
     jerk = lambda a: float(np.mean(np.abs(np.diff(a)))) / horizon if len(a) > 1 else 0.0  # noqa: E731
+    completion = float(min(1.0, max(0.0, info["progress"]) / info["planned_length"]))
     return {"events": info["events"], "add": float(np.mean(offsets)), "jerk_longitudinal": jerk(accelerations),
-            "jerk_lateral": jerk(lateral_accelerations),
-            "completion": float(min(1.0, max(0.0, info["progress"]) / info["planned_length"])),
+            "jerk_lateral": jerk(lateral_accelerations), "completion": completion,
+            "driving_score": driving_score(info["events"], completion),
             "template": draw.template.name, "seed": draw.seed}
 
 
@@ -102,7 +116,8 @@ def summarise(episodes: list[dict[str, Any]]) -> dict[str, float]:
             "ADD": float(np.mean([e["add"] for e in episodes])),
             "jerk_longitudinal": float(np.mean([e["jerk_longitudinal"] for e in episodes])),
             "jerk_lateral": float(np.mean([e["jerk_lateral"] for e in episodes])),
-            "route_completion": float(np.mean([e["completion"] for e in episodes]))}
+            "route_completion": float(np.mean([e["completion"] for e in episodes])),
+            "driving_score": float(np.mean([e["driving_score"] for e in episodes]))}
 
 
 def evaluate(config: RLConfig, drivers: dict[str, Driver], episodes: int, seed: int = 0,
@@ -122,7 +137,7 @@ def evaluate(config: RLConfig, drivers: dict[str, Driver], episodes: int, seed: 
 def ratio_text(results: dict[str, Any], names: list[str]) -> str:
     """A Markdown table of the summaries."""
     keys = ["CR", "DCR", "SCR", "DR", "PDR", "HDR", "ADD", "jerk_longitudinal", "jerk_lateral", "route_completion",
-            "rear_ended"]
+            "driving_score", "rear_ended"]
     lines = ["| policy | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name in names:
         summary = results[name]["summary"]

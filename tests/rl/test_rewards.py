@@ -28,3 +28,4 @@ def test_headway_penalty_grows_as_the_gap_closes_and_is_off_by_default():
     assert far == 0.0 and -0.1 <= touching < near < 0.0  # 8 m gap at 8 m/s: TTC 1 s -> -0.05
     assert abs(near + 0.05) < 1e-9
     assert headway_penalty(RewardSettings(), EGO, [car(4.9, 0.0, 0.0)]) == 0.0
+
