@@ -197,3 +197,14 @@ def test_distillation_starts_from_the_init_students_weights(tmp_path: Path) -> N
     assert all(torch.equal(value, start.state_dict()[name]) for name, value in student.state_dict().items())
     fresh, _ = load_checkpoint(train_student(config, dataclasses.replace(distill, init=""), progress=False), interface)
     assert not all(torch.equal(value, start.state_dict()[name]) for name, value in fresh.state_dict().items())
+
+
+def test_rl_student_config_fine_tunes_the_expert_student_on_the_teachers_templates() -> None:
+    config, distill = load_student_config(REPO_ROOT / "configs" / "rl" / "camera_student_rl.yaml")
+    expert_student, _ = load_student_config(REPO_ROOT / "configs" / "rl" / "camera_student.yaml")
+    from recon_carla_bridge.rl.config import load_rl_config
+    privileged = load_rl_config(REPO_ROOT / "configs" / "rl" / "daa_teacher.yaml")
+    assert [t.name for t in config.env.templates] == [t.name for t in privileged.env.templates]
+    assert distill.labels == "teacher" and distill.crawl_guard_speed > 0
+    assert (REPO_ROOT / distill.init).exists() and distill.init.endswith("camera_student.pt")
+    assert config.env.camera_width == expert_student.env.camera_width and config.env.observation == "camera"
