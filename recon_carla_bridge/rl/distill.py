@@ -36,11 +36,12 @@ from recon_carla_bridge.rl.env import ReconDrivingEnv
 from recon_carla_bridge.rl.expert import expert_anchor
 from recon_carla_bridge.rl.policy import DecoupledPolicy
 from recon_carla_bridge.rl.ppo import imitation_loss
-from recon_carla_bridge.rl.student import student_interface, student_observation, student_slots
+from recon_carla_bridge.rl.student import STUDENT_LAYOUT, student_interface, student_observation, student_slots
 
 STUDENT_CHECKPOINT = "student.pt"
 STUDENT_DATA = "student_data.npz"
 LABELS = ("teacher", "expert")
+SLOW_SPEED = 1.0  # m/s: the learning curve's slow_share counts the visited states below it (crawling)
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,13 @@ class DistillSettings:
     epochs: int = 4  # training epochs over the aggregated data after each iteration
     batch_size: int = 128
     learning_rate: float = 1e-3
+    init: str = ""  # a student checkpoint whose weights the student starts from ('' : fresh weights)
+    crawl_guard_speed: float = 0.0  # m/s; below it the expert's longitudinal anchor replaces a slower teacher's (0: off)
 
 
 DISTILL_RANGES = {"iterations": (1, 10000), "episodes_per_iteration": (1, 100000), "beta_start": (0.0, 1.0),
                   "beta_decay": (0.0, 1.0), "epochs": (0, 10000), "batch_size": (1, 100000),
-                  "learning_rate": (1e-7, 1.0)}
+                  "learning_rate": (1e-7, 1.0), "crawl_guard_speed": (0.0, 100.0)}
 
 
 def load_student_config(path: str | os.PathLike[str], overrides: dict[str, dict[str, Any]] | None = None
@@ -83,12 +86,16 @@ def load_student_config(path: str | os.PathLike[str], overrides: dict[str, dict[
     return config, distill
 
 
-def teacher_path(distill: DistillSettings) -> Path:
-    """The teacher checkpoint's path (relative paths: from the current folder, else from the repository)."""
-    path = Path(distill.teacher)
+def _repo_path(name: str) -> Path:
+    path = Path(name)
     if not path.is_absolute() and not path.exists():
         path = REPO_ROOT / path
     return path
+
+
+def teacher_path(distill: DistillSettings) -> Path:
+    """The teacher checkpoint's path (relative paths: from the current folder, else from the repository)."""
+    return _repo_path(distill.teacher)
 
 
 def load_teacher(distill: DistillSettings, env: ReconDrivingEnv) -> DecoupledPolicy | None:
@@ -109,11 +116,19 @@ def load_teacher(distill: DistillSettings, env: ReconDrivingEnv) -> DecoupledPol
 
 
 class Labeller:
-    """The teacher's anchor for the env's current state (the privileged checkpoint's most likely one, or the expert's)."""
+    """The teacher's anchor for the env's current state (the privileged checkpoint's most likely one, or the expert's).
 
-    def __init__(self, teacher: DecoupledPolicy | None) -> None:
-        """`teacher`: a privileged policy; None: the expert."""
+    Crawl guard (`guard_speed` > 0, teacher labels only): below `guard_speed` m/s, where the teacher's longitudinal
+    anchor is shorter than the expert's, the expert's longitudinal anchor is the label (the teacher's lateral one
+    stays). The expert slows only for a predicted overlap with a vehicle (its 1 m margin included), so a longer expert
+    anchor means a free road there; a teacher that stays near standstill on such states (off its own distribution)
+    would teach the student to crawl. `guarded` / `labelled` count the replaced and all teacher labels."""
+
+    def __init__(self, teacher: DecoupledPolicy | None, guard_speed: float = 0.0) -> None:
+        """`teacher`: a privileged policy; None: the expert. `guard_speed`: m/s, 0 turns the crawl guard off."""
         self.teacher = teacher
+        self.guard_speed = guard_speed
+        self.guarded = self.labelled = 0
 
     def __call__(self, env: ReconDrivingEnv, observation: dict[str, np.ndarray]) -> tuple[int, int]:
         """(lateral index, longitudinal index)."""
@@ -121,7 +136,14 @@ class Labeller:
             return expert_anchor(env)
         batch = {k: torch.as_tensor(np.asarray(v)[None]) for k, v in observation.items() if k in self.teacher.images or k == "state"}
         lateral, longitudinal = self.teacher.act(batch, torch.as_tensor(env.action_masks()[None]), deterministic=True)
-        return int(lateral[0]), int(longitudinal[0])
+        label = (int(lateral[0]), int(longitudinal[0]))
+        self.labelled += 1
+        if self.guard_speed > 0 and env.ego_state.speed < self.guard_speed:
+            expert_longitudinal = expert_anchor(env)[1]
+            if expert_longitudinal > label[1]:
+                self.guarded += 1
+                label = (label[0], expert_longitudinal)
+        return label
 
 
 def student_act(student: DecoupledPolicy, observation: dict[str, np.ndarray], mask: np.ndarray) -> tuple[int, int]:
@@ -208,10 +230,12 @@ def train_student(config: RLConfig, distill: DistillSettings, resume: bool = Fal
     out = Path(config.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     env = ReconDrivingEnv(config, split="train", seed=config.train.seed)
-    labeller = Labeller(load_teacher(distill, env))
+    labeller = Labeller(load_teacher(distill, env), distill.crawl_guard_speed)
     interface = student_interface(env)
     checkpoint_path, data_path = out / STUDENT_CHECKPOINT, out / STUDENT_DATA
     student = policy_for(interface, config.train.hidden)
+    if distill.init:
+        student, _ = load_checkpoint(_repo_path(distill.init), interface)
     optimizer = torch.optim.Adam(student.parameters(), lr=distill.learning_rate)
     iteration, data = 0, None
     if resume and checkpoint_path.exists():
@@ -227,6 +251,7 @@ def train_student(config: RLConfig, distill: DistillSettings, resume: bool = Fal
     bar = tqdm(total=distill.iterations, initial=iteration, desc="dagger", disable=not progress)
     while iteration < distill.iterations:
         started = time.perf_counter()
+        labeller.guarded = labeller.labelled = 0
         beta = distill.beta_start * distill.beta_decay ** iteration
         rng = np.random.default_rng([config.train.seed, iteration])
         new, stats = collect_iteration(env, student, labeller, distill.episodes_per_iteration, beta, rng,
@@ -246,6 +271,8 @@ def train_student(config: RLConfig, distill: DistillSettings, resume: bool = Fal
                "deviation_rate": float(np.mean([any("deviation" in e for e in s["events"]) for s in stats])),
                "progress_m": float(np.mean([s["progress"] for s in stats])),
                "student_share": float(np.mean([s["student_share"] for s in stats])),
+               "guarded_share": labeller.guarded / max(labeller.labelled, 1),
+               "slow_share": float(np.mean(new["state"][:, STUDENT_LAYOUT.index("speed/10")] * 10.0 < SLOW_SPEED)),
                "collect_s": collected - started, "fit_s": time.perf_counter() - collected}
         for key, value in row.items():
             if key != "iteration":

@@ -153,3 +153,58 @@ def test_train_eval_scores_a_student_next_to_a_privileged_policy(tmp_path: Path)
         [(e["template"], e["seed"]) for e in results["student"]["episodes"]]  # the same held-out draws
     for name in drivers:
         assert {"CR", "DCR", "SCR", "DR", "PDR", "HDR", "ADD", "route_completion"} <= set(results[name]["summary"])
+
+
+def _teacher_preferring(env: ReconDrivingEnv, order: float):
+    """A privileged teacher whose most likely feasible longitudinal anchor is the shortest (order -1) or the longest
+    (order +1) one the car can drive."""
+    teacher = policy_for(interface_of(env), 16)
+    with torch.no_grad():
+        teacher.longitudinal.weight.zero_()
+        teacher.longitudinal.bias.copy_(order * torch.arange(env.grid.longitudinal_bins, dtype=torch.float32))
+    return teacher.eval()
+
+
+def test_crawl_guard_replaces_only_a_slower_teacher_longitudinal_label(tiny_config) -> None:
+    from recon_carla_bridge.rl.distill import Labeller
+    from recon_carla_bridge.rl.expert import expert_anchor
+    env = ReconDrivingEnv(tiny_config)
+    observation, _ = env.reset(seed=3)
+    expert = expert_anchor(env)
+    slow = _teacher_preferring(env, -1.0)  # brakes as hard as it can: shorter than the expert on a free road
+    plain, guarded = Labeller(slow)(env, observation), Labeller(slow, guard_speed=100.0)
+    label = guarded(env, observation)
+    assert plain[1] < expert[1]
+    assert label == (plain[0], expert[1]) and guarded.guarded == guarded.labelled == 1
+    below = Labeller(slow, guard_speed=1e-3)  # the car drives faster than the guard: the teacher's label stays
+    assert below(env, observation) == plain and below.guarded == 0
+    fast = _teacher_preferring(env, 1.0)  # longer than the expert: never shortened
+    assert Labeller(fast, guard_speed=100.0)(env, observation) == Labeller(fast)(env, observation)
+    env.close()
+
+
+def test_distillation_starts_from_the_init_students_weights(tmp_path: Path) -> None:
+    config = _camera_config(tmp_path)
+    env = ReconDrivingEnv(config)
+    interface = student_interface(env)
+    env.close()
+    torch.manual_seed(11)
+    start = policy_for(interface, config.train.hidden)
+    init = tmp_path / "init.pt"
+    save_checkpoint(init, start, interface, config.train.hidden, config={})
+    distill = DistillSettings(labels="expert", init=str(init), iterations=1, episodes_per_iteration=1, epochs=0)
+    student, _ = load_checkpoint(train_student(config, distill, progress=False), interface)
+    assert all(torch.equal(value, start.state_dict()[name]) for name, value in student.state_dict().items())
+    fresh, _ = load_checkpoint(train_student(config, dataclasses.replace(distill, init=""), progress=False), interface)
+    assert not all(torch.equal(value, start.state_dict()[name]) for name, value in fresh.state_dict().items())
+
+
+def test_rl_student_config_fine_tunes_the_expert_student_on_the_teachers_templates() -> None:
+    config, distill = load_student_config(REPO_ROOT / "configs" / "rl" / "camera_student_rl.yaml")
+    expert_student, _ = load_student_config(REPO_ROOT / "configs" / "rl" / "camera_student.yaml")
+    from recon_carla_bridge.rl.config import load_rl_config
+    privileged = load_rl_config(REPO_ROOT / "configs" / "rl" / "daa_teacher.yaml")
+    assert [t.name for t in config.env.templates] == [t.name for t in privileged.env.templates]
+    assert distill.labels == "teacher" and distill.crawl_guard_speed > 0
+    assert (REPO_ROOT / distill.init).exists() and distill.init.endswith("camera_student.pt")
+    assert config.env.camera_width == expert_student.env.camera_width and config.env.observation == "camera"
