@@ -10,7 +10,7 @@ arc to it as `rl_teacher_agent` does (throttle/brake along the arc's speed profi
 end point); it stops at the route's end.
 
     recon-carla evaluate --agent agents/leaderboard_agents/rl_camera_agent.py \
-        --agent-config recon_carla_bridge/data/policies/camera_student.pt --routes scenarios/routes/kitti_0013.xml
+        --agent-config recon_carla_bridge/data/policies/camera_student_expert6.pt --routes scenarios/routes/kitti_0013.xml
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from recon_carla_bridge.rl.env import CAMERA_MOUNT
 from recon_carla_bridge.rl.observations import motion_rates
 from recon_carla_bridge.rl.student import STUDENT_LAYOUT, sensor_state
 
-DEFAULT_CHECKPOINT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "camera_student.pt"
+DEFAULT_CHECKPOINT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "camera_student_expert6.pt"
 EARTH_RADIUS_M = 6378137.0  # CARLA's geolocation sphere
 MAX_ACCELERATION = 3.5  # m/s^2 at full throttle (the world's vehicle model)
 MAX_DECELERATION = 8.0  # m/s^2 at full brake

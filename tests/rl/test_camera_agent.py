@@ -15,7 +15,7 @@ from recon_carla_bridge.leaderboard.evaluator import evaluate
 from recon_carla_bridge.paths import REPO_ROOT
 
 AGENT = REPO_ROOT / "agents" / "leaderboard_agents" / "rl_camera_agent.py"
-STUDENT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "camera_student.pt"
+STUDENT = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "camera_student_expert6.pt"  # the agent's default
 TEACHER = REPO_ROOT / "recon_carla_bridge" / "data" / "policies" / "daa_teacher_rl.pt"
 ROUTES = REPO_ROOT / "scenarios" / "routes" / "kitti_0013.xml"
 SENSOR_TYPES = {"sensor.camera.rgb", "sensor.speedometer", "sensor.other.imu", "sensor.other.gnss"}
