@@ -56,6 +56,8 @@ _DRAWN_KINDS = (ActorKind.VEHICLE, ActorKind.WALKER, ActorKind.PROP, ActorKind.T
 APPEARANCE_ATTRIBUTE = "scene_track"  # an actor's own track in the reconstruction (logged actors of a scene)
 HIDDEN_Z = -500.0
 AFTER_LOG_MIN_SPEED_KMH = 10.0  # a logged vehicle that drives on after its log does so at least this fast
+HELD_MEMORY_S = 1.0  # a replayed actor blocked this recently moves stop-and-go: handed over at its mean velocity
+HELD_MEAN_TAU_S = 0.5  # s, time constant of that mean (an exponential moving average of its tick velocities)
 REPLAY_MARGIN_M = 0.5  # a replayed actor keeps at least this much room around non-replayed actors  # m: where replayed actors wait while the log does not show them  # boxes closer than this at spawn count as a collision
 
 
@@ -104,6 +106,8 @@ class Simulation:
         self._replays: dict[int, Callable[[float], tuple[np.ndarray, np.ndarray] | None]] = {}
         self._replay_delays: dict[int, float] = {}  # s each replayed actor's log runs behind the clock
         self._replay_ends: dict[int, float] = {}  # s of log time after which a replayed vehicle drives on
+        self._replay_held_at: dict[int, float] = {}  # clock s a replayed actor last waited for a non-replayed one
+        self._replay_mean_velocity: dict[int, np.ndarray] = {}  # its mean velocity since it first waited
         self._lights: dict[int, traffic_lights.LightRecord] = {}
         self._light_groups: list[traffic_lights.LightGroup] = []
         self._light_boxes: tuple[np.ndarray, ...] | None = None  # trigger volumes as arrays, built once
@@ -317,9 +321,14 @@ class Simulation:
     def take_over(self, actor_id: int) -> None:
         """Stop replaying an actor's log: a scenario or agent controls it from now on (physics on)."""
         self._replay_ends.pop(actor_id, None)
+        held_at = self._replay_held_at.pop(actor_id, None)
+        mean_velocity = self._replay_mean_velocity.pop(actor_id, None)
         if self._replays.pop(actor_id, None) is not None:
             state = self._states[actor_id]
             state.simulate_physics = True
+            if held_at is not None and mean_velocity is not None and \
+                    self.clock.elapsed_seconds - held_at <= HELD_MEMORY_S + 1e-9:
+                state.velocity = mean_velocity.copy()  # not the last tick's wait (0) or catch-up jump
             yaw = math.radians(state.rotation[1])
             state.speed = float(state.velocity[0] * math.cos(yaw) + state.velocity[1] * math.sin(yaw))
 
@@ -348,18 +357,22 @@ class Simulation:
         for (state, delay, pose), wait in zip(moves, blocked):
             if wait:
                 self._replay_delays[state.actor_id] = delay + dt
+                self._replay_held_at[state.actor_id] = self.clock.elapsed_seconds
                 state.velocity = np.zeros(3)
-                continue
-            previous = state.location
-            state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
-            state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
-            state.velocity[2] = 0.0
+            else:
+                previous = state.location
+                state.location, state.rotation = pose[0].astype(float), pose[1].astype(float)
+                state.velocity = (state.location - previous) / dt if previous[2] > HIDDEN_Z / 2 else np.zeros(3)
+                state.velocity[2] = 0.0
+            if state.actor_id in self._replay_held_at:  # waits and jumps by turns: keep the mean it moves at
+                mean = self._replay_mean_velocity.get(state.actor_id, state.velocity)
+                self._replay_mean_velocity[state.actor_id] = mean + (state.velocity - mean) * min(1.0, dt / HELD_MEAN_TAU_S)
 
     def _drive_on(self, state: ActorState) -> None:
         """A replayed vehicle whose log is over: the traffic manager drives it on along its lane; one that is
         not on a driving lane (a side road the map lacks, a parking lot) parks where it stands."""
-        speed_kmh = float(np.linalg.norm(state.velocity[:2])) * 3.6
         self.take_over(state.actor_id)
+        speed_kmh = float(np.linalg.norm(state.velocity[:2])) * 3.6
         location = carla.Location(*(float(v) for v in state.location))
         lane = self.map.get_waypoint(location, project_to_road=True, lane_type=carla.LaneType.Driving)
         on_lane = lane is not None and lane.transform.location.distance(location) <= lane.lane_width / 2.0
@@ -518,6 +531,8 @@ class Simulation:
             self._specs.pop(forgotten, None)
         self._facades.pop(actor_id, None)  # a facade the caller holds keeps working (and raises CARLA's error)
         self._replay_delays.pop(actor_id, None)
+        self._replay_held_at.pop(actor_id, None)
+        self._replay_mean_velocity.pop(actor_id, None)
         self._replays.pop(actor_id, None)
         self.sensor_errors.forget(actor_id)
         if actor_id in self._sensors and self._delivery.busy:
