@@ -251,7 +251,9 @@ def read_config_sections(path: str | os.PathLike[str],
     if not isinstance(values, dict):
         raise InputError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
     for section, keys in (overrides or {}).items():
-        values.setdefault(section, {}).update(keys)
+        present = values.get(section)
+        if present is None or isinstance(present, dict):  # an empty section (`ppo:`) reads as None
+            values[section] = {**(present or {}), **keys}
     return values
 
 

@@ -66,3 +66,14 @@ def test_cli_set_overrides_a_value_and_names_bad_ones(tmp_path, capsys):
     assert "expected SECTION.KEY=VALUE" in capsys.readouterr().err
     assert main(["train", "il", "--config", str(path), "--quiet", "--set", "train.num_env=2"]) == 2
     assert "unknown key 'num_env'" in capsys.readouterr().err
+
+
+
+def test_cli_set_fills_a_section_the_file_leaves_empty(tmp_path):
+    mapping = tiny_mapping(str(tmp_path / "run"))
+    mapping.pop("reward", None)
+    path = tmp_path / "empty_section.yaml"
+    path.write_text(yaml.safe_dump(mapping) + "reward:\n")  # an empty section: YAML reads it as None
+    assert main(["train", "il", "--config", str(path), "--quiet", "--set", "reward.progress=0.01",
+                 "--set", "il.epochs=1"]) == 0
+    assert load_checkpoint(tmp_path / "run" / "il.pt")[1]["config"]["reward"]["progress"] == 0.01
